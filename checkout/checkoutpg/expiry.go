@@ -1,0 +1,49 @@
+package checkoutpg
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// ExpireSessionsArgs is the periodic River job that expires open sessions
+// past their expires_at.
+type ExpireSessionsArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpireSessionsArgs) Kind() string { return "herald.expire_sessions" }
+
+// expireBatch bounds one transaction of the sweep: small enough to keep
+// locks short, large enough that a backlog clears in a few round trips.
+const expireBatch = 500
+
+// ExpireSessionsWorker works ExpireSessionsArgs.
+type ExpireSessionsWorker struct {
+	river.WorkerDefaults[ExpireSessionsArgs]
+	svc *Service
+}
+
+// NewExpireSessionsWorker returns the worker for svc.
+func NewExpireSessionsWorker(svc *Service) *ExpireSessionsWorker {
+	return &ExpireSessionsWorker{svc: svc}
+}
+
+// Work expires due sessions in batches until none is left.
+func (w *ExpireSessionsWorker) Work(ctx context.Context, _ *river.Job[ExpireSessionsArgs]) error {
+	for {
+		n, err := w.svc.ExpireDue(ctx, expireBatch)
+		if err != nil || n < expireBatch {
+			return err
+		}
+	}
+}
+
+// ExpiryPeriodicJob schedules the sweep every interval, and once at start.
+// River runs periodic jobs on the elected leader only, so any number of
+// worker processes sweep once per interval between them.
+func ExpiryPeriodicJob(interval time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return ExpireSessionsArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})
+}

@@ -1,0 +1,283 @@
+// Package checkoutpg implements checkout's services on Postgres: sessions,
+// the card vault, charges with their risk decisions, and the events written
+// in the same transaction as each change.
+package checkoutpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// EventPublisher records events, and schedules their delivery, inside the
+// caller's transaction. The delivery engine implements it; checkout only
+// needs this one method, so it declares it here.
+type EventPublisher interface {
+	// PublishTx must fail (and so roll back tx) when anything could not be
+	// recorded: an event that commits must reach its endpoints.
+	PublishTx(ctx context.Context, tx pgx.Tx, merchantID string, events ...webhook.Event) error
+}
+
+// Config holds a Service's collaborators and settings.
+type Config struct {
+	// Acquirer charges cards. Required.
+	Acquirer checkout.Acquirer
+	// Publisher records events in the payment transaction. Required.
+	Publisher EventPublisher
+	// FingerprintKey keys the card fingerprint HMAC. Required; every Herald
+	// process must use the same one.
+	FingerprintKey []byte
+	// PublicURL is the base of hosted page URLs, e.g. https://pay.example.com.
+	// Required.
+	PublicURL string
+	// FraudRules tune the built-in rules; zero fields take their defaults.
+	FraudRules checkout.FraudRules
+	// Metrics counts sessions and payments. Required.
+	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now; tests move the clock.
+	Now func() time.Time
+}
+
+// Service implements checkout.SessionService and checkout.PaymentService.
+type Service struct {
+	pool *pgxpool.Pool
+	cfg  Config
+}
+
+var (
+	_ checkout.SessionService = (*Service)(nil)
+	_ checkout.PaymentService = (*Service)(nil)
+)
+
+// NewService returns a Service. It panics when a required collaborator is
+// missing: that is a wiring bug, not a runtime condition.
+func NewService(pool *pgxpool.Pool, cfg Config) *Service {
+	if cfg.Acquirer == nil || cfg.Publisher == nil || len(cfg.FingerprintKey) == 0 || cfg.PublicURL == "" || cfg.Metrics == nil {
+		panic("checkoutpg: Acquirer, Publisher, FingerprintKey, PublicURL and Metrics are required")
+	}
+	cfg.FraudRules = cfg.FraudRules.WithDefaults()
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{pool: pool, cfg: cfg}
+}
+
+// sessionColumns are scanned by scanSession. The successful charge is
+// joined for the session's payment summary.
+const sessionColumns = `s.id, s.merchant_id, s.status, s.payment_status, s.currency, s.amount_subtotal,
+	s.amount_total, s.line_items, s.success_url, s.cancel_url, s.customer_email, s.client_reference_id,
+	s.metadata, s.created_at, s.expires_at, c.id, c.brand, c.last4, c.three_d_secure`
+
+const sessionFrom = ` FROM checkout_sessions s LEFT JOIN charges c ON c.id = s.charge_id `
+
+func (s *Service) scanSession(row pgx.Row) (*checkout.Session, error) {
+	var (
+		sess                            checkout.Session
+		chargeID, brand, last4, threeDS *string
+	)
+	err := row.Scan(&sess.ID, &sess.MerchantID, &sess.Status, &sess.PaymentStatus, &sess.Currency,
+		&sess.AmountSubtotal, &sess.AmountTotal, &sess.LineItems, &sess.SuccessURL, &sess.CancelURL,
+		&sess.CustomerEmail, &sess.ClientReferenceID, &sess.Metadata, &sess.Created, &sess.ExpiresAt,
+		&chargeID, &brand, &last4, &threeDS)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan session: %w", err)
+	}
+	if chargeID != nil {
+		sess.Payment = &checkout.Payment{ID: *chargeID, Brand: *brand, Last4: *last4, ThreeDSecure: *threeDS}
+	}
+	s.setURL(&sess)
+	return &sess, nil
+}
+
+func (s *Service) setURL(sess *checkout.Session) {
+	sess.URL = s.cfg.PublicURL + "/pay/" + sess.ID
+}
+
+// CreateSession implements checkout.SessionService.
+func (s *Service) CreateSession(ctx context.Context, merchantID string, params checkout.CreateSessionParams) (*checkout.Session, error) {
+	sess, err := checkout.NewSession(params, merchantID, id.New("cs"), s.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO checkout_sessions (id, merchant_id, status, payment_status, currency, amount_subtotal,
+			amount_total, line_items, success_url, cancel_url, customer_email, client_reference_id,
+			metadata, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		sess.ID, sess.MerchantID, sess.Status, sess.PaymentStatus, sess.Currency, sess.AmountSubtotal,
+		sess.AmountTotal, sess.LineItems, sess.SuccessURL, sess.CancelURL, sess.CustomerEmail,
+		sess.ClientReferenceID, sess.Metadata, sess.Created, sess.ExpiresAt)
+	if err != nil {
+		return nil, fmt.Errorf("insert session: %w", err)
+	}
+	s.setURL(sess)
+	s.cfg.Metrics.sessions.WithLabelValues(sessionCreated).Inc()
+	return sess, nil
+}
+
+// FindSession implements checkout.SessionService.
+func (s *Service) FindSession(ctx context.Context, merchantID, sessionID string) (*checkout.Session, error) {
+	return s.scanSession(s.pool.QueryRow(ctx,
+		`SELECT `+sessionColumns+sessionFrom+`WHERE s.id = $1 AND s.merchant_id = $2`, sessionID, merchantID))
+}
+
+// ListSessions implements checkout.SessionService.
+func (s *Service) ListSessions(ctx context.Context, merchantID string, limit int, startingAfter string) ([]*checkout.Session, bool, error) {
+	args := []any{merchantID, limit + 1}
+	cursor := ""
+	if startingAfter != "" {
+		var exists bool
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM checkout_sessions WHERE id = $1 AND merchant_id = $2)`,
+			startingAfter, merchantID).Scan(&exists)
+		if err != nil {
+			return nil, false, fmt.Errorf("look up cursor: %w", err)
+		}
+		if !exists {
+			return nil, false, &checkout.ValidationError{Param: "starting_after", Code: checkout.CodeResourceMissing,
+				Message: fmt.Sprintf("no such checkout session: %q", startingAfter)}
+		}
+		args = append(args, startingAfter)
+		cursor = `AND (s.created_at, s.id) < (SELECT created_at, id FROM checkout_sessions WHERE id = $3) `
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+sessionFrom+
+		`WHERE s.merchant_id = $1 `+cursor+`ORDER BY s.created_at DESC, s.id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var list []*checkout.Session
+	for rows.Next() {
+		sess, err := s.scanSession(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		list = append(list, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("list sessions: %w", err)
+	}
+	hasMore := len(list) > limit
+	if hasMore {
+		list = list[:limit]
+	}
+	return list, hasMore, nil
+}
+
+// ExpireSession implements checkout.SessionService.
+func (s *Service) ExpireSession(ctx context.Context, merchantID, sessionID string) (*checkout.Session, error) {
+	var (
+		sess    *checkout.Session
+		changed bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		sess, err = s.scanSession(tx.QueryRow(ctx,
+			`SELECT `+sessionColumns+sessionFrom+`WHERE s.id = $1 AND s.merchant_id = $2 FOR UPDATE OF s`, sessionID, merchantID))
+		if err != nil {
+			return err
+		}
+		if sess.Status == checkout.StatusExpired {
+			return nil
+		}
+		changed = true
+		return s.expireTx(ctx, tx, sess, s.cfg.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.cfg.Metrics.sessions.WithLabelValues(sessionExpired).Inc()
+	}
+	return sess, nil
+}
+
+// ExpireDue expires up to limit open sessions whose expires_at has passed,
+// each with its checkout.session.expired event, and returns how many it
+// expired. SKIP LOCKED lets it run beside payments (a session being paid
+// right now is skipped, and its payment sees the expiry itself) and beside
+// another ExpireDue.
+func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
+	now := s.cfg.Now()
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+sessionColumns+sessionFrom+`
+			WHERE s.status = 'open' AND s.expires_at <= $1
+			ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED`, now, limit)
+		if err != nil {
+			return fmt.Errorf("select due sessions: %w", err)
+		}
+		sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*checkout.Session, error) {
+			return s.scanSession(row)
+		})
+		if err != nil {
+			return err
+		}
+		for _, sess := range sessions {
+			if err := s.expireTx(ctx, tx, sess, now); err != nil {
+				return err
+			}
+		}
+		n = len(sessions)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.cfg.Metrics.sessions.WithLabelValues(sessionExpired).Add(float64(n))
+	return n, nil
+}
+
+// expireTx expires a locked open session: status, its pending 3-D Secure
+// charge if any, and the event.
+func (s *Service) expireTx(ctx context.Context, tx pgx.Tx, sess *checkout.Session, now time.Time) error {
+	if err := sess.Expire(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = 'expired', expired_at = $2 WHERE id = $1`, sess.ID, now); err != nil {
+		return fmt.Errorf("expire session: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE charges SET status = 'canceled', updated_at = $2
+		WHERE session_id = $1 AND status = 'requires_authentication'`, sess.ID, now); err != nil {
+		return fmt.Errorf("cancel pending charge: %w", err)
+	}
+	return s.publish(ctx, tx, sess.MerchantID, now, event{webhook.TypeCheckoutSessionExpired, sess})
+}
+
+type event struct {
+	typ string
+	obj any
+}
+
+func (s *Service) publish(ctx context.Context, tx pgx.Tx, merchantID string, now time.Time, events ...event) error {
+	envelopes := make([]webhook.Event, 0, len(events))
+	for _, e := range events {
+		ev, err := webhook.NewEvent(id.New("evt"), e.typ, now.Unix(), e.obj)
+		if err != nil {
+			return fmt.Errorf("build %s event: %w", e.typ, err)
+		}
+		envelopes = append(envelopes, ev)
+	}
+	if err := s.cfg.Publisher.PublishTx(ctx, tx, merchantID, envelopes...); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package checkout
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/heraldpay/herald/internal/account"
+)
+
+// SessionService is the merchant API's view of checkout sessions. Every
+// method is scoped to one merchant: another merchant's session id behaves
+// exactly like an unknown one.
+type SessionService interface {
+	// CreateSession validates params and stores a new open session.
+	// Errors: *ValidationError.
+	CreateSession(ctx context.Context, merchantID string, params CreateSessionParams) (*Session, error)
+	// FindSession returns one session. Errors: ErrNotFound.
+	FindSession(ctx context.Context, merchantID, sessionID string) (*Session, error)
+	// ListSessions returns up to limit sessions, newest first, starting after
+	// the session startingAfter when it is set, and whether more follow.
+	// Errors: *ValidationError when startingAfter is not one of the
+	// merchant's sessions.
+	ListSessions(ctx context.Context, merchantID string, limit int, startingAfter string) ([]*Session, bool, error)
+	// ExpireSession ends an open session unpaid and emits
+	// checkout.session.expired; an expired session is returned unchanged.
+	// Errors: ErrNotFound, ErrSessionComplete.
+	ExpireSession(ctx context.Context, merchantID, sessionID string) (*Session, error)
+}
+
+// PaymentService is the hosted payment page's view: unauthenticated, keyed
+// by the unguessable session id.
+type PaymentService interface {
+	// Checkout returns what the payment page shows. Errors: ErrNotFound.
+	Checkout(ctx context.Context, sessionID string) (*CheckoutPage, error)
+	// Pay tokenizes the card, runs the fraud rules and charges it, completing
+	// the session on success. A declined card is not an error: see
+	// PayResult.Outcome. Concurrent calls for one session are serialised; at
+	// most one charge ever succeeds. Errors: ErrNotFound, ErrSessionExpired,
+	// ErrSessionComplete (already paid: send the customer to the success URL).
+	Pay(ctx context.Context, req PayRequest) (*PayResult, error)
+	// Authenticate applies the customer's 3-D Secure answer to the pending
+	// charge. Errors: ErrNotFound, ErrSessionExpired, ErrSessionComplete,
+	// ErrNoPendingAuthentication.
+	Authenticate(ctx context.Context, sessionID string, authenticated bool) (*PayResult, error)
+}
+
+// CheckoutPage is a session with the merchant's branding.
+type CheckoutPage struct {
+	Session  *Session
+	Merchant account.Merchant
+	// PendingAuthentication is set while a charge waits for 3-D Secure.
+	PendingAuthentication *Charge
+}
+
+// PayRequest is the submitted payment form, parsed.
+type PayRequest struct {
+	SessionID      string
+	Card           Card
+	CardholderName string
+	Email          string
+	ClientIP       netip.Addr
+}
+
+// PayResult says how an attempt ended.
+type PayResult struct {
+	Session *Session
+	Charge  *Charge
+	// Outcome is OutcomeSucceeded (session complete), OutcomeDeclined (see
+	// Charge.FailureCode; the session stays open) or
+	// OutcomeRequiresAuthentication (send the customer to the challenge).
+	Outcome Outcome
+}

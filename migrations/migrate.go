@@ -1,0 +1,84 @@
+// Package migrations holds Herald's SQL schema (goose files embedded in the
+// binary) and brings a database up to date, River's tables included.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// FS returns the embedded goose migration files.
+func FS() fs.FS { return files }
+
+// lockKey is the advisory lock that serialises migrations across processes
+// (two `herald serve` starting at once). Any constant unlikely to collide
+// with River's own advisory locks will do.
+const lockKey = 0x6865726c64 // "herld"
+
+// Result says what Up applied.
+type Result struct {
+	// Herald lists the goose versions applied by this call.
+	Herald []int64
+	// River lists the River schema versions applied by this call.
+	River []int
+}
+
+// Up applies every pending migration, Herald's then River's, holding a
+// Postgres advisory lock so that concurrent callers wait for each other
+// instead of racing. Running it on an up-to-date database is a no-op.
+func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
+	var res Result
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return res, fmt.Errorf("take migration lock: %w", err)
+	}
+	defer func() {
+		// Unlock on a fresh context: ctx may be cancelled by now. If the
+		// unlock fails the lock dies with the session anyway, so close it.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey); err != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files)
+	if err != nil {
+		return res, fmt.Errorf("goose provider: %w", err)
+	}
+	applied, err := provider.Up(ctx)
+	if err != nil {
+		return res, fmt.Errorf("herald migrations: %w", err)
+	}
+	for _, r := range applied {
+		res.Herald = append(res.Herald, r.Source.Version)
+	}
+
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrator: %w", err)
+	}
+	riverRes, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrations: %w", err)
+	}
+	for _, v := range riverRes.Versions {
+		res.River = append(res.River, v.Version)
+	}
+	return res, nil
+}

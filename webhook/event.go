@@ -1,0 +1,54 @@
+package webhook
+
+import "encoding/json"
+
+// Event types Herald emits. Receivers switch on Event.Type.
+const (
+	// TypeCheckoutSessionCompleted fires once a checkout session is paid. It is
+	// the authoritative fulfilment signal.
+	TypeCheckoutSessionCompleted = "checkout.session.completed"
+	// TypeCheckoutSessionExpired fires when an open session passes expires_at
+	// or is expired through the API.
+	TypeCheckoutSessionExpired = "checkout.session.expired"
+	// TypeChargeSucceeded fires for every successful charge attempt.
+	TypeChargeSucceeded = "charge.succeeded"
+	// TypeChargeFailed fires for every declined or blocked charge attempt.
+	TypeChargeFailed = "charge.failed"
+)
+
+// EventTypes lists every type above, in a stable order.
+var EventTypes = []string{
+	TypeCheckoutSessionCompleted,
+	TypeCheckoutSessionExpired,
+	TypeChargeSucceeded,
+	TypeChargeFailed,
+}
+
+// Event is the JSON envelope of every webhook body:
+//
+//	{"id":"evt_…","object":"event","type":"checkout.session.completed","created":1700000000,"data":{"object":{…}}}
+//
+// ID doubles as the webhook-id header; it stays the same across retries and
+// redrives, so receivers deduplicate on it.
+type Event struct {
+	ID      string    `json:"id"`
+	Object  string    `json:"object"`
+	Type    string    `json:"type"`
+	Created int64     `json:"created"`
+	Data    EventData `json:"data"`
+}
+
+// EventData carries the object the event is about (a checkout session or a
+// charge) exactly as the merchant API would return it at Created.
+type EventData struct {
+	Object json.RawMessage `json:"object"`
+}
+
+// NewEvent builds an envelope for obj, which is marshalled to JSON.
+func NewEvent(id, typ string, created int64, obj any) (Event, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{ID: id, Object: "event", Type: typ, Created: created, Data: EventData{Object: raw}}, nil
+}
