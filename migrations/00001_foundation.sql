@@ -92,6 +92,11 @@ CREATE TABLE charges (
     session_id        text NOT NULL REFERENCES checkout_sessions (id),
     token_id          text NOT NULL REFERENCES card_tokens (id),
     card_fingerprint  text NOT NULL,
+    -- Copied from the token: the charge object shows the card as charged.
+    brand             text NOT NULL,
+    last4             text NOT NULL,
+    exp_month         int NOT NULL,
+    exp_year          int NOT NULL,
     client_ip         inet,
     amount            bigint NOT NULL,
     currency          text NOT NULL,
@@ -117,13 +122,15 @@ CREATE UNIQUE INDEX charges_one_pending_per_session ON charges (session_id) WHER
 -- Every event, written in the transaction of the change it describes.
 CREATE TABLE events (
     id          text PRIMARY KEY,
+    -- Insertion order: events of one transaction share created_at.
+    seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     merchant_id text NOT NULL REFERENCES merchants (id),
     type        text NOT NULL,
     created_at  timestamptz NOT NULL,
     -- The whole envelope, byte for byte as sent on the wire (json keeps the text).
     body        json NOT NULL
 );
-CREATE INDEX events_merchant_created ON events (merchant_id, created_at DESC, id DESC);
+CREATE INDEX events_merchant_seq ON events (merchant_id, seq DESC);
 
 -- +goose Down
 DROP TABLE events;

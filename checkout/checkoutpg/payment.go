@@ -205,14 +205,14 @@ func (s *Service) settle(ctx context.Context, tx pgx.Tx, sess *checkout.Session,
 	_, err := tx.Exec(ctx, `
 		INSERT INTO charges (id, merchant_id, session_id, token_id, card_fingerprint, client_ip, amount, currency,
 			status, failure_code, risk_level, risk_decision, risk_reasons, three_d_secure, authentication_ref,
-			billing_name, billing_email, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+			billing_name, billing_email, brand, last4, exp_month, exp_year, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
 		ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
 			three_d_secure = EXCLUDED.three_d_secure, authentication_ref = '', updated_at = EXCLUDED.updated_at`,
 		charge.ID, charge.MerchantID, charge.SessionID, charge.TokenID, fingerprint, ipArg, charge.Amount,
 		charge.Currency, charge.Status, charge.FailureCode, charge.Risk.Level, charge.Risk.Decision,
 		charge.Risk.Reasons, charge.ThreeDSecure, result.AuthenticationRef, charge.BillingName,
-		charge.BillingEmail, now)
+		charge.BillingEmail, charge.Brand, charge.Last4, charge.ExpMonth, charge.ExpYear, now)
 	if err != nil {
 		return nil, fmt.Errorf("save charge: %w", err)
 	}
@@ -233,10 +233,9 @@ func (s *Service) settle(ctx context.Context, tx pgx.Tx, sess *checkout.Session,
 // authentication reference, or nil.
 func (s *Service) pendingCharge(ctx context.Context, q querier, sessionID string, lock bool) (*checkout.Charge, string, error) {
 	sql := `SELECT c.id, c.merchant_id, c.session_id, c.token_id, c.amount, c.currency, c.status, c.failure_code,
-		t.brand, t.last4, t.exp_month, t.exp_year, c.risk_level, c.risk_decision, c.risk_reasons, c.three_d_secure,
+		c.brand, c.last4, c.exp_month, c.exp_year, c.risk_level, c.risk_decision, c.risk_reasons, c.three_d_secure,
 		c.billing_name, c.billing_email, c.created_at, c.authentication_ref
-		FROM charges c JOIN card_tokens t ON t.id = c.token_id
-		WHERE c.session_id = $1 AND c.status = 'requires_authentication'`
+		FROM charges c WHERE c.session_id = $1 AND c.status = 'requires_authentication'`
 	if lock {
 		sql += ` FOR UPDATE OF c`
 	}

@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/heraldpay/herald/internal/id"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	merchantIDKey
+)
+
+// RequestID returns the id RequestIDs gave the request, or "".
+func RequestID(ctx context.Context) string {
+	v, _ := ctx.Value(requestIDKey).(string)
+	return v
+}
+
+// RequestIDs gives every request an id (req_…), sent back in the
+// Request-Id header and attached to log lines, so a customer's report can be
+// matched with the server's logs.
+func RequestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqID := id.New("req")
+		w.Header().Set("Request-Id", reqID)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, reqID)))
+	})
+}
+
+// statusRecorder remembers the status code written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// AccessLog logs one line per request: method, path, status, duration and
+// request id. Never bodies, query strings or headers: they may carry card
+// data, keys or payloads.
+func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+				slog.Duration("duration", time.Since(start)), slog.String("request_id", RequestID(r.Context())))
+		})
+	}
+}
+
+// Recover turns a panic into a 500 in the API error shape and logs the
+// stack (not the request).
+func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				rec := recover()
+				if rec == nil {
+					return
+				}
+				if rec == http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity, as net/http does
+					panic(rec)
+				}
+				logger.ErrorContext(r.Context(), "panic", "request_id", RequestID(r.Context()), "panic", rec, "stack", string(debug.Stack()))
+				WriteError(w, r, logger, &Error{Status: http.StatusInternalServerError, Type: TypeAPI, Code: "internal_error",
+					Message: "An internal error occurred. If it persists, contact support with request id " + RequestID(r.Context()) + "."})
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
