@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/pgtest"
+)
+
+// testServer is a real Herald on 127.0.0.1:0 with its own database.
+type testServer struct {
+	*Server
+	logs *syncBuffer
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
+	t.Helper()
+	cfg := Config{
+		DatabaseURL:     pgtest.NewDatabase(t),
+		Addr:            "127.0.0.1:0",
+		Env:             envDev,
+		Roles:           []string{roleAPI, roleWorker},
+		RateLimit:       1000,
+		ExpiryInterval:  time.Minute,
+		ShutdownTimeout: 10 * time.Second,
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	logs := &syncBuffer{}
+	ctx := context.Background()
+	srv, err := NewServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	require.NoError(t, err)
+	require.NoError(t, srv.Start(ctx))
+	t.Cleanup(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(shutdownCtx))
+	})
+	return &testServer{Server: srv, logs: logs}
+}
+
+// newMerchant creates a merchant and returns its id and secret key.
+func (ts *testServer) newMerchant(t *testing.T, name string) (string, string) {
+	t.Helper()
+	m, key, err := account.NewStore(ts.Pool()).Create(context.Background(), account.Merchant{Name: name})
+	require.NoError(t, err)
+	return m.ID, key
+}
+
+// apiResponse is a decoded JSON answer.
+type apiResponse struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// errorField returns body.error[field].
+func (r apiResponse) errorField(field string) any {
+	e, _ := r.Body["error"].(map[string]any)
+	return e[field]
+}
+
+// call sends an API request. body may be a string (sent verbatim) or a
+// value marshalled to JSON; headers are key, value pairs.
+func (ts *testServer) call(t *testing.T, method, path, key string, body any, headers ...string) apiResponse {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, ts.URL()+path, rd)
+	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := apiResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		require.NoError(t, json.Unmarshal(raw, &out.Body), "body: %s", raw)
+	}
+	return out
+}
+
+// sessionBody is a valid create request; mutate it per test.
+func sessionBody() map[string]any {
+	return map[string]any{
+		"line_items": []map[string]any{
+			{"name": "Notebook", "unit_amount": 1500, "quantity": 2},
+			{"name": "Pen", "unit_amount": 250, "quantity": 1},
+		},
+		"currency":    "usd",
+		"success_url": "https://shop.test/success?session_id={CHECKOUT_SESSION_ID}",
+		"cancel_url":  "https://shop.test/cart",
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
