@@ -15,8 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { browsertest.Main(m) }
 
 // testServer is a real Herald on 127.0.0.1:0 with its own database.
 type testServer struct {
