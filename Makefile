@@ -1,0 +1,27 @@
+# Herald. `make run` starts everything locally; `make test` runs the whole suite.
+SHELL := /bin/bash
+GO    ?= go
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test build lint fmt
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+run: build ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
+	@scripts/run
+
+test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
+	@scripts/test
+
+build: ## build bin/herald
+	$(GO) build -o bin/herald ./cmd/herald
+
+lint: ## gofmt, go vet and golangci-lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
