@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,17 @@ import (
 	"github.com/heraldpay/herald/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { browsertest.Main(m) }
+// envExecMain makes the test binary behave as the herald command, so tests
+// can run real herald processes (signals, exit codes) without a build step.
+const envExecMain = "HERALD_TEST_EXEC_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envExecMain) == "1" {
+		main()
+		return
+	}
+	browsertest.Main(m)
+}
 
 // testServer is a real Herald on 127.0.0.1:0 with its own database.
 type testServer struct {

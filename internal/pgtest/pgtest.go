@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldpay/herald/internal/id"
@@ -64,13 +63,28 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 // that hand a database to another process. It is dropped when t ends.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, true)
+}
+
+// NewEmptyDatabase is NewDatabase without any migration applied.
+func NewEmptyDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, false)
+}
+
+func newDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	adminOnce.Do(func() { admin, template, adminErr = setup() })
 	if adminErr != nil {
 		t.Fatalf("pgtest: %v", adminErr)
 	}
 	ctx := context.Background()
 	name := "herald_test_" + strings.ToLower(id.Random(16))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
+	sql := "CREATE DATABASE " + name
+	if migrated {
+		sql += " TEMPLATE " + template
+	}
+	if _, err := admin.Exec(ctx, sql); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -203,12 +217,4 @@ func withDatabase(rawURL, db string) string {
 	}
 	u.Path = "/" + db
 	return u.String()
-}
-
-// Tx runs fn in a transaction on pool and commits it; a helper for fixtures.
-func Tx(t testing.TB, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) {
-	t.Helper()
-	if err := pgx.BeginFunc(context.Background(), pool, fn); err != nil {
-		t.Fatalf("pgtest: tx: %v", err)
-	}
 }

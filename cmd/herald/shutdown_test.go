@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/pgtest"
+)
+
+// freeAddr returns a 127.0.0.1 address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// SIGTERM stops accepting connections at once, lets a request that is
+// already in flight finish with its real answer, and exits 0.
+func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, key, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+addr)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, 20*time.Second, "herald to listen", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	// Start a request and stop halfway through its body.
+	body := `{"line_items":[{"name":"Pen","unit_amount":250,"quantity":1}],"currency":"usd",` +
+		`"success_url":"https://shop.test/ok","cancel_url":"https://shop.test/cart"}`
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/checkout/sessions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, key, len(body), body[:20])
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	waitFor(t, 10*time.Second, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return true
+	})
+
+	_, err = io.WriteString(conn, body[20:])
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	out, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+	require.Contains(t, string(out), `"object":"checkout.session"`)
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit status; stderr:\n%s", stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("herald did not exit after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	require.Contains(t, stderr.String(), "herald stopped")
+
+	var sessions int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM checkout_sessions`).Scan(&sessions))
+	require.Equal(t, 1, sessions, "the drained request's work is committed")
+}
