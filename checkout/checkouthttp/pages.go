@@ -145,21 +145,32 @@ func (p *Pages) handlePage(w http.ResponseWriter, r *http.Request) {
 	p.renderPay(w, r, http.StatusOK, page, payView{Email: email})
 }
 
-func (p *Pages) handlePay(w http.ResponseWriter, r *http.Request) {
+// posted reads a posted form for a payable session and checks its CSRF
+// token, answering the request itself (and returning false) when any of that
+// fails.
+func (p *Pages) posted(w http.ResponseWriter, r *http.Request) (*checkout.CheckoutPage, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		p.renderState(w, r, http.StatusBadRequest, nil, stateView{State: "error", Heading: "Invalid form",
 			Message: "The payment form could not be read. Go back and try again."})
-		return
+		return nil, false
 	}
 	page, ok := p.load(w, r)
 	if !ok || p.closed(w, r, page, http.StatusGone) {
-		return
+		return nil, false
 	}
 	if !p.csrfValid(r, page.Session.ID) {
 		p.renderState(w, r, http.StatusForbidden, page, stateView{State: "error", Heading: "This page has expired",
 			Message: "For your security, reload the payment page and enter your details again. Nothing was charged.",
 			LinkURL: "/pay/" + page.Session.ID, LinkText: "Reload the payment page"})
+		return nil, false
+	}
+	return page, true
+}
+
+func (p *Pages) handlePay(w http.ResponseWriter, r *http.Request) {
+	page, ok := p.posted(w, r)
+	if !ok {
 		return
 	}
 	form, fieldErrs := parsePaymentForm(r.PostForm, page.Session.CustomerEmail, p.cfg.Now())
@@ -197,19 +208,8 @@ func (p *Pages) handleChallengePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) handleChallenge(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "invalid form", http.StatusBadRequest)
-		return
-	}
-	page, ok := p.load(w, r)
-	if !ok || p.closed(w, r, page, http.StatusGone) {
-		return
-	}
-	if !p.csrfValid(r, page.Session.ID) {
-		p.renderState(w, r, http.StatusForbidden, page, stateView{State: "error", Heading: "This page has expired",
-			Message: "For your security, return to the payment page and try again. Nothing was charged.",
-			LinkURL: "/pay/" + page.Session.ID, LinkText: "Return to the payment page"})
+	page, ok := p.posted(w, r)
+	if !ok {
 		return
 	}
 	result := r.PostFormValue("result")
