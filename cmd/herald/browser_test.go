@@ -380,5 +380,3 @@ func spaced(pan string) string {
 func cvcPattern(cvc string) *regexp.Regexp {
 	return regexp.MustCompile(`(?:^|[^0-9A-Za-z_.:+-])` + cvc + `(?:[^0-9]|$)`)
 }
-
-
