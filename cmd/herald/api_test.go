@@ -34,7 +34,11 @@ func TestAPIAuthentication(t *testing.T) {
 	t.Run("WrongKey", func(t *testing.T) {
 		t.Parallel()
 
-		wrong := key[:len(key)-1] + "x"
+		last := "x"
+		if strings.HasSuffix(key, last) {
+			last = "y"
+		}
+		wrong := key[:len(key)-1] + last
 		r := ts.call(t, http.MethodGet, "/v1/checkout/sessions", wrong, nil)
 		require.Equal(t, http.StatusUnauthorized, r.Status)
 		require.Equal(t, "api_key_invalid", r.errorField("code"))
