@@ -1,0 +1,100 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// ErrorClass says why an attempt did not get a 2xx, in a word fit for a
+// metric label and for the attempt log.
+type ErrorClass string
+
+// Error classes. ClassNone means the endpoint answered; whether that answer
+// was a success is then a matter of its status code.
+const (
+	ClassNone              ErrorClass = ""
+	ClassHTTPStatus        ErrorClass = "http_status" // answered, but not 2xx (3xx included: redirects are never followed)
+	ClassTimeout           ErrorClass = "timeout"
+	ClassConnectionRefused ErrorClass = "connection_refused"
+	ClassDNS               ErrorClass = "dns"
+	ClassTLS               ErrorClass = "tls"
+	ClassSSRFBlocked       ErrorClass = "ssrf_blocked"
+	ClassConnection        ErrorClass = "connection_error" // reset, closed, unreachable, malformed response…
+)
+
+// ErrSSRFBlocked is wrapped by dial errors for addresses the SSRF guard
+// refuses (loopback, private, link-local, metadata…).
+var ErrSSRFBlocked = errors.New("destination address is not allowed")
+
+// AttemptError is a failed attempt's cause with its class.
+type AttemptError struct {
+	Class ErrorClass
+	Err   error
+}
+
+// Error implements error.
+func (e *AttemptError) Error() string { return string(e.Class) + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *AttemptError) Unwrap() error { return e.Err }
+
+// MaxResponseBody is how much of an endpoint's answer is kept in the
+// attempt log; the rest is neither read nor stored.
+const MaxResponseBody = 4 << 10
+
+// SendRequest is one signed POST of an event to an endpoint.
+type SendRequest struct {
+	URL string
+	// MsgID is the webhook-id header: the event id, stable across retries.
+	MsgID string
+	Body  []byte
+	// Secrets sign the request: one signature per secret (two during a
+	// secret roll). Raw key bytes, not the whsec_ form.
+	Secrets [][]byte
+	// Timestamp is the webhook-timestamp of this attempt.
+	Timestamp time.Time
+}
+
+// AttemptResult is what happened to one attempt.
+type AttemptResult struct {
+	// StatusCode is 0 when no response arrived.
+	StatusCode int
+	// Header holds the response headers (nil without a response).
+	Header http.Header
+	// Body is the first MaxResponseBody bytes of the response.
+	Body []byte
+	// RequestHeader holds the headers Herald sent (webhook-id, -timestamp,
+	// -signature, content type, user agent).
+	RequestHeader http.Header
+	// Duration runs from the start of the request to the end of reading the
+	// kept part of the body.
+	Duration time.Duration
+	// Err is nil for any HTTP answer (even a 500) and an *AttemptError when
+	// there was none.
+	Err *AttemptError
+}
+
+// Succeeded reports whether the endpoint answered 2xx.
+func (r AttemptResult) Succeeded() bool {
+	return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300
+}
+
+// Class returns the error class, ClassHTTPStatus for a non-2xx answer, or
+// ClassNone for a success.
+func (r AttemptResult) Class() ErrorClass {
+	switch {
+	case r.Err != nil:
+		return r.Err.Class
+	case r.Succeeded():
+		return ClassNone
+	}
+	return ClassHTTPStatus
+}
+
+// Sender delivers one signed request. It never returns an error: every
+// failure is described in the AttemptResult.
+type Sender interface {
+	Send(ctx context.Context, req SendRequest) AttemptResult
+}
