@@ -51,9 +51,7 @@ func SignatureHeader(keys [][]byte, msgID string, timestamp time.Time, body []by
 
 // SetHeaders sets webhook-id, webhook-timestamp and webhook-signature on h.
 func SetHeaders(h http.Header, keys [][]byte, msgID string, timestamp time.Time, body []byte) {
-	// Set the lowercase names directly: http.Header.Set would canonicalise
-	// them, which is equivalent on the wire but not what the spec shows.
-	h[HeaderID] = []string{msgID}
-	h[HeaderTimestamp] = []string{strconv.FormatInt(timestamp.Unix(), 10)}
-	h[HeaderSignature] = []string{SignatureHeader(keys, msgID, timestamp, body)}
+	h.Set(HeaderID, msgID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(timestamp.Unix(), 10))
+	h.Set(HeaderSignature, SignatureHeader(keys, msgID, timestamp, body))
 }
