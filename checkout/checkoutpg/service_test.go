@@ -1,6 +1,7 @@
 package checkoutpg
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,12 +15,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -74,9 +78,14 @@ func setup(t *testing.T) *testBundle {
 		clock:    &clock{now: time.Now().Truncate(time.Second)},
 		metrics:  NewMetrics(prometheus.NewRegistry()),
 	}
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	box, err := seal.New(bytes.Repeat([]byte{1}, 32))
+	require.NoError(t, err)
 	b.svc = NewService(pool, Config{
-		Acquirer: b.acquirer, Publisher: deliverypg.NewPublisher(), FingerprintKey: []byte("fp"),
-		PublicURL: "http://pay.test/", Metrics: b.metrics, Now: b.clock.Now,
+		Acquirer: b.acquirer, Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter}),
+		FingerprintKey: []byte("fp"),
+		PublicURL:      "http://pay.test/", Metrics: b.metrics, Now: b.clock.Now,
 	})
 	require.NoError(t, b.svc.SeedBlocklist(ctx))
 	return b

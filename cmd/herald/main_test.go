@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
@@ -66,6 +68,17 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		RateLimit:       1000,
 		ExpiryInterval:  time.Minute,
 		ShutdownTimeout: 10 * time.Second,
+		// The sinks of the delivery tests listen on loopback.
+		AllowPrivateEndpoints: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		DeliveryTimeout:       2 * time.Second,
+		RetrySchedule:         delivery.DefaultSchedule,
+		InflightPerEndpoint:   10,
+		BreakerOpenFor:        30 * time.Second,
+		DisableEndpointAfter:  120 * time.Hour,
+		DeliveryWorkers:       100,
+		FetchCooldown:         10 * time.Millisecond,
+		FetchPollInterval:     50 * time.Millisecond,
+		RescueAfter:           time.Minute,
 	}
 	for _, m := range mutate {
 		m(&cfg)

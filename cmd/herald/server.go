@@ -24,11 +24,15 @@ import (
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/checkout/checkouthttp"
 	"github.com/heraldpay/herald/checkout/checkoutpg"
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliveryhttp"
+	"github.com/heraldpay/herald/delivery/deliverynet"
 	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/idempotency"
+	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/migrations"
 )
 
@@ -42,9 +46,14 @@ type Server struct {
 	ln       net.Listener
 	http     *http.Server
 	serveErr chan error
+	breakers *delivery.Breakers
+	// stopPersister stops the breaker state writer and waits for it.
+	stopPersister func()
+	closers       []func()
 
-	// Checkout is the checkout service, exposed for tests.
+	// Checkout and Delivery are the services, exposed for tests.
 	Checkout *checkoutpg.Service
+	Delivery *deliverypg.Service
 }
 
 // NewServer connects, migrates (when configured), wires every component and
@@ -81,6 +90,21 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	box, err := seal.New(deriveKey(secret, "webhook-secrets"))
+	if err != nil {
+		return nil, err
+	}
+	// Enqueueing goes through an insert-only River client: the services
+	// that enqueue (checkout's payment transaction, redrives) exist before
+	// the working client, whose workers depend on them.
+	inserter, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{Logger: s.riverLogger(), SkipUnknownJobCheck: true})
+	if err != nil {
+		return nil, fmt.Errorf("river insert client: %w", err)
+	}
+	s.Delivery = deliverypg.NewService(s.pool, deliverypg.Config{
+		Box: box, Inserter: inserter, RequireHTTPS: cfg.Env == envProduction, Logger: logger,
+	})
+	s.breakers = delivery.NewBreakers(delivery.BreakerSettings{OpenFor: cfg.BreakerOpenFor})
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -91,7 +115,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 
 	s.Checkout = checkoutpg.NewService(s.pool, checkoutpg.Config{
 		Acquirer:       checkout.NewTestAcquirer(deriveKey(secret, "test-acquirer")),
-		Publisher:      deliverypg.NewPublisher(),
+		Publisher:      s.Delivery,
 		FingerprintKey: deriveKey(secret, "card-fingerprint"),
 		PublicURL:      s.cfg.PublicURL,
 		Metrics:        checkoutpg.NewMetrics(reg),
@@ -102,7 +126,22 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	}
 	idem := idempotency.NewStore(s.pool, logger)
 
-	if s.river, err = s.newRiver(idem); err != nil {
+	deliveryMetrics := deliverypg.NewMetrics(reg, s.pool, s.breakers, logger)
+	sender := deliverynet.NewSender(deliverynet.Config{
+		Timeout: cfg.DeliveryTimeout,
+		Guard:   deliverynet.NewGuard(cfg.AllowPrivateEndpoints),
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			return instrumentTransport(reg, rt)
+		},
+	})
+	s.closers = append(s.closers, sender.Close)
+	deliverWorker := deliverypg.NewDeliverWorker(s.pool, deliverypg.WorkerConfig{
+		Sender: sender, Breakers: s.breakers, Box: box, Metrics: deliveryMetrics,
+		Retry:               delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
+		InflightPerEndpoint: cfg.InflightPerEndpoint, DisableAfter: cfg.DisableEndpointAfter,
+		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
+	})
+	if s.river, err = s.newRiver(idem, deliverWorker); err != nil {
 		return nil, err
 	}
 
@@ -114,6 +153,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		r.Route("/v1", func(r chi.Router) {
 			r.Use(httpapi.RequireKey(account.NewStore(s.pool), logger), httpapi.RateLimit(cfg.RateLimit, logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
+			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				httpapi.WriteError(w, r, logger, httpapi.NotFound("Unrecognized request URL ("+r.Method+" "+r.URL.Path+")."))
 			})
@@ -138,19 +178,32 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	return s, nil
 }
 
-func (s *Server) newRiver(idem *idempotency.Store) (*river.Client[pgx.Tx], error) {
+func (s *Server) riverLogger() *slog.Logger {
+	return slog.New(levelFloor{s.logger.Handler(), slog.LevelWarn})
+}
+
+func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWorker) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, checkoutpg.NewExpireSessionsWorker(s.Checkout))
 	river.AddWorker(workers, idempotency.NewCleanupWorker(idem))
+	river.AddWorker(workers, deliver)
+	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
 	cfg := &river.Config{
-		Logger:  slog.New(levelFloor{s.logger.Handler(), slog.LevelWarn}),
-		Workers: workers,
+		Logger:            s.riverLogger(),
+		Workers:           workers,
+		FetchCooldown:     s.cfg.FetchCooldown,
+		FetchPollInterval: s.cfg.FetchPollInterval,
+		// Every job must end before it could be mistaken for a stuck one.
+		JobTimeout: s.cfg.DeliveryTimeout + 10*time.Second,
 		// A job whose process died is retried after this long instead of
 		// River's default hour.
-		RescueStuckJobsAfter: 2 * time.Minute,
+		RescueStuckJobsAfter: s.cfg.RescueAfter,
 	}
 	if s.cfg.hasRole(roleWorker) {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}}
+		cfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault:       {MaxWorkers: 20},
+			deliverypg.QueueDelivery: {MaxWorkers: s.cfg.DeliveryWorkers},
+		}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			checkoutpg.ExpiryPeriodicJob(s.cfg.ExpiryInterval),
 			idempotency.CleanupPeriodicJob(time.Hour),
@@ -171,6 +224,15 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river: %w", err)
 		}
+	}
+	if s.cfg.hasRole(roleWorker) {
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			deliverypg.PersistBreakers(ctx, s.pool, s.breakers, time.Second, s.logger)
+		}()
+		s.stopPersister = func() { cancel(); <-done }
 	}
 	go func() {
 		err := s.http.Serve(s.ln)
@@ -213,12 +275,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			defer cancel()
 			_ = s.river.StopAndCancel(hard)
 		}
+		// After the workers: their last breaker changes are flushed too.
+		s.stopPersister()
 	}
 	s.close()
 	return errors.Join(errs...)
 }
 
 func (s *Server) close() {
+	for _, c := range s.closers {
+		c()
+	}
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
@@ -276,4 +343,20 @@ func (h levelFloor) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h levelFloor) WithGroup(name string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
+
+// instrumentTransport counts and times outbound delivery requests by status
+// code and method (both bounded), and gauges those in flight.
+func instrumentTransport(reg prometheus.Registerer, rt http.RoundTripper) http.RoundTripper {
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "herald_delivery_http_in_flight_requests",
+		Help: "Outbound webhook requests in flight in this process.",
+	})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "herald_delivery_http_request_duration_seconds",
+		Help:    "Outbound webhook requests until response headers, by status code and method.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+	}, []string{"code", "method"})
+	reg.MustRegister(inFlight, duration)
+	return promhttp.InstrumentRoundTripperInFlight(inFlight, promhttp.InstrumentRoundTripperDuration(duration, rt))
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,8 +46,8 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve")
 	cmd.Env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+addr)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	waitFor(t, 20*time.Second, "herald to listen", func() bool {
@@ -60,14 +59,21 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 
-	// Start a request and stop halfway through its body.
+	// Start a request and stop before its body. "Expect: 100-continue"
+	// makes the server say when the handler starts reading the body, so the
+	// signal is sent while the request is certainly in flight (and not still
+	// waiting in the listen backlog, which closing the listener resets).
 	body := `{"line_items":[{"name":"Pen","unit_amount":250,"quantity":1}],"currency":"usd",` +
 		`"success_url":"https://shop.test/ok","cancel_url":"https://shop.test/cart"}`
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /v1/checkout/sessions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, key, len(body), body[:20])
+		"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, key, len(body))
+	br := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusContinue, cont.StatusCode)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	waitFor(t, 10*time.Second, "the listener to close", func() bool {
@@ -79,10 +85,10 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		return true
 	})
 
-	_, err = io.WriteString(conn, body[20:])
+	_, err = io.WriteString(conn, body)
 	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err, "stderr:\n%s", stderr)
 	out, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)

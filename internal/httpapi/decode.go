@@ -30,15 +30,33 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) err
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeInvalidRequest, Code: "body_too_large",
-			Message: fmt.Sprintf("The request body must be at most %d bytes.", maxBytes)}
-	case err != nil:
-		return Invalid("body_unreadable", "", "The request body could not be read.")
+	if err != nil {
+		return tooLargeOrUnreadable(err, maxBytes)
 	}
 	return DecodeBytes(body, dst)
+}
+
+// DecodeOptional is Decode for endpoints whose body may be left out
+// entirely (every field optional): an empty body leaves dst untouched.
+func DecodeOptional(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		return tooLargeOrUnreadable(err, maxBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return Decode(w, r, maxBytes, dst)
+}
+
+func tooLargeOrUnreadable(err error, maxBytes int64) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeInvalidRequest, Code: "body_too_large",
+			Message: fmt.Sprintf("The request body must be at most %d bytes.", maxBytes)}
+	}
+	return Invalid("body_unreadable", "", "The request body could not be read.")
 }
 
 // DecodeBytes is Decode for a body already read.

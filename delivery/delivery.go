@@ -1,0 +1,210 @@
+package delivery
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Status is where a delivery (one event to one endpoint) is.
+type Status string
+
+// Delivery statuses.
+const (
+	// StatusPending: attempts are still to come (or held by a paused
+	// endpoint).
+	StatusPending Status = "pending"
+	// StatusSucceeded: the endpoint answered 2xx.
+	StatusSucceeded Status = "succeeded"
+	// StatusFailed: every attempt failed; a redrive can try again.
+	StatusFailed Status = "failed"
+	// StatusCanceled: the endpoint was disabled or deleted before success.
+	StatusCanceled Status = "canceled"
+)
+
+// Attempt triggers.
+const (
+	TriggerInitial = "initial"
+	TriggerRetry   = "retry"
+	TriggerRedrive = "redrive"
+)
+
+// Delivery is one event on its way to one endpoint.
+type Delivery struct {
+	ID             string
+	MerchantID     string
+	EventID        string
+	EventType      string
+	EndpointID     string
+	Status         Status
+	Held           bool
+	Attempts       int
+	NextAttemptAt  *time.Time
+	LastAttemptAt  *time.Time
+	LastStatusCode int
+	LastErrorClass ErrorClass
+	Created        time.Time
+	CompletedAt    *time.Time
+	// AttemptLog is filled when one delivery is retrieved.
+	AttemptLog []Attempt
+}
+
+// Attempt is one POST of a delivery, as recorded.
+type Attempt struct {
+	ID              string
+	Number          int
+	Trigger         string
+	StartedAt       time.Time
+	Duration        time.Duration
+	RequestHeaders  map[string]string
+	ResponseStatus  int
+	ResponseHeaders map[string]string
+	ResponseBody    []byte
+	ErrorClass      ErrorClass
+	ErrorMessage    string
+}
+
+// MarshalJSON renders the API object.
+func (d *Delivery) MarshalJSON() ([]byte, error) {
+	type attemptJSON struct {
+		ID              string            `json:"id"`
+		Object          string            `json:"object"`
+		Number          int               `json:"number"`
+		Trigger         string            `json:"trigger"`
+		Created         int64             `json:"created"`
+		DurationMS      float64           `json:"duration_ms"`
+		RequestHeaders  map[string]string `json:"request_headers"`
+		ResponseStatus  *int              `json:"response_status"`
+		ResponseHeaders map[string]string `json:"response_headers"`
+		ResponseBody    string            `json:"response_body"`
+		ErrorClass      *string           `json:"error_class"`
+		ErrorMessage    *string           `json:"error_message"`
+	}
+	var attempts []attemptJSON
+	if d.AttemptLog != nil {
+		attempts = make([]attemptJSON, 0, len(d.AttemptLog))
+		for _, a := range d.AttemptLog {
+			attempts = append(attempts, attemptJSON{
+				ID: a.ID, Object: "delivery_attempt", Number: a.Number, Trigger: a.Trigger, Created: a.StartedAt.Unix(),
+				DurationMS: float64(a.Duration.Microseconds()) / 1000, RequestHeaders: a.RequestHeaders,
+				ResponseStatus: intOrNil(a.ResponseStatus), ResponseHeaders: a.ResponseHeaders,
+				ResponseBody: strings.ToValidUTF8(string(a.ResponseBody), "\uFFFD"),
+				ErrorClass:   strOrNil(string(a.ErrorClass)), ErrorMessage: strOrNil(a.ErrorMessage),
+			})
+		}
+	}
+	return json.Marshal(struct {
+		ID             string        `json:"id"`
+		Object         string        `json:"object"`
+		Event          string        `json:"event"`
+		EventType      string        `json:"event_type"`
+		Endpoint       string        `json:"endpoint"`
+		Status         Status        `json:"status"`
+		Held           bool          `json:"held"`
+		AttemptCount   int           `json:"attempt_count"`
+		NextAttemptAt  *int64        `json:"next_attempt_at"`
+		LastAttemptAt  *int64        `json:"last_attempt_at"`
+		LastStatusCode *int          `json:"last_status_code"`
+		LastErrorClass *string       `json:"last_error_class"`
+		Created        int64         `json:"created"`
+		CompletedAt    *int64        `json:"completed_at"`
+		Attempts       []attemptJSON `json:"attempts,omitempty"`
+	}{
+		ID: d.ID, Object: "delivery", Event: d.EventID, EventType: d.EventType, Endpoint: d.EndpointID,
+		Status: d.Status, Held: d.Held, AttemptCount: d.Attempts, NextAttemptAt: unixPtr(d.NextAttemptAt),
+		LastAttemptAt: unixPtr(d.LastAttemptAt), LastStatusCode: intOrNil(d.LastStatusCode),
+		LastErrorClass: strOrNil(string(d.LastErrorClass)), Created: d.Created.Unix(),
+		CompletedAt: unixPtr(d.CompletedAt), Attempts: attempts,
+	})
+}
+
+func intOrNil(v int) *int {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+func strOrNil(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// DeliveryFilter narrows a deliveries list.
+type DeliveryFilter struct {
+	EndpointID string
+	EventID    string
+	Status     Status
+}
+
+// RedriveStatus is where a bulk redrive is.
+type RedriveStatus string
+
+// Redrive statuses.
+const (
+	RedriveQueued    RedriveStatus = "queued"
+	RedriveRunning   RedriveStatus = "running"
+	RedriveCompleted RedriveStatus = "completed"
+	RedriveCanceled  RedriveStatus = "canceled"
+)
+
+// RedriveParams selects the deliveries a bulk redrive sends again.
+type RedriveParams struct {
+	EndpointID string `json:"endpoint_id"`
+	// Status defaults to "failed".
+	Status    Status `json:"status"`
+	EventType string `json:"event_type"`
+	// Since and Until bound the deliveries' creation (Unix seconds).
+	Since  *int64 `json:"since"`
+	Until  *int64 `json:"until"`
+	DryRun bool   `json:"dry_run"`
+}
+
+// Validate checks p and fills defaults. Errors: *ValidationError.
+func (p *RedriveParams) Validate() error {
+	if p.Status == "" {
+		p.Status = StatusFailed
+	}
+	switch p.Status {
+	case StatusFailed, StatusSucceeded, StatusCanceled:
+	default:
+		return invalid("status", CodeParameterInvalid, `must be "failed", "succeeded" or "canceled": pending deliveries are already on their way`)
+	}
+	if p.Since != nil && p.Until != nil && *p.Until < *p.Since {
+		return invalid("until", CodeParameterInvalid, "must not be before since")
+	}
+	return nil
+}
+
+// Redrive is a durable bulk redrive and its progress.
+type Redrive struct {
+	ID         string
+	MerchantID string
+	Filter     RedriveParams
+	Status     RedriveStatus
+	Matched    int
+	Enqueued   int
+	Created    time.Time
+	Completed  *time.Time
+}
+
+// MarshalJSON renders the API object.
+func (r *Redrive) MarshalJSON() ([]byte, error) {
+	var id *string
+	if r.ID != "" {
+		id = &r.ID
+	}
+	return json.Marshal(struct {
+		ID        *string       `json:"id"`
+		Object    string        `json:"object"`
+		Status    RedriveStatus `json:"status"`
+		DryRun    bool          `json:"dry_run"`
+		Filter    RedriveParams `json:"filter"`
+		Matched   int           `json:"matched"`
+		Enqueued  int           `json:"enqueued"`
+		Created   int64         `json:"created"`
+		Completed *int64        `json:"completed_at"`
+	}{id, "redrive", r.Status, r.Filter.DryRun, r.Filter, r.Matched, r.Enqueued, r.Created.Unix(), unixPtr(r.Completed)})
+}

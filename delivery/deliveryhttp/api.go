@@ -1,0 +1,237 @@
+// Package deliveryhttp serves the delivery engine's merchant API: webhook
+// endpoints, events, deliveries with their attempts, and redrives.
+package deliveryhttp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/httpapi"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// API serves the routes below /v1. Authentication, idempotency and rate
+// limits come from the router it is mounted on.
+type API struct {
+	Endpoints  delivery.EndpointService
+	Events     delivery.EventService
+	Deliveries delivery.DeliveryService
+	Logger     *slog.Logger
+}
+
+// Register adds the routes to r (mounted at /v1).
+func (a *API) Register(r chi.Router) {
+	r.Post("/webhook_endpoints", a.handleEndpointCreate)
+	r.Get("/webhook_endpoints", a.handleEndpointList)
+	r.Get("/webhook_endpoints/{id}", a.handleEndpointGet)
+	r.Patch("/webhook_endpoints/{id}", a.handleEndpointUpdate)
+	r.Delete("/webhook_endpoints/{id}", a.handleEndpointDelete)
+	r.Post("/webhook_endpoints/{id}/roll_secret", a.handleEndpointRollSecret)
+	r.Get("/events", a.handleEventList)
+	r.Get("/events/{id}", a.handleEventGet)
+	r.Get("/deliveries", a.handleDeliveryList)
+	r.Get("/deliveries/{id}", a.handleDeliveryGet)
+	r.Post("/deliveries/{id}/redrive", a.handleDeliveryRedrive)
+	r.Post("/redrives", a.handleRedriveCreate)
+	r.Get("/redrives/{id}", a.handleRedriveGet)
+	r.Post("/redrives/{id}/cancel", a.handleRedriveCancel)
+}
+
+// respond writes v, or the error mapped by a.error.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
+}
+
+// pathID returns the {id} URL parameter when it has the expected prefix;
+// anything else cannot exist, so it is answered 404 without a query.
+func (a *API) pathID(w http.ResponseWriter, r *http.Request, prefix string) (string, bool) {
+	v := chi.URLParam(r, "id")
+	if !id.HasPrefix(v, prefix) {
+		a.error(w, r, delivery.ErrNotFound)
+		return "", false
+	}
+	return v, true
+}
+
+func (a *API) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
+	var p delivery.EndpointParams
+	if err := httpapi.Decode(w, r, httpapi.DefaultMaxBody, &p); err != nil {
+		a.error(w, r, err)
+		return
+	}
+	e, err := a.Endpoints.CreateEndpoint(r.Context(), httpapi.MerchantID(r.Context()), p)
+	a.respond(w, r, e, err)
+}
+
+func (a *API) handleEndpointList(w http.ResponseWriter, r *http.Request) {
+	pg, err := httpapi.ParsePage(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	list, more, err := a.Endpoints.ListEndpoints(r.Context(), httpapi.MerchantID(r.Context()), pg.Limit, pg.StartingAfter)
+	a.respond(w, r, httpapi.NewList(list, more), err)
+}
+
+func (a *API) handleEndpointGet(w http.ResponseWriter, r *http.Request) {
+	if endpointID, ok := a.pathID(w, r, "we"); ok {
+		e, err := a.Endpoints.FindEndpoint(r.Context(), httpapi.MerchantID(r.Context()), endpointID)
+		a.respond(w, r, e, err)
+	}
+}
+
+func (a *API) handleEndpointUpdate(w http.ResponseWriter, r *http.Request) {
+	endpointID, ok := a.pathID(w, r, "we")
+	if !ok {
+		return
+	}
+	var p delivery.EndpointParams
+	if err := httpapi.Decode(w, r, httpapi.DefaultMaxBody, &p); err != nil {
+		a.error(w, r, err)
+		return
+	}
+	e, err := a.Endpoints.UpdateEndpoint(r.Context(), httpapi.MerchantID(r.Context()), endpointID, p)
+	a.respond(w, r, e, err)
+}
+
+func (a *API) handleEndpointDelete(w http.ResponseWriter, r *http.Request) {
+	endpointID, ok := a.pathID(w, r, "we")
+	if !ok {
+		return
+	}
+	err := a.Endpoints.DeleteEndpoint(r.Context(), httpapi.MerchantID(r.Context()), endpointID)
+	a.respond(w, r, map[string]any{"id": endpointID, "object": "webhook_endpoint", "deleted": true}, err)
+}
+
+func (a *API) handleEndpointRollSecret(w http.ResponseWriter, r *http.Request) {
+	endpointID, ok := a.pathID(w, r, "we")
+	if !ok {
+		return
+	}
+	var p struct {
+		ExpirePreviousIn *int64 `json:"expire_previous_in"`
+	}
+	if err := httpapi.DecodeOptional(w, r, httpapi.DefaultMaxBody, &p); err != nil {
+		a.error(w, r, err)
+		return
+	}
+	overlap := delivery.DefaultSecretOverlap
+	if p.ExpirePreviousIn != nil {
+		if *p.ExpirePreviousIn < 0 || *p.ExpirePreviousIn > int64(delivery.MaxSecretOverlap/time.Second) {
+			a.error(w, r, &delivery.ValidationError{Param: "expire_previous_in", Code: delivery.CodeParameterInvalid,
+				Message: fmt.Sprintf("must be between 0 and %d seconds", int64(delivery.MaxSecretOverlap/time.Second))})
+			return
+		}
+		overlap = time.Duration(*p.ExpirePreviousIn) * time.Second
+	}
+	e, err := a.Endpoints.RollSecret(r.Context(), httpapi.MerchantID(r.Context()), endpointID, overlap)
+	a.respond(w, r, e, err)
+}
+
+func (a *API) handleEventList(w http.ResponseWriter, r *http.Request) {
+	pg, err := httpapi.ParsePage(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	list, more, err := a.Events.ListEvents(r.Context(), httpapi.MerchantID(r.Context()), r.URL.Query().Get("type"), pg.Limit, pg.StartingAfter)
+	a.respond(w, r, httpapi.NewList(list, more), err)
+}
+
+func (a *API) handleEventGet(w http.ResponseWriter, r *http.Request) {
+	if eventID, ok := a.pathID(w, r, "evt"); ok {
+		ev, err := a.Events.FindEvent(r.Context(), httpapi.MerchantID(r.Context()), eventID)
+		a.respond(w, r, ev, err)
+	}
+}
+
+var deliveryStatuses = []delivery.Status{delivery.StatusPending, delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusCanceled}
+
+func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
+	pg, err := httpapi.ParsePage(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := delivery.DeliveryFilter{EndpointID: q.Get("endpoint_id"), EventID: q.Get("event_id"), Status: delivery.Status(q.Get("status"))}
+	if f.Status != "" && !slices.Contains(deliveryStatuses, f.Status) {
+		a.error(w, r, httpapi.Invalid("parameter_invalid", "status", "status must be pending, succeeded, failed or canceled."))
+		return
+	}
+	list, more, err := a.Deliveries.ListDeliveries(r.Context(), httpapi.MerchantID(r.Context()), f, pg.Limit, pg.StartingAfter)
+	a.respond(w, r, httpapi.NewList(list, more), err)
+}
+
+func (a *API) handleDeliveryGet(w http.ResponseWriter, r *http.Request) {
+	if deliveryID, ok := a.pathID(w, r, "dlv"); ok {
+		d, err := a.Deliveries.FindDelivery(r.Context(), httpapi.MerchantID(r.Context()), deliveryID)
+		a.respond(w, r, d, err)
+	}
+}
+
+func (a *API) handleDeliveryRedrive(w http.ResponseWriter, r *http.Request) {
+	if deliveryID, ok := a.pathID(w, r, "dlv"); ok {
+		d, err := a.Deliveries.RedriveDelivery(r.Context(), httpapi.MerchantID(r.Context()), deliveryID)
+		a.respond(w, r, d, err)
+	}
+}
+
+func (a *API) handleRedriveCreate(w http.ResponseWriter, r *http.Request) {
+	var p delivery.RedriveParams
+	if err := httpapi.DecodeOptional(w, r, httpapi.DefaultMaxBody, &p); err != nil {
+		a.error(w, r, err)
+		return
+	}
+	if p.EventType != "" && !slices.Contains(webhook.EventTypes, p.EventType) {
+		a.error(w, r, httpapi.Invalid("parameter_invalid", "event_type", fmt.Sprintf("unknown event type %q.", p.EventType)))
+		return
+	}
+	rd, err := a.Deliveries.CreateRedrive(r.Context(), httpapi.MerchantID(r.Context()), p)
+	a.respond(w, r, rd, err)
+}
+
+func (a *API) handleRedriveGet(w http.ResponseWriter, r *http.Request) {
+	if redriveID, ok := a.pathID(w, r, "rdr"); ok {
+		rd, err := a.Deliveries.FindRedrive(r.Context(), httpapi.MerchantID(r.Context()), redriveID)
+		a.respond(w, r, rd, err)
+	}
+}
+
+func (a *API) handleRedriveCancel(w http.ResponseWriter, r *http.Request) {
+	if redriveID, ok := a.pathID(w, r, "rdr"); ok {
+		rd, err := a.Deliveries.CancelRedrive(r.Context(), httpapi.MerchantID(r.Context()), redriveID)
+		a.respond(w, r, rd, err)
+	}
+}
+
+// error maps delivery's errors to API errors: the one place that decides
+// statuses for this package.
+func (a *API) error(w http.ResponseWriter, r *http.Request, err error) {
+	var verr *delivery.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		err = httpapi.Invalid(verr.Code, verr.Param, verr.Message)
+	case errors.Is(err, delivery.ErrNotFound):
+		err = httpapi.NotFound(fmt.Sprintf("No such object: '%s'.", chi.URLParam(r, "id")))
+	case errors.Is(err, delivery.ErrEndpointDisabled):
+		err = &httpapi.Error{Status: http.StatusConflict, Type: httpapi.TypeInvalidRequest, Code: "endpoint_disabled",
+			Message: "The delivery's endpoint is disabled or deleted; re-enable it before redriving."}
+	case errors.Is(err, delivery.ErrRedriveFinished):
+		err = &httpapi.Error{Status: http.StatusConflict, Type: httpapi.TypeInvalidRequest, Code: "redrive_finished",
+			Message: "This redrive has already finished."}
+	}
+	httpapi.WriteError(w, r, a.Logger, err)
+}

@@ -1,0 +1,64 @@
+package deliverypg
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// QueueDelivery is the River queue deliveries run on, apart from
+// maintenance jobs so a backlog of webhooks never delays them (or the
+// reverse).
+const QueueDelivery = "delivery"
+
+// DeliverArgs is the River job that makes one attempt of a delivery (and
+// snoozes itself between attempts).
+type DeliverArgs struct {
+	DeliveryID string `json:"delivery_id" river:"unique"`
+	// Seq is the delivery's job_seq when the job was enqueued; see the
+	// deliveries table. Unique with DeliveryID.
+	Seq        int    `json:"seq" river:"unique"`
+	EndpointID string `json:"endpoint_id"`
+	// Redrive marks a job enqueued by a redrive, for the attempt log.
+	Redrive bool `json:"redrive,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "herald.deliver" }
+
+// liveStates are the job states in which a job still has work ahead; one
+// live job per (delivery, seq) at most.
+var liveStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue: QueueDelivery,
+		// Delivery attempts are counted by Herald, not River: River's
+		// attempts only count infrastructure failures (a crash, a database
+		// error), which this bounds.
+		MaxAttempts: 25,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: liveStates},
+	}
+}
+
+// enqueueTx inserts delivery jobs in tx.
+func enqueueTx(ctx context.Context, tx pgx.Tx, inserter JobInserter, jobs []DeliverArgs) error {
+	for start := 0; start < len(jobs); start += 1000 {
+		batch := jobs[start:min(start+1000, len(jobs))]
+		params := make([]river.InsertManyParams, 0, len(batch))
+		for _, j := range batch {
+			params = append(params, river.InsertManyParams{Args: j})
+		}
+		if _, err := inserter.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("enqueue deliveries: %w", err)
+		}
+	}
+	return nil
+}

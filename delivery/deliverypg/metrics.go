@@ -1,0 +1,188 @@
+package deliverypg
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldpay/herald/delivery"
+)
+
+// Metrics are the delivery engine's Prometheus metrics. Labels are bounded
+// sets: never a merchant, endpoint, URL or event id.
+type Metrics struct {
+	attempts *prometheus.CounterVec
+	duration prometheus.Histogram
+	lag      prometheus.Histogram
+	failed   prometheus.Counter
+	snoozes  *prometheus.CounterVec
+}
+
+// Snooze reasons counted by herald_delivery_snoozes_total.
+const (
+	snoozeBreakerOpen = "breaker_open"
+	snoozeInflightCap = "inflight_cap"
+	snoozeResumed     = "resumed"
+)
+
+// NewMetrics registers the delivery metrics on reg, including gauges read
+// at scrape time: open breakers in this process, endpoints by status and
+// River jobs by queue and state (both from Postgres, cached for a few
+// seconds so a busy scraper cannot load the database).
+func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *delivery.Breakers, logger *slog.Logger) *Metrics {
+	m := &Metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_delivery_attempts_total",
+			Help: "Webhook delivery attempts, by result (success, failure) and status class (2xx…5xx, or the error class: timeout, connection_refused, dns, tls, ssrf_blocked, connection_error).",
+		}, []string{"result", "status_class"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "herald_delivery_attempt_duration_seconds",
+			Help:    "Duration of webhook delivery attempts, from sending to the end of the kept response.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30},
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "herald_delivery_lag_seconds",
+			Help:    "Time from an event's delivery being committed to its first attempt.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_deliveries_failed_total",
+			Help: "Deliveries that used up every attempt without a 2xx.",
+		}),
+		snoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_delivery_snoozes_total",
+			Help: "Deliveries postponed without spending an attempt, by reason (breaker_open, inflight_cap, resumed).",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.attempts, m.duration, m.lag, m.failed, m.snoozes)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_breakers_open",
+		Help: "Per-endpoint circuit breakers open in this process.",
+	}, func() float64 { return float64(breakers.OpenCount()) }))
+	reg.MustRegister(&dbCollector{pool: pool, logger: logger, ttl: 5 * time.Second})
+	for _, reason := range []string{snoozeBreakerOpen, snoozeInflightCap, snoozeResumed} {
+		m.snoozes.WithLabelValues(reason)
+	}
+	m.attempts.WithLabelValues("success", "2xx")
+	return m
+}
+
+// observe records one attempt.
+func (m *Metrics) observe(res delivery.AttemptResult, first bool, lag time.Duration) {
+	result, class := "failure", string(res.Class())
+	if res.Err == nil {
+		class = strconv.Itoa(res.StatusCode/100) + "xx"
+	}
+	if res.Succeeded() {
+		result = "success"
+	}
+	m.attempts.WithLabelValues(result, class).Inc()
+	m.duration.Observe(res.Duration.Seconds())
+	if first {
+		m.lag.Observe(lag.Seconds())
+	}
+}
+
+var (
+	endpointsDesc = prometheus.NewDesc("herald_endpoints", "Webhook endpoints by status (enabled, paused, disabled).", []string{"status"}, nil)
+	queueDesc     = prometheus.NewDesc("herald_queue_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil)
+)
+
+// dbCollector reads endpoint and queue counts from Postgres at scrape time.
+type dbCollector struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	ttl    time.Duration
+
+	mu      sync.Mutex
+	at      time.Time
+	metrics []prometheus.Metric
+}
+
+// Describe implements prometheus.Collector.
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- endpointsDesc
+	ch <- queueDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > c.ttl {
+		metrics, err := c.read()
+		if err != nil {
+			// Keep serving the last values: a scrape must not fail because
+			// the database is briefly away.
+			c.logger.Warn("read queue metrics", "err", err)
+		} else {
+			c.metrics, c.at = metrics, time.Now()
+		}
+	}
+	for _, m := range c.metrics {
+		ch <- m
+	}
+}
+
+func (c *dbCollector) read() ([]prometheus.Metric, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var out []prometheus.Metric
+	counts := map[string]float64{"enabled": 0, "paused": 0, "disabled": 0}
+	rows, err := c.pool.Query(ctx, `SELECT CASE WHEN status = 'enabled' AND paused THEN 'paused' ELSE status END, count(*)
+		FROM webhook_endpoints WHERE deleted_at IS NULL GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var status string
+		var n float64
+		if err := rows.Scan(&status, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		counts[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for status, n := range counts {
+		out = append(out, prometheus.MustNewConstMetric(endpointsDesc, prometheus.GaugeValue, n, status))
+	}
+	// Completed jobs are left out: River keeps them a day and counting them
+	// would scan the whole table at every scrape. Herald's queues report
+	// every state, zero included, so that alerts see the series.
+	jobs := map[[2]string]float64{}
+	for _, queue := range []string{river.QueueDefault, QueueDelivery} {
+		for _, state := range []string{"available", "scheduled", "retryable", "running", "pending", "cancelled", "discarded"} {
+			jobs[[2]string{queue, state}] = 0
+		}
+	}
+	rows, err = c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
+		WHERE state <> 'completed' GROUP BY queue, state`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var queue, state string
+		var n float64
+		if err := rows.Scan(&queue, &state, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		jobs[[2]string{queue, state}] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for key, n := range jobs {
+		out = append(out, prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, n, key[0], key[1]))
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+package deliverypg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/webhook"
+)
+
+func scanEvent(row pgx.Row) (*webhook.Event, error) {
+	var body []byte
+	if err := row.Scan(&body); err != nil {
+		return nil, notFound(err, "scan event")
+	}
+	var ev webhook.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	return &ev, nil
+}
+
+// FindEvent implements delivery.EventService.
+func (s *Service) FindEvent(ctx context.Context, merchantID, eventID string) (*webhook.Event, error) {
+	return scanEvent(s.pool.QueryRow(ctx, `SELECT body FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID))
+}
+
+// ListEvents implements delivery.EventService.
+func (s *Service) ListEvents(ctx context.Context, merchantID, typ string, limit int, startingAfter string) ([]*webhook.Event, bool, error) {
+	var cursor *int64
+	if startingAfter != "" {
+		var seq int64
+		err := s.pool.QueryRow(ctx, `SELECT seq FROM events WHERE id = $1 AND merchant_id = $2`, startingAfter, merchantID).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, cursorError(startingAfter)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("look up cursor: %w", err)
+		}
+		cursor = &seq
+	}
+	rows, err := s.pool.Query(ctx, `SELECT body FROM events WHERE merchant_id = $1
+		AND ($2 = '' OR type = $2) AND ($3::bigint IS NULL OR seq < $3)
+		ORDER BY seq DESC LIMIT $4`, merchantID, typ, cursor, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list events: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhook.Event, error) { return scanEvent(row) })
+	if err != nil {
+		return nil, false, err
+	}
+	list, more := page(list, limit)
+	return list, more, nil
+}
+
+const deliveryColumns = `d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held, d.attempts,
+	d.next_attempt_at, d.last_attempt_at, COALESCE(d.last_status_code, 0), d.last_error_class, d.created_at, d.completed_at`
+
+func scanDelivery(row pgx.Row) (*delivery.Delivery, error) {
+	var d delivery.Delivery
+	err := row.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.Held, &d.Attempts,
+		&d.NextAttemptAt, &d.LastAttemptAt, &d.LastStatusCode, &d.LastErrorClass, &d.Created, &d.CompletedAt)
+	if err != nil {
+		return nil, notFound(err, "scan delivery")
+	}
+	return &d, nil
+}
+
+// FindDelivery implements delivery.DeliveryService.
+func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID string) (*delivery.Delivery, error) {
+	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.id = $1 AND d.merchant_id = $2`, deliveryID, merchantID))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, number, trigger, started_at, duration_us, request_headers,
+		COALESCE(response_status, 0), response_headers, response_body, error_class, error_message
+		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, number`, d.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	d.AttemptLog, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Attempt, error) {
+		var a delivery.Attempt
+		var us int64
+		err := row.Scan(&a.ID, &a.Number, &a.Trigger, &a.StartedAt, &us, &a.RequestHeaders, &a.ResponseStatus,
+			&a.ResponseHeaders, &a.ResponseBody, &a.ErrorClass, &a.ErrorMessage)
+		a.Duration = time.Duration(us) * time.Microsecond
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return d, nil
+}
+
+// ListDeliveries implements delivery.DeliveryService.
+func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f delivery.DeliveryFilter, limit int, startingAfter string) ([]*delivery.Delivery, bool, error) {
+	args := []any{merchantID, f.EndpointID, f.EventID, string(f.Status), limit + 1}
+	cursor := ""
+	if startingAfter != "" {
+		var exists bool
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
+			startingAfter, merchantID).Scan(&exists)
+		if err != nil {
+			return nil, false, fmt.Errorf("look up cursor: %w", err)
+		}
+		if !exists {
+			return nil, false, cursorError(startingAfter)
+		}
+		args = append(args, startingAfter)
+		cursor = `AND (d.created_at, d.id) < (SELECT created_at, id FROM deliveries WHERE id = $6) `
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.merchant_id = $1
+		AND ($2 = '' OR d.endpoint_id = $2) AND ($3 = '' OR d.event_id = $3) AND ($4 = '' OR d.status = $4) `+cursor+`
+		ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list deliveries: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*delivery.Delivery, error) { return scanDelivery(row) })
+	if err != nil {
+		return nil, false, err
+	}
+	list, more := page(list, limit)
+	return list, more, nil
+}

@@ -1,0 +1,93 @@
+// Package deliverypg is the Postgres side of webhook delivery: the event log
+// and its fan-out to endpoints (in the caller's transaction), endpoints and
+// their sealed secrets, deliveries and their attempt log, redrives, and the
+// River workers that deliver.
+package deliverypg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/seal"
+)
+
+// JobInserter enqueues River jobs in the caller's transaction. A
+// *river.Client[pgx.Tx] satisfies it; Herald uses an insert-only client so
+// that enqueueing does not depend on the workers being wired.
+type JobInserter interface {
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// Config holds a Service's collaborators.
+type Config struct {
+	// Box seals signing secrets. Required.
+	Box *seal.Box
+	// Inserter enqueues delivery and redrive jobs. Required.
+	Inserter JobInserter
+	// RequireHTTPS refuses http endpoint URLs (production).
+	RequireHTTPS bool
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Service implements delivery's EndpointService, EventService and
+// DeliveryService, and publishes events for checkout.
+type Service struct {
+	pool *pgxpool.Pool
+	cfg  Config
+}
+
+var (
+	_ delivery.EndpointService = (*Service)(nil)
+	_ delivery.EventService    = (*Service)(nil)
+	_ delivery.DeliveryService = (*Service)(nil)
+)
+
+// NewService returns a Service. It panics without Box or Inserter: a wiring
+// bug.
+func NewService(pool *pgxpool.Pool, cfg Config) *Service {
+	if cfg.Box == nil || cfg.Inserter == nil {
+		panic("deliverypg: Box and Inserter are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{pool: pool, cfg: cfg}
+}
+
+// notFound maps "no rows" to delivery.ErrNotFound.
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return delivery.ErrNotFound
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// cursorError reports a starting_after that is not one of the merchant's
+// objects.
+func cursorError(id string) error {
+	return &delivery.ValidationError{Param: "starting_after", Code: delivery.CodeResourceMissing,
+		Message: fmt.Sprintf("no such object: %q", id)}
+}
+
+// page trims a list fetched with limit+1 rows and reports whether more follow.
+func page[T any](list []T, limit int) ([]T, bool) {
+	if len(list) > limit {
+		return list[:limit], true
+	}
+	return list, false
+}
