@@ -192,19 +192,21 @@ type Redrive struct {
 
 // MarshalJSON renders the API object.
 func (r *Redrive) MarshalJSON() ([]byte, error) {
+	// A dry run is an answer, not a redrive: it has no id and no status.
 	var id *string
+	var status *RedriveStatus
 	if r.ID != "" {
-		id = &r.ID
+		id, status = &r.ID, &r.Status
 	}
 	return json.Marshal(struct {
-		ID        *string       `json:"id"`
-		Object    string        `json:"object"`
-		Status    RedriveStatus `json:"status"`
-		DryRun    bool          `json:"dry_run"`
-		Filter    RedriveParams `json:"filter"`
-		Matched   int           `json:"matched"`
-		Enqueued  int           `json:"enqueued"`
-		Created   int64         `json:"created"`
-		Completed *int64        `json:"completed_at"`
-	}{id, "redrive", r.Status, r.Filter.DryRun, r.Filter, r.Matched, r.Enqueued, r.Created.Unix(), unixPtr(r.Completed)})
+		ID        *string        `json:"id"`
+		Object    string         `json:"object"`
+		Status    *RedriveStatus `json:"status"`
+		DryRun    bool           `json:"dry_run"`
+		Filter    RedriveParams  `json:"filter"`
+		Matched   int            `json:"matched"`
+		Enqueued  int            `json:"enqueued"`
+		Created   int64          `json:"created"`
+		Completed *int64         `json:"completed_at"`
+	}{id, "redrive", status, r.Filter.DryRun, r.Filter, r.Matched, r.Enqueued, r.Created.Unix(), unixPtr(r.Completed)})
 }

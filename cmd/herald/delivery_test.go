@@ -594,6 +594,7 @@ func TestBulkRedrive(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		require.Equal(t, true, r.Body["dry_run"])
 		require.Nil(t, r.Body["id"], "a dry run is not kept")
+		require.Nil(t, r.Body["status"])
 		require.InDelta(t, tt.matched, r.Body["matched"], 0, "%v", tt.body)
 	}
 
@@ -779,4 +780,26 @@ func TestDeliveryTenantIsolation(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	r = f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil)
 	require.Equal(t, false, r.Body["paused"], "B's update did nothing")
+}
+
+// An endpoint that has not had a single success for DisableEndpointAfter is
+// disabled at its next failure, with the reason, and its pending deliveries
+// are cancelled.
+func TestLongFailingEndpointIsDisabled(t *testing.T) {
+	t.Parallel()
+
+	f := newDeliveryFixture(t, status(http.StatusServiceUnavailable))
+	_, err := f.ts.Pool().Exec(context.Background(), `UPDATE webhook_endpoints SET failing_since = now() - interval '121 hours'`)
+	require.NoError(t, err)
+	f.pay(t)
+	waitFor(t, 20*time.Second, "the endpoint to be disabled", func() bool {
+		r := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil)
+		return r.Body["status"] == "disabled"
+	})
+	r := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil)
+	require.Contains(t, r.Body["disabled_reason"], "no successful delivery for 5 days")
+	waitFor(t, 10*time.Second, "the delivery to be cancelled", func() bool {
+		return len(f.deliveries(t, "status=canceled")) == 1
+	})
+	require.Len(t, f.sink.requests(), 1)
 }
