@@ -156,7 +156,16 @@ func (p *Pages) posted(w http.ResponseWriter, r *http.Request) (*checkout.Checko
 		return nil, false
 	}
 	page, ok := p.load(w, r)
-	if !ok || p.closed(w, r, page, http.StatusGone) {
+	if !ok {
+		return nil, false
+	}
+	if page.Session.Status == checkout.StatusComplete {
+		// A second submission (a double click) that arrives after the first
+		// completed: send this browser where the first one went.
+		http.Redirect(w, r, page.Session.SuccessRedirect(), http.StatusSeeOther)
+		return nil, false
+	}
+	if p.closed(w, r, page, http.StatusGone) {
 		return nil, false
 	}
 	if !p.csrfValid(r, page.Session.ID) {

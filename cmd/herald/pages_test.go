@@ -183,6 +183,12 @@ func TestDoubleSubmitChargesOnce(t *testing.T) {
 		require.Equal(t, f.shop.URL+"/success?session_id="+f.sessionID, loc)
 	}
 	require.Equal(t, 1, f.charges(t))
+
+	// A third, late submission of the same form lands there too.
+	resp, _ := postForm(t, c, f.payURL, payForm(token, "4242424242424242"))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, f.shop.URL+"/success?session_id="+f.sessionID, resp.Header.Get("Location"))
+	require.Equal(t, 1, f.charges(t))
 	var completed int
 	require.NoError(t, f.ts.Pool().QueryRow(context.Background(),
 		`SELECT count(*) FROM events WHERE type = 'checkout.session.completed'`).Scan(&completed))
