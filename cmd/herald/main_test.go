@@ -96,6 +96,11 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	return &testServer{Server: srv, logs: logs}
 }
 
+// logger writes to the same captured log as the server.
+func (ts *testServer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(ts.logs, nil))
+}
+
 // newMerchant creates a merchant and returns its id and secret key.
 func (ts *testServer) newMerchant(t *testing.T, name string) (string, string) {
 	t.Helper()
