@@ -143,4 +143,3 @@ func (s *MemoryStore) lock(key string) *sync.Mutex {
 	}
 	return l
 }
-

@@ -371,4 +371,3 @@ func TestShopDownThenBack(t *testing.T) {
 	d := f.ts.call(t, http.MethodGet, "/v1/deliveries?status=succeeded", f.key, nil).Body["data"].([]any)[0].(map[string]any)
 	require.GreaterOrEqual(t, d["attempt_count"].(float64), 2.0)
 }
-
