@@ -31,7 +31,7 @@ func newShop(t *testing.T) *httptest.Server {
 			fmt.Fprintf(w, `<!doctype html><title>Thanks</title><h1 id="thanks">Thanks for your order</h1><p id="sid">%s</p>`,
 				html.EscapeString(r.URL.Query().Get("session_id")))
 		case "/cart":
-			io.WriteString(w, `<!doctype html><title>Cart</title><h1 id="cart">Your cart</h1>`)
+			_, _ = io.WriteString(w, `<!doctype html><title>Cart</title><h1 id="cart">Your cart</h1>`)
 		default:
 			http.NotFound(w, r)
 		}

@@ -109,7 +109,6 @@ type settings struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
 	values []*setting
-	err    error
 }
 
 type setting struct {

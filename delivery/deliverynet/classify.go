@@ -85,7 +85,7 @@ func isTLS(err error) bool {
 // structured way to recognise them.
 func isRemoteAlert(err error) bool {
 	for e := range errorTree(err) {
-		if op, ok := e.(*net.OpError); ok && op.Op == "remote error" {
+		if op, ok := e.(*net.OpError); ok && op.Op == "remote error" { //nolint:errorlint // e is one node of the walked tree
 			return true
 		}
 	}
@@ -109,7 +109,7 @@ func walkErrors(err error, yield func(error) bool) bool {
 	if !yield(err) {
 		return false
 	}
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // this is the unwrapping walk itself
 	case interface{ Unwrap() error }:
 		return walkErrors(u.Unwrap(), yield)
 	case interface{ Unwrap() []error }:
