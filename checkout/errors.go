@@ -2,6 +2,9 @@ package checkout
 
 import "errors"
 
+// Invalid parameters are reported as *validation.Error (package
+// internal/validation), which the API answers with a 400.
+
 var (
 	// ErrNotFound means the object does not exist or belongs to another
 	// merchant; the two are deliberately indistinguishable.
@@ -14,29 +17,3 @@ var (
 	// session that is not waiting for one.
 	ErrNoPendingAuthentication = errors.New("no payment is waiting for authentication")
 )
-
-// ValidationError reports one invalid request parameter. Param uses the
-// API's bracket notation, e.g. "line_items[2][unit_amount]".
-type ValidationError struct {
-	Param   string
-	Code    string
-	Message string
-}
-
-// Error implements error.
-func (e *ValidationError) Error() string { return e.Param + ": " + e.Message }
-
-// Validation error codes.
-const (
-	CodeParameterMissing = "parameter_missing"
-	CodeParameterInvalid = "parameter_invalid"
-	CodeURLInvalid       = "url_invalid"
-	CodeCurrencyInvalid  = "currency_invalid"
-	CodeAmountTooLarge   = "amount_too_large"
-	CodeAmountTooSmall   = "amount_too_small"
-	CodeResourceMissing  = "resource_missing"
-)
-
-func invalid(param, code, message string) *ValidationError {
-	return &ValidationError{Param: param, Code: code, Message: message}
-}

@@ -12,13 +12,13 @@ import (
 // exactly like an unknown one.
 type SessionService interface {
 	// CreateSession validates params and stores a new open session.
-	// Errors: *ValidationError.
+	// Errors: *validation.Error.
 	CreateSession(ctx context.Context, merchantID string, params CreateSessionParams) (*Session, error)
 	// FindSession returns one session. Errors: ErrNotFound.
 	FindSession(ctx context.Context, merchantID, sessionID string) (*Session, error)
 	// ListSessions returns up to limit sessions, newest first, starting after
 	// the session startingAfter when it is set, and whether more follow.
-	// Errors: *ValidationError when startingAfter is not one of the
+	// Errors: *validation.Error when startingAfter is not one of the
 	// merchant's sessions.
 	ListSessions(ctx context.Context, merchantID string, limit int, startingAfter string) ([]*Session, bool, error)
 	// ExpireSession ends an open session unpaid and emits

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // SessionStatus is where a checkout session is in its life:
@@ -223,7 +225,7 @@ type LineItemParams struct {
 }
 
 // NewSession validates p and returns an open session with server-computed
-// totals. Errors: *ValidationError naming the first bad parameter.
+// totals. Errors: *validation.Error naming the first bad parameter.
 func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Time) (*Session, error) {
 	s := &Session{
 		ID:            sessionID,
@@ -234,17 +236,17 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 		Metadata:      map[string]string{},
 	}
 	if len(p.LineItems) == 0 {
-		return nil, invalid("line_items", CodeParameterMissing, "at least one line item is required")
+		return nil, validation.Invalid("line_items", validation.CodeMissing, "at least one line item is required")
 	}
 	if len(p.LineItems) > MaxLineItems {
-		return nil, invalid("line_items", CodeParameterInvalid, fmt.Sprintf("at most %d line items are allowed", MaxLineItems))
+		return nil, validation.Invalid("line_items", validation.CodeInvalid, fmt.Sprintf("at most %d line items are allowed", MaxLineItems))
 	}
 	if p.Currency == "" {
-		return nil, invalid("currency", CodeParameterMissing, "currency is required")
+		return nil, validation.Invalid("currency", validation.CodeMissing, "currency is required")
 	}
 	s.Currency = strings.ToLower(p.Currency)
 	if _, ok := currencyExponents[s.Currency]; !ok {
-		return nil, invalid("currency", CodeCurrencyInvalid, fmt.Sprintf("%q is not a supported ISO 4217 currency code", p.Currency))
+		return nil, validation.Invalid("currency", validation.CodeCurrencyInvalid, fmt.Sprintf("%q is not a supported ISO 4217 currency code", p.Currency))
 	}
 	for i, lp := range p.LineItems {
 		item, err := newLineItem(lp, fmt.Sprintf("line_items[%d]", i))
@@ -253,13 +255,13 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 		}
 		total, carry := bits.Add64(uint64(s.AmountSubtotal), uint64(item.AmountTotal), 0)
 		if carry != 0 || total > MaxAmountTotal {
-			return nil, invalid("line_items", CodeAmountTooLarge, fmt.Sprintf("the total must be at most %d", MaxAmountTotal))
+			return nil, validation.Invalid("line_items", validation.CodeAmountTooLarge, fmt.Sprintf("the total must be at most %d", MaxAmountTotal))
 		}
 		s.AmountSubtotal = int64(total)
 		s.LineItems = append(s.LineItems, item)
 	}
 	if s.AmountSubtotal == 0 {
-		return nil, invalid("line_items", CodeAmountTooSmall, "the total must be greater than zero")
+		return nil, validation.Invalid("line_items", validation.CodeAmountTooSmall, "the total must be greater than zero")
 	}
 	s.AmountTotal = s.AmountSubtotal
 
@@ -277,7 +279,7 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 	}
 	if p.ClientReferenceID != "" {
 		if utf8.RuneCountInString(p.ClientReferenceID) > MaxClientReferenceLen || !printable(p.ClientReferenceID) {
-			return nil, invalid("client_reference_id", CodeParameterInvalid,
+			return nil, validation.Invalid("client_reference_id", validation.CodeInvalid,
 				fmt.Sprintf("must be at most %d printable characters", MaxClientReferenceLen))
 		}
 		s.ClientReferenceID = p.ClientReferenceID
@@ -292,7 +294,7 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 	if p.ExpiresIn != nil {
 		expiresIn = *p.ExpiresIn
 		if expiresIn < MinExpiresIn || expiresIn > MaxExpiresIn {
-			return nil, invalid("expires_in", CodeParameterInvalid,
+			return nil, validation.Invalid("expires_in", validation.CodeInvalid,
 				fmt.Sprintf("must be between %d and %d seconds", MinExpiresIn, MaxExpiresIn))
 		}
 	}
@@ -304,23 +306,23 @@ func newLineItem(p LineItemParams, param string) (LineItem, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "":
-		return LineItem{}, invalid(param+"[name]", CodeParameterMissing, "name is required")
+		return LineItem{}, validation.Invalid(param+"[name]", validation.CodeMissing, "name is required")
 	case utf8.RuneCountInString(name) > MaxNameLen || !printable(name):
-		return LineItem{}, invalid(param+"[name]", CodeParameterInvalid, fmt.Sprintf("must be at most %d printable characters", MaxNameLen))
+		return LineItem{}, validation.Invalid(param+"[name]", validation.CodeInvalid, fmt.Sprintf("must be at most %d printable characters", MaxNameLen))
 	case p.UnitAmount == nil:
-		return LineItem{}, invalid(param+"[unit_amount]", CodeParameterMissing, "unit_amount is required (an integer in the currency's minor unit)")
+		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeMissing, "unit_amount is required (an integer in the currency's minor unit)")
 	case *p.UnitAmount < 0:
-		return LineItem{}, invalid(param+"[unit_amount]", CodeParameterInvalid, "must not be negative")
+		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeInvalid, "must not be negative")
 	case *p.UnitAmount > MaxUnitAmount:
-		return LineItem{}, invalid(param+"[unit_amount]", CodeAmountTooLarge, fmt.Sprintf("must be at most %d", int64(MaxUnitAmount)))
+		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeAmountTooLarge, fmt.Sprintf("must be at most %d", int64(MaxUnitAmount)))
 	case p.Quantity == nil:
-		return LineItem{}, invalid(param+"[quantity]", CodeParameterMissing, "quantity is required")
+		return LineItem{}, validation.Invalid(param+"[quantity]", validation.CodeMissing, "quantity is required")
 	case *p.Quantity < 1 || *p.Quantity > MaxQuantity:
-		return LineItem{}, invalid(param+"[quantity]", CodeParameterInvalid, fmt.Sprintf("must be between 1 and %d", MaxQuantity))
+		return LineItem{}, validation.Invalid(param+"[quantity]", validation.CodeInvalid, fmt.Sprintf("must be between 1 and %d", MaxQuantity))
 	}
 	hi, lo := bits.Mul64(uint64(*p.UnitAmount), uint64(*p.Quantity))
 	if hi != 0 || lo > MaxAmountTotal {
-		return LineItem{}, invalid(param, CodeAmountTooLarge, fmt.Sprintf("unit_amount × quantity must be at most %d", int64(MaxAmountTotal)))
+		return LineItem{}, validation.Invalid(param, validation.CodeAmountTooLarge, fmt.Sprintf("unit_amount × quantity must be at most %d", int64(MaxAmountTotal)))
 	}
 	item := LineItem{Name: name, UnitAmount: *p.UnitAmount, Quantity: *p.Quantity, AmountTotal: int64(lo)}
 	if p.ImageURL != "" {
@@ -337,22 +339,22 @@ func newLineItem(p LineItemParams, param string) (LineItem, error) {
 func validateURL(param, raw string, required bool) (string, error) {
 	if raw == "" {
 		if required {
-			return "", invalid(param, CodeParameterMissing, param+" is required")
+			return "", validation.Invalid(param, validation.CodeMissing, param+" is required")
 		}
 		return "", nil
 	}
 	if len(raw) > MaxURLLen {
-		return "", invalid(param, CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxURLLen))
+		return "", validation.Invalid(param, validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxURLLen))
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", invalid(param, CodeURLInvalid, "must be an absolute http or https URL")
+		return "", validation.Invalid(param, validation.CodeURLInvalid, "must be an absolute http or https URL")
 	}
 	if u.User != nil {
-		return "", invalid(param, CodeURLInvalid, "must not contain credentials")
+		return "", validation.Invalid(param, validation.CodeURLInvalid, "must not contain credentials")
 	}
 	if strings.ContainsAny(raw, " \t\r\n") {
-		return "", invalid(param, CodeURLInvalid, "must not contain whitespace")
+		return "", validation.Invalid(param, validation.CodeURLInvalid, "must not contain whitespace")
 	}
 	return raw, nil
 }
@@ -363,23 +365,23 @@ func ValidateEmail(param, raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	addr, err := mail.ParseAddress(raw)
 	if err != nil || addr.Address != raw || len(raw) > 254 || !strings.Contains(raw[strings.LastIndexByte(raw, '@'):], ".") {
-		return "", invalid(param, CodeParameterInvalid, "must be a valid email address")
+		return "", validation.Invalid(param, validation.CodeInvalid, "must be a valid email address")
 	}
 	return raw, nil
 }
 
 func validateMetadata(md map[string]string) error {
 	if len(md) > MaxMetadataKeys {
-		return invalid("metadata", CodeParameterInvalid, fmt.Sprintf("at most %d keys are allowed", MaxMetadataKeys))
+		return validation.Invalid("metadata", validation.CodeInvalid, fmt.Sprintf("at most %d keys are allowed", MaxMetadataKeys))
 	}
 	for k, v := range md {
 		param := "metadata[" + k + "]"
 		switch {
 		case k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen || !printable(k) || strings.ContainsAny(k, "[]"):
-			return invalid(param, CodeParameterInvalid,
+			return validation.Invalid(param, validation.CodeInvalid,
 				fmt.Sprintf("keys must be 1 to %d printable characters without brackets", MaxMetadataKeyLen))
 		case utf8.RuneCountInString(v) > MaxMetadataValueLen:
-			return invalid(param, CodeParameterInvalid, fmt.Sprintf("values must be at most %d characters", MaxMetadataValueLen))
+			return validation.Invalid(param, validation.CodeInvalid, fmt.Sprintf("values must be at most %d characters", MaxMetadataValueLen))
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -49,54 +51,54 @@ func TestNewSessionValidation(t *testing.T) {
 		param  string
 		code   string
 	}{
-		{"no line items", func(p *CreateSessionParams) { p.LineItems = nil }, "line_items", CodeParameterMissing},
+		{"no line items", func(p *CreateSessionParams) { p.LineItems = nil }, "line_items", validation.CodeMissing},
 		{"too many line items", func(p *CreateSessionParams) {
 			p.LineItems = make([]LineItemParams, 101)
-		}, "line_items", CodeParameterInvalid},
-		{"missing name", func(p *CreateSessionParams) { p.LineItems[1].Name = "  " }, "line_items[1][name]", CodeParameterMissing},
-		{"long name", func(p *CreateSessionParams) { p.LineItems[0].Name = strings.Repeat("a", 251) }, "line_items[0][name]", CodeParameterInvalid},
-		{"control char in name", func(p *CreateSessionParams) { p.LineItems[0].Name = "a\x00b" }, "line_items[0][name]", CodeParameterInvalid},
-		{"missing unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = nil }, "line_items[0][unit_amount]", CodeParameterMissing},
-		{"negative unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = ptr(int64(-1)) }, "line_items[0][unit_amount]", CodeParameterInvalid},
-		{"huge unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = ptr(int64(MaxUnitAmount + 1)) }, "line_items[0][unit_amount]", CodeAmountTooLarge},
-		{"missing quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = nil }, "line_items[1][quantity]", CodeParameterMissing},
-		{"zero quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = ptr(int64(0)) }, "line_items[1][quantity]", CodeParameterInvalid},
-		{"huge quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = ptr(int64(MaxQuantity + 1)) }, "line_items[1][quantity]", CodeParameterInvalid},
+		}, "line_items", validation.CodeInvalid},
+		{"missing name", func(p *CreateSessionParams) { p.LineItems[1].Name = "  " }, "line_items[1][name]", validation.CodeMissing},
+		{"long name", func(p *CreateSessionParams) { p.LineItems[0].Name = strings.Repeat("a", 251) }, "line_items[0][name]", validation.CodeInvalid},
+		{"control char in name", func(p *CreateSessionParams) { p.LineItems[0].Name = "a\x00b" }, "line_items[0][name]", validation.CodeInvalid},
+		{"missing unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = nil }, "line_items[0][unit_amount]", validation.CodeMissing},
+		{"negative unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = ptr(int64(-1)) }, "line_items[0][unit_amount]", validation.CodeInvalid},
+		{"huge unit_amount", func(p *CreateSessionParams) { p.LineItems[0].UnitAmount = ptr(int64(MaxUnitAmount + 1)) }, "line_items[0][unit_amount]", validation.CodeAmountTooLarge},
+		{"missing quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = nil }, "line_items[1][quantity]", validation.CodeMissing},
+		{"zero quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = ptr(int64(0)) }, "line_items[1][quantity]", validation.CodeInvalid},
+		{"huge quantity", func(p *CreateSessionParams) { p.LineItems[1].Quantity = ptr(int64(MaxQuantity + 1)) }, "line_items[1][quantity]", validation.CodeInvalid},
 		{"line overflow", func(p *CreateSessionParams) {
 			p.LineItems[0].UnitAmount = ptr(int64(MaxUnitAmount))
 			p.LineItems[0].Quantity = ptr(int64(MaxQuantity))
-		}, "line_items[0]", CodeAmountTooLarge},
+		}, "line_items[0]", validation.CodeAmountTooLarge},
 		{"total overflow", func(p *CreateSessionParams) {
 			p.LineItems[0].UnitAmount = ptr(int64(MaxUnitAmount))
 			p.LineItems[0].Quantity = ptr(int64(1))
-		}, "line_items", CodeAmountTooLarge},
+		}, "line_items", validation.CodeAmountTooLarge},
 		{"zero total", func(p *CreateSessionParams) {
 			p.LineItems[0].UnitAmount = ptr(int64(0))
 			p.LineItems[1].UnitAmount = ptr(int64(0))
-		}, "line_items", CodeAmountTooSmall},
-		{"bad image", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "javascript:alert(1)" }, "line_items[1][image_url]", CodeURLInvalid},
-		{"missing currency", func(p *CreateSessionParams) { p.Currency = "" }, "currency", CodeParameterMissing},
-		{"unknown currency", func(p *CreateSessionParams) { p.Currency = "xyz" }, "currency", CodeCurrencyInvalid},
-		{"missing success_url", func(p *CreateSessionParams) { p.SuccessURL = "" }, "success_url", CodeParameterMissing},
-		{"relative success_url", func(p *CreateSessionParams) { p.SuccessURL = "/success" }, "success_url", CodeURLInvalid},
-		{"ftp success_url", func(p *CreateSessionParams) { p.SuccessURL = "ftp://shop.test/" }, "success_url", CodeURLInvalid},
-		{"credentials in cancel_url", func(p *CreateSessionParams) { p.CancelURL = "https://u:p@shop.test/" }, "cancel_url", CodeURLInvalid},
-		{"long cancel_url", func(p *CreateSessionParams) { p.CancelURL = "https://shop.test/" + strings.Repeat("a", 2048) }, "cancel_url", CodeURLInvalid},
-		{"missing cancel_url", func(p *CreateSessionParams) { p.CancelURL = "" }, "cancel_url", CodeParameterMissing},
-		{"bad email", func(p *CreateSessionParams) { p.CustomerEmail = "not-an-email" }, "customer_email", CodeParameterInvalid},
-		{"email with name", func(p *CreateSessionParams) { p.CustomerEmail = "Bob <bob@shop.test>" }, "customer_email", CodeParameterInvalid},
-		{"long client_reference_id", func(p *CreateSessionParams) { p.ClientReferenceID = strings.Repeat("r", 201) }, "client_reference_id", CodeParameterInvalid},
+		}, "line_items", validation.CodeAmountTooSmall},
+		{"bad image", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "javascript:alert(1)" }, "line_items[1][image_url]", validation.CodeURLInvalid},
+		{"missing currency", func(p *CreateSessionParams) { p.Currency = "" }, "currency", validation.CodeMissing},
+		{"unknown currency", func(p *CreateSessionParams) { p.Currency = "xyz" }, "currency", validation.CodeCurrencyInvalid},
+		{"missing success_url", func(p *CreateSessionParams) { p.SuccessURL = "" }, "success_url", validation.CodeMissing},
+		{"relative success_url", func(p *CreateSessionParams) { p.SuccessURL = "/success" }, "success_url", validation.CodeURLInvalid},
+		{"ftp success_url", func(p *CreateSessionParams) { p.SuccessURL = "ftp://shop.test/" }, "success_url", validation.CodeURLInvalid},
+		{"credentials in cancel_url", func(p *CreateSessionParams) { p.CancelURL = "https://u:p@shop.test/" }, "cancel_url", validation.CodeURLInvalid},
+		{"long cancel_url", func(p *CreateSessionParams) { p.CancelURL = "https://shop.test/" + strings.Repeat("a", 2048) }, "cancel_url", validation.CodeURLInvalid},
+		{"missing cancel_url", func(p *CreateSessionParams) { p.CancelURL = "" }, "cancel_url", validation.CodeMissing},
+		{"bad email", func(p *CreateSessionParams) { p.CustomerEmail = "not-an-email" }, "customer_email", validation.CodeInvalid},
+		{"email with name", func(p *CreateSessionParams) { p.CustomerEmail = "Bob <bob@shop.test>" }, "customer_email", validation.CodeInvalid},
+		{"long client_reference_id", func(p *CreateSessionParams) { p.ClientReferenceID = strings.Repeat("r", 201) }, "client_reference_id", validation.CodeInvalid},
 		{"too many metadata keys", func(p *CreateSessionParams) {
 			p.Metadata = map[string]string{}
 			for i := range 51 {
 				p.Metadata[fmt.Sprintf("k%d", i)] = "v"
 			}
-		}, "metadata", CodeParameterInvalid},
-		{"long metadata key", func(p *CreateSessionParams) { p.Metadata = map[string]string{strings.Repeat("k", 41): "v"} }, "metadata[" + strings.Repeat("k", 41) + "]", CodeParameterInvalid},
-		{"empty metadata key", func(p *CreateSessionParams) { p.Metadata = map[string]string{"": "v"} }, "metadata[]", CodeParameterInvalid},
-		{"long metadata value", func(p *CreateSessionParams) { p.Metadata = map[string]string{"k": strings.Repeat("v", 501)} }, "metadata[k]", CodeParameterInvalid},
-		{"short expiry", func(p *CreateSessionParams) { p.ExpiresIn = ptr(int64(1799)) }, "expires_in", CodeParameterInvalid},
-		{"long expiry", func(p *CreateSessionParams) { p.ExpiresIn = ptr(int64(86401)) }, "expires_in", CodeParameterInvalid},
+		}, "metadata", validation.CodeInvalid},
+		{"long metadata key", func(p *CreateSessionParams) { p.Metadata = map[string]string{strings.Repeat("k", 41): "v"} }, "metadata[" + strings.Repeat("k", 41) + "]", validation.CodeInvalid},
+		{"empty metadata key", func(p *CreateSessionParams) { p.Metadata = map[string]string{"": "v"} }, "metadata[]", validation.CodeInvalid},
+		{"long metadata value", func(p *CreateSessionParams) { p.Metadata = map[string]string{"k": strings.Repeat("v", 501)} }, "metadata[k]", validation.CodeInvalid},
+		{"short expiry", func(p *CreateSessionParams) { p.ExpiresIn = ptr(int64(1799)) }, "expires_in", validation.CodeInvalid},
+		{"long expiry", func(p *CreateSessionParams) { p.ExpiresIn = ptr(int64(86401)) }, "expires_in", validation.CodeInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -104,7 +106,7 @@ func TestNewSessionValidation(t *testing.T) {
 			p := validParams()
 			tt.modify(&p)
 			_, err := NewSession(p, "acct_1", "cs_1", testNow)
-			var verr *ValidationError
+			var verr *validation.Error
 			require.ErrorAs(t, err, &verr)
 			require.Equal(t, tt.param, verr.Param)
 			require.Equal(t, tt.code, verr.Code)

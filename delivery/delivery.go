@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // Status is where a delivery (one event to one endpoint) is.
@@ -162,7 +164,7 @@ type RedriveParams struct {
 	DryRun bool   `json:"dry_run"`
 }
 
-// Validate checks p and fills defaults. Errors: *ValidationError.
+// Validate checks p and fills defaults. Errors: *validation.Error.
 func (p *RedriveParams) Validate() error {
 	if p.Status == "" {
 		p.Status = StatusFailed
@@ -170,10 +172,10 @@ func (p *RedriveParams) Validate() error {
 	switch p.Status {
 	case StatusFailed, StatusSucceeded, StatusCanceled:
 	default:
-		return invalid("status", CodeParameterInvalid, `must be "failed", "succeeded" or "canceled": pending deliveries are already on their way`)
+		return validation.Invalid("status", validation.CodeInvalid, `must be "failed", "succeeded" or "canceled": pending deliveries are already on their way`)
 	}
 	if p.Since != nil && p.Until != nil && *p.Until < *p.Since {
-		return invalid("until", CodeParameterInvalid, "must not be before since")
+		return validation.Invalid("until", validation.CodeInvalid, "must not be before since")
 	}
 	return nil
 }

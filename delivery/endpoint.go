@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldpay/herald/webhook"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // EndpointStatus says whether an endpoint receives events.
@@ -122,11 +124,11 @@ type EndpointParams struct {
 }
 
 // ValidateEndpoint checks p. create requires url and enabled_events;
-// requireHTTPS refuses http URLs (production). Errors: *ValidationError.
+// requireHTTPS refuses http URLs (production). Errors: *validation.Error.
 func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 	if p.URL != nil || create {
 		if p.URL == nil || *p.URL == "" {
-			return invalid("url", CodeParameterMissing, "url is required")
+			return validation.Invalid("url", validation.CodeMissing, "url is required")
 		}
 		if err := validateEndpointURL(*p.URL, requireHTTPS); err != nil {
 			return err
@@ -134,40 +136,40 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 	}
 	if p.EnabledEvents != nil || create {
 		if len(p.EnabledEvents) == 0 {
-			return invalid("enabled_events", CodeParameterMissing, `enabled_events is required: ["*"] or a list of event types`)
+			return validation.Invalid("enabled_events", validation.CodeMissing, `enabled_events is required: ["*"] or a list of event types`)
 		}
 		for i, typ := range p.EnabledEvents {
 			if typ != AllEvents && !slices.Contains(webhook.EventTypes, typ) {
-				return invalid(fmt.Sprintf("enabled_events[%d]", i), CodeParameterInvalid,
+				return validation.Invalid(fmt.Sprintf("enabled_events[%d]", i), validation.CodeInvalid,
 					fmt.Sprintf("unknown event type %q; use \"*\" or one of %s", typ, strings.Join(webhook.EventTypes, ", ")))
 			}
 		}
 	}
 	if p.Description != nil && (utf8.RuneCountInString(*p.Description) > MaxDescriptionLen || !utf8.ValidString(*p.Description)) {
-		return invalid("description", CodeParameterInvalid, fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
+		return validation.Invalid("description", validation.CodeInvalid, fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
 	}
 	if p.Status != nil && *p.Status != string(EndpointEnabled) && *p.Status != string(EndpointDisabled) {
-		return invalid("status", CodeParameterInvalid, `must be "enabled" or "disabled"`)
+		return validation.Invalid("status", validation.CodeInvalid, `must be "enabled" or "disabled"`)
 	}
 	return nil
 }
 
 func validateEndpointURL(raw string, requireHTTPS bool) error {
 	if len(raw) > MaxEndpointURLLen {
-		return invalid("url", CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxEndpointURLLen))
+		return validation.Invalid("url", validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxEndpointURLLen))
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Hostname() == "" || strings.ContainsAny(raw, " \t\r\n"):
-		return invalid("url", CodeURLInvalid, "must be an absolute http or https URL")
+		return validation.Invalid("url", validation.CodeURLInvalid, "must be an absolute http or https URL")
 	case u.Scheme != "https" && u.Scheme != "http":
-		return invalid("url", CodeURLInvalid, "the scheme must be http or https")
+		return validation.Invalid("url", validation.CodeURLInvalid, "the scheme must be http or https")
 	case requireHTTPS && u.Scheme != "https":
-		return invalid("url", CodeURLInvalid, "must use https")
+		return validation.Invalid("url", validation.CodeURLInvalid, "must use https")
 	case u.User != nil:
-		return invalid("url", CodeURLInvalid, "must not contain credentials; authenticate requests with the signature instead")
+		return validation.Invalid("url", validation.CodeURLInvalid, "must not contain credentials; authenticate requests with the signature instead")
 	case u.Fragment != "":
-		return invalid("url", CodeURLInvalid, "must not contain a fragment")
+		return validation.Invalid("url", validation.CodeURLInvalid, "must not contain a fragment")
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package delivery
 
 import "errors"
 
+// Invalid parameters are reported as *validation.Error (package
+// internal/validation), which the API answers with a 400.
+
 var (
 	// ErrNotFound means the object does not exist or belongs to another
 	// merchant; the two are deliberately indistinguishable.
@@ -11,26 +14,3 @@ var (
 	// ErrRedriveFinished refuses to cancel a redrive that already ended.
 	ErrRedriveFinished = errors.New("redrive already finished")
 )
-
-// ValidationError reports one invalid request parameter, named in the API's
-// bracket notation.
-type ValidationError struct {
-	Param   string
-	Code    string
-	Message string
-}
-
-// Error implements error.
-func (e *ValidationError) Error() string { return e.Param + ": " + e.Message }
-
-// Validation error codes.
-const (
-	CodeParameterMissing = "parameter_missing"
-	CodeParameterInvalid = "parameter_invalid"
-	CodeURLInvalid       = "url_invalid"
-	CodeResourceMissing  = "resource_missing"
-)
-
-func invalid(param, code, message string) *ValidationError {
-	return &ValidationError{Param: param, Code: code, Message: message}
-}

@@ -11,23 +11,23 @@ import (
 // scoped to one merchant: another merchant's id behaves as an unknown one.
 type EndpointService interface {
 	// CreateEndpoint stores a new endpoint with a fresh secret, returned in
-	// Endpoint.Secret. Errors: *ValidationError.
+	// Endpoint.Secret. Errors: *validation.Error.
 	CreateEndpoint(ctx context.Context, merchantID string, p EndpointParams) (*Endpoint, error)
 	// FindEndpoint errors: ErrNotFound.
 	FindEndpoint(ctx context.Context, merchantID, endpointID string) (*Endpoint, error)
 	// ListEndpoints returns up to limit endpoints, newest first, after
-	// startingAfter. Errors: *ValidationError for an unknown cursor.
+	// startingAfter. Errors: *validation.Error for an unknown cursor.
 	ListEndpoints(ctx context.Context, merchantID string, limit int, startingAfter string) ([]*Endpoint, bool, error)
 	// UpdateEndpoint applies the set fields. Resuming releases held
 	// deliveries; re-enabling redrives nothing. Errors: ErrNotFound,
-	// *ValidationError.
+	// *validation.Error.
 	UpdateEndpoint(ctx context.Context, merchantID, endpointID string, p EndpointParams) (*Endpoint, error)
 	// DeleteEndpoint removes the endpoint and cancels its pending
 	// deliveries. Errors: ErrNotFound.
 	DeleteEndpoint(ctx context.Context, merchantID, endpointID string) error
 	// RollSecret replaces the signing secret; the old one keeps signing
 	// alongside for expirePreviousIn (0 ends it at once). Errors:
-	// ErrNotFound, *ValidationError.
+	// ErrNotFound, *validation.Error.
 	RollSecret(ctx context.Context, merchantID, endpointID string, expirePreviousIn time.Duration) (*Endpoint, error)
 }
 
@@ -36,7 +36,7 @@ type EventService interface {
 	// FindEvent errors: ErrNotFound.
 	FindEvent(ctx context.Context, merchantID, eventID string) (*webhook.Event, error)
 	// ListEvents returns events newest first, of type typ when set.
-	// Errors: *ValidationError for an unknown cursor.
+	// Errors: *validation.Error for an unknown cursor.
 	ListEvents(ctx context.Context, merchantID, typ string, limit int, startingAfter string) ([]*webhook.Event, bool, error)
 }
 
@@ -45,7 +45,7 @@ type DeliveryService interface {
 	// FindDelivery returns a delivery with its attempt log. Errors: ErrNotFound.
 	FindDelivery(ctx context.Context, merchantID, deliveryID string) (*Delivery, error)
 	// ListDeliveries returns deliveries newest first. Errors:
-	// *ValidationError for an unknown cursor.
+	// *validation.Error for an unknown cursor.
 	ListDeliveries(ctx context.Context, merchantID string, f DeliveryFilter, limit int, startingAfter string) ([]*Delivery, bool, error)
 	// RedriveDelivery schedules the delivery again now, with a fresh set of
 	// attempts and the same webhook-id. A delivery already on its way is
@@ -53,7 +53,7 @@ type DeliveryService interface {
 	RedriveDelivery(ctx context.Context, merchantID, deliveryID string) (*Delivery, error)
 	// CreateRedrive counts the deliveries matching p and, unless p.DryRun,
 	// starts a durable job that redrives each of them once. Errors:
-	// *ValidationError.
+	// *validation.Error.
 	CreateRedrive(ctx context.Context, merchantID string, p RedriveParams) (*Redrive, error)
 	// FindRedrive errors: ErrNotFound.
 	FindRedrive(ctx context.Context, merchantID, redriveID string) (*Redrive, error)

@@ -95,10 +95,7 @@ func (a *API) handleSessionExpire(w http.ResponseWriter, r *http.Request) {
 // error maps checkout's errors to API errors: the one place that decides
 // statuses for this package.
 func (a *API) error(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *checkout.ValidationError
 	switch {
-	case errors.As(err, &verr):
-		err = httpapi.Invalid(verr.Code, verr.Param, verr.Message)
 	case errors.Is(err, checkout.ErrNotFound):
 		err = httpapi.NotFound(fmt.Sprintf("No such checkout session: '%s'.", chi.URLParam(r, "id")))
 	case errors.Is(err, checkout.ErrSessionComplete):

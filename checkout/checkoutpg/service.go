@@ -17,6 +17,8 @@ import (
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // EventPublisher records events, and schedules their delivery, inside the
@@ -152,7 +154,7 @@ func (s *Service) ListSessions(ctx context.Context, merchantID string, limit int
 			return nil, false, fmt.Errorf("look up cursor: %w", err)
 		}
 		if !exists {
-			return nil, false, &checkout.ValidationError{Param: "starting_after", Code: checkout.CodeResourceMissing,
+			return nil, false, &validation.Error{Param: "starting_after", Code: validation.CodeResourceMissing,
 				Message: fmt.Sprintf("no such checkout session: %q", startingAfter)}
 		}
 		args = append(args, startingAfter)

@@ -25,6 +25,8 @@ import (
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 type testBundle struct {
@@ -176,7 +178,7 @@ func TestCreateFindList(t *testing.T) {
 	require.Equal(t, []string{created[0].ID}, ids(page3))
 
 	_, _, err = b.svc.ListSessions(ctx, b.merchant, 2, otherSession.ID)
-	var verr *checkout.ValidationError
+	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	require.Equal(t, "starting_after", verr.Param)
 }

@@ -129,12 +129,9 @@ func (a *API) handleEndpointRollSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	overlap := delivery.DefaultSecretOverlap
 	if p.ExpirePreviousIn != nil {
-		if *p.ExpirePreviousIn < 0 || *p.ExpirePreviousIn > int64(delivery.MaxSecretOverlap/time.Second) {
-			a.error(w, r, &delivery.ValidationError{Param: "expire_previous_in", Code: delivery.CodeParameterInvalid,
-				Message: fmt.Sprintf("must be between 0 and %d seconds", int64(delivery.MaxSecretOverlap/time.Second))})
-			return
-		}
-		overlap = time.Duration(*p.ExpirePreviousIn) * time.Second
+		// Clamp before converting so a huge value cannot overflow; the
+		// service rejects anything out of range.
+		overlap = time.Duration(min(max(*p.ExpirePreviousIn, -1), int64(delivery.MaxSecretOverlap/time.Second)+1)) * time.Second
 	}
 	e, err := a.Endpoints.RollSecret(r.Context(), httpapi.MerchantID(r.Context()), endpointID, overlap)
 	a.respond(w, r, e, err)
@@ -220,10 +217,7 @@ func (a *API) handleRedriveCancel(w http.ResponseWriter, r *http.Request) {
 // error maps delivery's errors to API errors: the one place that decides
 // statuses for this package.
 func (a *API) error(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *delivery.ValidationError
 	switch {
-	case errors.As(err, &verr):
-		err = httpapi.Invalid(verr.Code, verr.Param, verr.Message)
 	case errors.Is(err, delivery.ErrNotFound):
 		err = httpapi.NotFound(fmt.Sprintf("No such object: '%s'.", chi.URLParam(r, "id")))
 	case errors.Is(err, delivery.ErrEndpointDisabled):

@@ -10,6 +10,8 @@ import (
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 const endpointColumns = `id, merchant_id, url, description, enabled_events, status, disabled_reason, paused,
@@ -171,7 +173,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, endpointID str
 // RollSecret implements delivery.EndpointService.
 func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string, expirePreviousIn time.Duration) (*delivery.Endpoint, error) {
 	if expirePreviousIn < 0 || expirePreviousIn > delivery.MaxSecretOverlap {
-		return nil, &delivery.ValidationError{Param: "expire_previous_in", Code: delivery.CodeParameterInvalid,
+		return nil, &validation.Error{Param: "expire_previous_in", Code: validation.CodeInvalid,
 			Message: fmt.Sprintf("must be between 0 and %d seconds", int(delivery.MaxSecretOverlap.Seconds()))}
 	}
 	var e *delivery.Endpoint

@@ -18,6 +18,8 @@ import (
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/seal"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // JobInserter enqueues River jobs in the caller's transaction. A
@@ -80,7 +82,7 @@ func notFound(err error, what string) error {
 // cursorError reports a starting_after that is not one of the merchant's
 // objects.
 func cursorError(id string) error {
-	return &delivery.ValidationError{Param: "starting_after", Code: delivery.CodeResourceMissing,
+	return &validation.Error{Param: "starting_after", Code: validation.CodeResourceMissing,
 		Message: fmt.Sprintf("no such object: %q", id)}
 }
 

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // Error types, as in the "type" field of every error body.
@@ -51,12 +53,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing left to tell it
 }
 
-// WriteError writes err in the API error shape. An *Error is written as is;
-// anything else is an internal error: logged with the request id, and
-// answered with a generic 500 that carries only that id.
+// WriteError writes err in the API error shape. An *Error is written as
+// is, a *validation.Error becomes a 400 naming the parameter; anything else
+// is an internal error: logged with the request id, and answered with a
+// generic 500 that carries only that id.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var apiErr *Error
-	if !errors.As(err, &apiErr) {
+	var verr *validation.Error
+	if errors.As(err, &verr) {
+		apiErr = Invalid(verr.Code, verr.Param, verr.Message)
+	} else if !errors.As(err, &apiErr) {
 		reqID := RequestID(r.Context())
 		logger.ErrorContext(r.Context(), "internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
 		apiErr = &Error{Status: http.StatusInternalServerError, Type: TypeAPI, Code: "internal_error",
