@@ -67,11 +67,6 @@ type Endpoint struct {
 	BreakerState  BreakerState
 }
 
-// Subscribes reports whether the endpoint wants events of type typ.
-func (e *Endpoint) Subscribes(typ string) bool {
-	return slices.Contains(e.EnabledEvents, AllEvents) || slices.Contains(e.EnabledEvents, typ)
-}
-
 // MarshalJSON renders the API object.
 func (e *Endpoint) MarshalJSON() ([]byte, error) {
 	type health struct {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -36,6 +37,12 @@ import (
 	"github.com/heraldpay/herald/migrations"
 )
 
+// defaultPoolConns is the Postgres pool size unless DATABASE_URL sets
+// pool_max_conns: enough for the workers' record transactions and River's
+// own queries without crowding Postgres's default 100 connections when a
+// few processes share it.
+const defaultPoolConns = 24
+
 // Server is one Herald process: its Postgres pool, HTTP listener and River
 // client, wired from a Config. Tests run it on 127.0.0.1:0.
 type Server struct {
@@ -47,9 +54,11 @@ type Server struct {
 	http     *http.Server
 	serveErr chan error
 	breakers *delivery.Breakers
-	// stopPersister stops the breaker state writer and waits for it.
-	stopPersister func()
-	closers       []func()
+	// stopBackground stops the breaker state writer and the delivery
+	// worker's batching loops, and waits for them.
+	stopBackground func()
+	deliverWorker  *deliverypg.DeliverWorker
+	closers        []func()
 
 	// Checkout and Delivery are the services, exposed for tests.
 	Checkout *checkoutpg.Service
@@ -69,6 +78,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("invalid DATABASE_URL: %w", err)
+	}
+	// pgx defaults to max(4, CPUs) connections, which starves hundreds of
+	// delivery workers; pool_max_conns in DATABASE_URL still wins.
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		poolCfg.MaxConns = defaultPoolConns
 	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
@@ -97,7 +111,13 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	// Enqueueing goes through an insert-only River client: the services
 	// that enqueue (checkout's payment transaction, redrives) exist before
 	// the working client, whose workers depend on them.
-	inserter, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{Logger: s.riverLogger(), SkipUnknownJobCheck: true})
+	inserter, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{
+		Logger: s.riverLogger(), SkipUnknownJobCheck: true,
+		// Inserts wake the workers with a NOTIFY at most once per
+		// FetchCooldown per queue: River's 100 ms default would leave most
+		// new deliveries waiting for the next poll.
+		FetchCooldown: cfg.FetchCooldown,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("river insert client: %w", err)
 	}
@@ -130,18 +150,21 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	sender := deliverynet.NewSender(deliverynet.Config{
 		Timeout: cfg.DeliveryTimeout,
 		Guard:   deliverynet.NewGuard(cfg.AllowPrivateEndpoints),
+		// Many merchants' endpoints share a host (a platform's webhook
+		// gateway): keep enough warm connections for the workers.
+		MaxIdleConnsPerHost: 256,
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			return instrumentTransport(reg, rt)
 		},
 	})
 	s.closers = append(s.closers, sender.Close)
-	deliverWorker := deliverypg.NewDeliverWorker(s.pool, deliverypg.WorkerConfig{
+	s.deliverWorker = deliverypg.NewDeliverWorker(s.pool, deliverypg.WorkerConfig{
 		Sender: sender, Breakers: s.breakers, Box: box, Metrics: deliveryMetrics,
 		Retry:               delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
 		InflightPerEndpoint: cfg.InflightPerEndpoint, DisableAfter: cfg.DisableEndpointAfter,
 		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
 	})
-	if s.river, err = s.newRiver(idem, deliverWorker); err != nil {
+	if s.river, err = s.newRiver(idem, s.deliverWorker); err != nil {
 		return nil, err
 	}
 
@@ -219,20 +242,20 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 // Start serves HTTP and, with the worker role, starts working jobs.
 func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.hasRole(roleWorker) {
+		// Background work owned by the server: the breaker state writer and
+		// the delivery worker's batching loops, which jobs need from the
+		// moment River starts.
+		bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		wg.Go(func() { deliverypg.PersistBreakers(bg, s.pool, s.breakers, time.Second, s.logger) })
+		wg.Go(func() { s.deliverWorker.Run(bg) })
+		s.stopBackground = func() { cancel(); wg.Wait() }
 		// River keeps the start context for its lifetime: detach it from the
 		// caller's cancellation so shutdown happens through Stop, which drains.
 		if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+			s.stopBackground()
 			return fmt.Errorf("start river: %w", err)
 		}
-	}
-	if s.cfg.hasRole(roleWorker) {
-		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			deliverypg.PersistBreakers(ctx, s.pool, s.breakers, time.Second, s.logger)
-		}()
-		s.stopPersister = func() { cancel(); <-done }
 	}
 	go func() {
 		err := s.http.Serve(s.ln)
@@ -275,8 +298,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			defer cancel()
 			_ = s.river.StopAndCancel(hard)
 		}
-		// After the workers: their last breaker changes are flushed too.
-		s.stopPersister()
+		// After the workers: a running job may still need the batching loops,
+		// and their last breaker changes are flushed too.
+		s.stopBackground()
 	}
 	s.close()
 	return errors.Join(errs...)

@@ -206,12 +206,14 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 	return e, nil
 }
 
-// cancelPendingTx cancels an endpoint's pending deliveries. Their jobs, if
-// any, find them cancelled and stop without an attempt.
+// cancelPendingSQL cancels an endpoint's ($1) pending deliveries at $2.
+// Their jobs, if any, find them cancelled and stop without an attempt.
+const cancelPendingSQL = `UPDATE deliveries SET status = 'canceled', held = false, next_attempt_at = NULL,
+	completed_at = $2 WHERE endpoint_id = $1 AND status = 'pending'`
+
+// cancelPendingTx runs cancelPendingSQL in tx.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'canceled', held = false, next_attempt_at = NULL,
-		completed_at = $2 WHERE endpoint_id = $1 AND status = 'pending'`, endpointID, now)
-	if err != nil {
+	if _, err := tx.Exec(ctx, cancelPendingSQL, endpointID, now); err != nil {
 		return fmt.Errorf("cancel pending deliveries: %w", err)
 	}
 	return nil

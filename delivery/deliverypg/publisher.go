@@ -8,8 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -23,53 +21,46 @@ func (s *Service) PublishTx(ctx context.Context, tx pgx.Tx, merchantID string, e
 	if len(events) == 0 {
 		return nil
 	}
-	// A batch of statements rather than COPY: a checkout writes one to three
-	// events, where COPY's extra round trips cost more than they save.
-	batch := &pgx.Batch{}
-	for _, ev := range events {
+	ids, types, bodies := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	created := make([]time.Time, len(events))
+	for i, ev := range events {
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("marshal event %s: %w", ev.ID, err)
 		}
-		batch.Queue(`INSERT INTO events (id, merchant_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)`,
-			ev.ID, merchantID, ev.Type, time.Unix(ev.Created, 0), string(body))
+		ids[i], types[i], bodies[i], created[i] = ev.ID, ev.Type, string(body), time.Unix(ev.Created, 0)
 	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
-
-	rows, err := tx.Query(ctx, `SELECT id, enabled_events, paused FROM webhook_endpoints
-		WHERE merchant_id = $1 AND status = 'enabled' AND deleted_at IS NULL`, merchantID)
+	// One statement writes the events and their deliveries: one delivery
+	// per event and enabled endpoint of the merchant subscribed to its type
+	// ("*" or the type itself). Delivery ids come from gen_random_uuid, a
+	// strong random source, as 22 base62-ish characters.
+	rows, err := tx.Query(ctx, `
+		WITH ev AS (
+			INSERT INTO events (id, merchant_id, type, created_at, body)
+			SELECT e.id, $1, e.type, e.created_at, e.body::json
+			FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[]) AS e(id, type, created_at, body)
+			RETURNING id, type)
+		INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, held)
+		SELECT 'dlv_' || translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/=', ''), $1, ev.id, w.id, ev.type, w.paused
+		FROM ev JOIN webhook_endpoints w ON w.merchant_id = $1 AND w.status = 'enabled' AND w.deleted_at IS NULL
+			AND ('*' = ANY (w.enabled_events) OR ev.type = ANY (w.enabled_events))
+		RETURNING id, endpoint_id, held`, merchantID, ids, types, created, bodies)
 	if err != nil {
-		return fmt.Errorf("select endpoints: %w", err)
+		return fmt.Errorf("insert events and deliveries: %w", err)
 	}
-	endpoints, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Endpoint, error) {
-		var e delivery.Endpoint
-		return e, row.Scan(&e.ID, &e.EnabledEvents, &e.Paused)
-	})
-	if err != nil {
-		return fmt.Errorf("select endpoints: %w", err)
-	}
-
-	batch = &pgx.Batch{}
 	var jobs []DeliverArgs
-	for _, ev := range events {
-		for _, e := range endpoints {
-			if !e.Subscribes(ev.Type) {
-				continue
-			}
-			deliveryID := id.New("dlv")
-			batch.Queue(`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, held)
-				VALUES ($1, $2, $3, $4, $5, $6)`, deliveryID, merchantID, ev.ID, e.ID, ev.Type, e.Paused)
-			if !e.Paused {
-				jobs = append(jobs, DeliverArgs{DeliveryID: deliveryID, EndpointID: e.ID})
-			}
+	for rows.Next() {
+		var job DeliverArgs
+		var held bool
+		if err := rows.Scan(&job.DeliveryID, &job.EndpointID, &held); err != nil {
+			return fmt.Errorf("insert events and deliveries: %w", err)
+		}
+		if !held {
+			jobs = append(jobs, job)
 		}
 	}
-	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("insert deliveries: %w", err)
-		}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert events and deliveries: %w", err)
 	}
 	return enqueueTx(ctx, tx, s.cfg.Inserter, jobs)
 }
