@@ -4,7 +4,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test build lint fmt
+.PHONY: help run test fuzz bench build lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -14,6 +14,12 @@ run: build ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant
 
 test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
 	@scripts/test
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	@scripts/fuzz
+
+bench: ## the delivery benchmark (about 3 minutes); table on stdout, bench-results.json
+	@scripts/bench
 
 build: ## build bin/herald
 	$(GO) build -o bin/herald ./cmd/herald

@@ -4,6 +4,7 @@
 //	herald serve [--roles api,worker] [flags]   run (configuration from env, see --help)
 //	herald migrate                              apply database migrations and exit
 //	herald merchant create --name N [--logo-url U] [--accent-color #rrggbb] [--json]
+//	herald bench [flags]                        delivery benchmark against River's own ceiling
 package main
 
 import (
@@ -32,6 +33,7 @@ Usage:
   herald migrate             apply pending database migrations
   herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json]
                              create a merchant and print its secret API key
+  herald bench [flags]       measure delivery throughput and latency (make bench)
 
 Configuration is read from the environment (flags mirror it, see herald serve -h):
   DATABASE_URL (required), HERALD_ADDR, HERALD_PUBLIC_URL, HERALD_ENV, HERALD_SECRET,
@@ -69,11 +71,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runMigrate(ctx, args[1:], getenv, stdout)
 	case "merchant":
 		err = runMerchant(ctx, args[1:], getenv, stdout)
+	case "bench":
+		err = runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate or merchant)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant or bench)", args[0])}
 	}
 	var uerr usageError
 	switch {

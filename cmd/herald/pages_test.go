@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
 // formClient is a cookie-keeping HTTP client that does not follow
 // redirects, so tests see the 303s the browser would follow.
 func formClient(t *testing.T) *http.Client {

@@ -3,56 +3,29 @@ package main
 import (
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// workerProcess is a real `herald serve --roles worker` process sharing the
-// test server's database.
-type workerProcess struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *syncBuffer
-}
-
-func startWorkerProcess(t *testing.T, dbURL string, env ...string) *workerProcess {
+// startWorkerProcess starts `herald serve --roles worker` on dbURL.
+func startWorkerProcess(t *testing.T, dbURL string, env ...string) *heraldProcess {
 	t.Helper()
-	w := &workerProcess{addr: freeAddr(t), stderr: &syncBuffer{}}
-	w.cmd = exec.Command(os.Args[0], "serve", "--roles", "worker")
-	w.cmd.Env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+w.addr,
-		"HERALD_MIGRATE=false", "HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8")
-	w.cmd.Env = append(w.cmd.Env, env...)
-	w.cmd.Stderr = w.stderr
-	require.NoError(t, w.cmd.Start())
-	t.Cleanup(func() {
-		_ = w.cmd.Process.Kill()
-		_ = w.cmd.Wait()
-	})
-	waitFor(t, 20*time.Second, "the worker process to start", func() bool {
-		resp, err := http.Get("http://" + w.addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return w
+	p := newHeraldProcess(t, dbURL, append([]string{"HERALD_ROLES=worker"}, env...)...)
+	p.start(t)
+	return p
 }
 
 var successRE = regexp.MustCompile(`herald_delivery_attempts_total\{result="success",status_class="2xx"\} (\d+)`)
 
-// successes reads the process's own count of successful attempts.
-func (w *workerProcess) successes(t *testing.T) int {
+// successes reads a process's own count of successful attempts.
+func successes(t *testing.T, p *heraldProcess) int {
 	t.Helper()
-	resp, err := http.Get("http://" + w.addr + "/metrics")
+	resp, err := http.Get(p.url() + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -107,7 +80,7 @@ func TestTwoWorkerProcesses(t *testing.T) {
 	mu.Lock()
 	require.Empty(t, overlapped, "no delivery was attempted twice at once")
 	mu.Unlock()
-	sa, sb := a.successes(t), b.successes(t)
+	sa, sb := successes(t, a), successes(t, b)
 	require.Equal(t, events, sa+sb)
 	require.Positive(t, sa, "worker A delivered some")
 	require.Positive(t, sb, "worker B delivered some")
@@ -142,8 +115,7 @@ func TestWorkerKilledMidAttempt(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the first attempt never arrived")
 	}
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
-	_ = a.cmd.Wait()
+	a.kill()
 
 	startWorkerProcess(t, f.ts.cfg.DatabaseURL, env...)
 	var d []map[string]any

@@ -1,0 +1,92 @@
+package checkouthttp
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var formNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestParsePaymentForm(t *testing.T) {
+	t.Parallel()
+
+	valid := url.Values{"email": {" jo@example.com "}, "card_number": {"4242 4242 4242 4242"}, "card_expiry": {"12/30"},
+		"card_cvc": {"123"}, "cardholder_name": {" Jo Example "}}
+	f, errs := parsePaymentForm(valid, "", formNow)
+	require.Empty(t, errs)
+	require.Equal(t, "jo@example.com", f.Email)
+	require.Equal(t, "Jo Example", f.CardholderName)
+	require.Equal(t, "4242", f.Card.Last4())
+
+	f, errs = parsePaymentForm(valid, "locked@shop.test", formNow)
+	require.Empty(t, errs)
+	require.Equal(t, "locked@shop.test", f.Email, "the session's email wins over the posted one")
+
+	for _, tt := range []struct {
+		name  string
+		set   map[string]string
+		field string
+	}{
+		{"no email", map[string]string{"email": ""}, "email"},
+		{"bad email", map[string]string{"email": "jo@"}, "email"},
+		{"no number", map[string]string{"card_number": ""}, "card_number"},
+		{"not luhn", map[string]string{"card_number": "4242424242424241"}, "card_number"},
+		{"bad expiry", map[string]string{"card_expiry": "13/30"}, "card_expiry"},
+		{"past expiry", map[string]string{"card_expiry": "10/26"}, "card_expiry"},
+		{"short cvc", map[string]string{"card_cvc": "1"}, "card_cvc"},
+		{"no name", map[string]string{"cardholder_name": "  "}, "cardholder_name"},
+		{"long name", map[string]string{"cardholder_name": strings.Repeat("n", 101)}, "cardholder_name"},
+		{"invalid utf-8 name", map[string]string{"cardholder_name": "\xff\xfe"}, "cardholder_name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			v := url.Values{}
+			for k, vs := range valid {
+				v[k] = vs
+			}
+			for k, val := range tt.set {
+				v.Set(k, val)
+			}
+			_, errs := parsePaymentForm(v, "", formNow)
+			require.Contains(t, errs, tt.field)
+			require.Len(t, errs, 1)
+		})
+	}
+}
+
+// FuzzParsePaymentForm: whatever a browser (or an attacker) posts, parsing
+// never panics, and no error message ever repeats the card number or CVC.
+func FuzzParsePaymentForm(f *testing.F) {
+	f.Add("4242 4242 4242 4242", "12/30", "123", "Jo", "jo@example.com")
+	f.Add("4000-0027-6000-3184", "1230", "9999", "", "")
+	f.Add("", "", "", "\xff", "@")
+	f.Add("378282246310005", "01 / 2031", "1234", strings.Repeat("x", 200), "a@b.c")
+	f.Fuzz(func(t *testing.T, number, expiry, cvc, name, email string) {
+		v := url.Values{"card_number": {number}, "card_expiry": {expiry}, "card_cvc": {cvc}, "cardholder_name": {name}, "email": {email}}
+		form, errs := parsePaymentForm(v, "", formNow)
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, number)
+		for field, msg := range errs {
+			if len(digits) >= 8 {
+				require.NotContains(t, msg, digits, "%s error repeats the card number", field)
+			}
+			if len(cvc) >= 3 && strings.Trim(cvc, "0123456789") == "" {
+				require.NotContains(t, msg, cvc, "%s error repeats the CVC", field)
+			}
+		}
+		if len(errs) == 0 {
+			require.Equal(t, digits, form.Card.Number(), "an accepted number is the digits typed")
+			require.NotEmpty(t, form.CardholderName)
+			require.NotEmpty(t, form.Email)
+		}
+	})
+}

@@ -1,0 +1,748 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/heraldpay/herald/bench"
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/migrations"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// benchConfig is `herald bench`'s flags.
+type benchConfig struct {
+	DatabaseURL       string
+	Events            int
+	Rates             []int
+	Duration          time.Duration
+	Endpoints         int
+	Out               string
+	Only              map[string]bool
+	CPUProfile        string
+	MaxWorkers        int
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+}
+
+func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, error) {
+	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := benchConfig{}
+	rates, only := "", ""
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "Postgres (its Herald tables are emptied between scenarios)")
+	fs.IntVar(&c.Events, "events", 20000, "events per bulk scenario")
+	fs.StringVar(&rates, "rates", "500,1000", "events per second of the steady scenarios")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each steady scenario")
+	fs.IntVar(&c.Endpoints, "endpoints", 20, "merchants, one endpoint each")
+	fs.StringVar(&c.Out, "out", "bench-results.json", "where to write the JSON report")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (river,bulk,steady,fairness,scaleout); default all")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the bulk drain to this file")
+	fs.IntVar(&c.MaxWorkers, "max-workers", 1000, "River MaxWorkers of every scenario")
+	fs.DurationVar(&c.FetchCooldown, "fetch-cooldown", 10*time.Millisecond, "River FetchCooldown of every scenario")
+	fs.DurationVar(&c.FetchPollInterval, "fetch-poll-interval", 50*time.Millisecond, "River FetchPollInterval of every scenario")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.DatabaseURL == "" {
+		return c, errors.New("DATABASE_URL is required (make bench starts a throwaway PostgreSQL)")
+	}
+	for _, r := range strings.Split(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("invalid --rates %q", rates)
+		}
+		c.Rates = append(c.Rates, n)
+	}
+	if c.Events < 1 || c.Endpoints < 1 || c.Duration < time.Second {
+		return c, errors.New("--events and --endpoints must be positive, --duration at least 1s")
+	}
+	if only != "" {
+		c.Only = map[string]bool{}
+		for _, s := range strings.Split(only, ",") {
+			c.Only[strings.TrimSpace(s)] = true
+		}
+	}
+	return c, nil
+}
+
+func (c benchConfig) runs(scenario string) bool { return c.Only == nil || c.Only[scenario] }
+
+// benchRun holds what the scenarios share.
+type benchRun struct {
+	cfg       benchConfig
+	pool      *pgxpool.Pool
+	sink      *bench.Sink
+	merchants []string
+	progress  io.Writer
+	report    bench.Report
+	padding   string
+}
+
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseBenchConfig(args, getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	// The bench's own pool plays the API processes committing payments:
+	// enough connections that the publishers are never what limits a rate.
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return usageError{fmt.Errorf("invalid DATABASE_URL: %w", err)}
+	}
+	poolCfg.MaxConns = 48
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return fmt.Errorf("connect to Postgres: %w", err)
+	}
+	defer pool.Close()
+	if _, err := migrations.Up(ctx, pool); err != nil {
+		return err
+	}
+	sink, err := bench.NewSink(2 * time.Second)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	b := &benchRun{cfg: cfg, pool: pool, sink: sink, progress: stderr, padding: strings.Repeat("x", 900)}
+	b.report = bench.Report{Machine: machine(ctx, pool), Started: time.Now().UTC(), Settings: map[string]string{
+		"max_workers": strconv.Itoa(cfg.MaxWorkers), "fetch_cooldown": cfg.FetchCooldown.String(),
+		"fetch_poll_interval": cfg.FetchPollInterval.String(), "endpoints": strconv.Itoa(cfg.Endpoints),
+		"event_body_bytes": "≈1100", "fsync": pgSetting(ctx, pool, "fsync"), "synchronous_commit": pgSetting(ctx, pool, "synchronous_commit"),
+	}}
+	if err := b.setup(ctx); err != nil {
+		return err
+	}
+
+	var noopP99 time.Duration
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"river", func(ctx context.Context) error { return b.riverCeilings(ctx) }},
+		{"bulk", func(ctx context.Context) error { return b.bulkDrain(ctx) }},
+		{"steady", func(ctx context.Context) error {
+			for _, rate := range cfg.Rates {
+				p99, err := b.riverSteady(ctx, rate)
+				if err != nil {
+					return err
+				}
+				noopP99 = p99
+				if err := b.heraldSteady(ctx, rate, noopP99); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"fairness", func(ctx context.Context) error { return b.fairness(ctx) }},
+		{"scaleout", func(ctx context.Context) error { return b.scaleOut(ctx) }},
+	}
+	for _, s := range steps {
+		if !cfg.runs(s.name) {
+			continue
+		}
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	fmt.Fprintf(stdout, "Herald bench on %s (%s)\n\n", b.report.Machine, settingsLine(b.report.Settings))
+	if err := b.report.WriteTable(stdout); err != nil {
+		return err
+	}
+	if err := b.report.WriteJSON(cfg.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwritten to %s\n", cfg.Out)
+	return nil
+}
+
+func settingsLine(s map[string]string) string {
+	return fmt.Sprintf("River MaxWorkers %s, FetchCooldown %s, FetchPollInterval %s; %s endpoints; Postgres fsync=%s synchronous_commit=%s",
+		s["max_workers"], s["fetch_cooldown"], s["fetch_poll_interval"], s["endpoints"], s["fsync"], s["synchronous_commit"])
+}
+
+func machine(ctx context.Context, pool *pgxpool.Pool) string {
+	var version string
+	_ = pool.QueryRow(ctx, `SHOW server_version`).Scan(&version)
+	return fmt.Sprintf("%d CPUs %s/%s, %s, PostgreSQL %s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), version)
+}
+
+func pgSetting(ctx context.Context, pool *pgxpool.Pool, name string) string {
+	var v string
+	if err := pool.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v); err != nil {
+		return "?"
+	}
+	return v
+}
+
+func (b *benchRun) logf(format string, args ...any) {
+	fmt.Fprintf(b.progress, "bench: "+format+"\n", args...)
+}
+
+// setup creates one merchant per endpoint, each endpoint on the sink.
+func (b *benchRun) setup(ctx context.Context) error {
+	srv, err := b.server(ctx, []string{roleAPI}, nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
+	accounts := account.NewStore(b.pool)
+	for i := range b.cfg.Endpoints {
+		m, _, err := accounts.Create(ctx, account.Merchant{Name: fmt.Sprintf("Bench merchant %d", i)})
+		if err != nil {
+			return err
+		}
+		path := "/fast/"
+		if i%10 == 9 {
+			path = "/slow/" // the fairness scenario's timing-out tenth; others skip these merchants
+		}
+		url := b.sink.URL + path + strconv.Itoa(i)
+		if _, err := srv.Delivery.CreateEndpoint(ctx, m.ID, delivery.EndpointParams{URL: &url, EnabledEvents: []string{"*"}}); err != nil {
+			return err
+		}
+		b.merchants = append(b.merchants, m.ID)
+	}
+	return nil
+}
+
+// healthy returns the merchants whose endpoint answers at once.
+func (b *benchRun) healthy() []string {
+	var out []string
+	for i, m := range b.merchants {
+		if i%10 != 9 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// server starts an in-process Herald with the bench's River settings.
+func (b *benchRun) server(ctx context.Context, roles []string, mutate func(*Config)) (*Server, error) {
+	cfg := Config{
+		DatabaseURL: b.cfg.DatabaseURL, Addr: "127.0.0.1:0", Env: envDev, Roles: roles, RateLimit: 1000,
+		ExpiryInterval: time.Hour, ShutdownTimeout: 30 * time.Second,
+		AllowPrivateEndpoints: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		DeliveryTimeout:       2 * time.Second, RetrySchedule: delivery.DefaultSchedule, InflightPerEndpoint: 1000,
+		BreakerOpenFor: 30 * time.Second, DisableEndpointAfter: 120 * time.Hour,
+		DeliveryWorkers: b.cfg.MaxWorkers, FetchCooldown: b.cfg.FetchCooldown, FetchPollInterval: b.cfg.FetchPollInterval,
+		RescueAfter: time.Minute,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := NewServer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// reset empties the queue and the delivery tables between scenarios.
+func (b *benchRun) reset(ctx context.Context) error {
+	b.sink.Reset()
+	_, err := b.pool.Exec(ctx, `TRUNCATE river_job, delivery_attempts, deliveries, redrives, events CASCADE`)
+	return err
+}
+
+// newEvent builds an event of about 1 KB.
+func (b *benchRun) newEvent(now time.Time) webhook.Event {
+	ev, _ := webhook.NewEvent(id.New("evt"), webhook.TypeCheckoutSessionCompleted, now.Unix(),
+		map[string]string{"id": id.New("cs"), "object": "checkout.session", "payment_status": "paid", "padding": b.padding})
+	return ev
+}
+
+// publishBulk commits n events across merchants, 500 per transaction.
+func (b *benchRun) publishBulk(ctx context.Context, srv *Server, n int, merchants []string) error {
+	for done, batch := 0, 0; done < n; batch++ {
+		size := min(500, n-done)
+		events := make([]webhook.Event, size)
+		for i := range events {
+			events[i] = b.newEvent(time.Now())
+		}
+		m := merchants[batch%len(merchants)]
+		if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return srv.Delivery.PublishTx(ctx, tx, m, events...) }); err != nil {
+			return err
+		}
+		done += size
+	}
+	return nil
+}
+
+// waitDelivered waits until n deliveries succeeded (their attempt rows
+// recorded), printing progress, and returns when the last one did.
+func (b *benchRun) waitDelivered(ctx context.Context, what string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := time.Now()
+	for {
+		var done int
+		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'succeeded'`).Scan(&done); err != nil {
+			return err
+		}
+		if done >= n {
+			return nil
+		}
+		if time.Since(last) > time.Second {
+			b.logf("%s: %d/%d delivered", what, done, n)
+			last = time.Now()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: only %d of %d delivered after %s", what, done, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bulkDrain: events already committed, then the workers start; measures
+// deliveries per second until every attempt row is recorded.
+func (b *benchRun) bulkDrain(ctx context.Context) error {
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	pub, err := b.server(ctx, []string{roleAPI}, nil)
+	if err != nil {
+		return err
+	}
+	b.logf("bulk: committing %d events", b.cfg.Events)
+	err = b.publishBulk(ctx, pub, b.cfg.Events, b.healthy())
+	_ = pub.Shutdown(context.Background())
+	if err != nil {
+		return err
+	}
+	if b.cfg.CPUProfile != "" {
+		f, err := os.Create(b.cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	srv, err := b.server(ctx, []string{roleWorker}, nil)
+	if err != nil {
+		return err
+	}
+	err = b.waitDelivered(ctx, "bulk", b.cfg.Events, 3*time.Minute)
+	elapsed := time.Since(start)
+	_ = srv.Shutdown(context.Background())
+	if err != nil {
+		return err
+	}
+	row := bench.Row{Scenario: "bulk drain", Events: b.cfg.Events, PerSecond: float64(b.cfg.Events) / elapsed.Seconds(), Ceiling: "river http post"}
+	if c := b.find("river http post"); c != nil {
+		row.Ratio = row.PerSecond / c.PerSecond
+	}
+	total, dups, overlapped := b.sink.Counts()
+	row.Note = fmt.Sprintf("%d requests, %d ids received twice, %d concurrent duplicates; attempts recorded in Postgres", total, dups, overlapped)
+	b.report.Rows = append(b.report.Rows, row)
+	return nil
+}
+
+func (b *benchRun) find(scenario string) *bench.Row {
+	for i := range b.report.Rows {
+		if b.report.Rows[i].Scenario == scenario {
+			return &b.report.Rows[i]
+		}
+	}
+	return nil
+}
+
+// heraldSteady publishes one event per transaction at rate for the
+// configured duration with workers running, and measures commit → arrival.
+func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Duration) error {
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	srv, err := b.server(ctx, []string{roleAPI, roleWorker}, nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
+	merchants := b.healthy()
+	commits, achieved, err := b.paced(ctx, rate, func(i int) (string, error) {
+		ev := b.newEvent(time.Now())
+		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			return srv.Delivery.PublishTx(ctx, tx, merchants[i%len(merchants)], ev)
+		})
+		return ev.ID, err
+	})
+	if err != nil {
+		return err
+	}
+	if !b.sink.WaitArrivals(len(commits), time.Now().Add(time.Minute)) {
+		return fmt.Errorf("steady %d/s: only %d of %d arrived", rate, b.sink.Arrivals(), len(commits))
+	}
+	lags := b.lags(commits)
+	row := bench.Row{Scenario: fmt.Sprintf("steady %d/s", rate), Events: len(commits), PerSecond: achieved,
+		P50: bench.Millis(lags.Percentile(50)), P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)),
+		Ceiling: fmt.Sprintf("river steady %d/s", rate), Note: "commit of the event's transaction → first request at the endpoint; ratio is p99 over River's p99"}
+	if riverP99 > 0 {
+		row.Ratio = float64(lags.Percentile(99)) / float64(riverP99)
+	}
+	b.report.Rows = append(b.report.Rows, row)
+	return nil
+}
+
+func (b *benchRun) lags(commits map[string]time.Time) bench.Latencies {
+	lags := make(bench.Latencies, 0, len(commits))
+	for msgID, committed := range commits {
+		if at, ok := b.sink.First(msgID); ok {
+			lags = append(lags, at.Sub(committed))
+		}
+	}
+	return lags
+}
+
+// paced calls publish rate times a second for the configured duration,
+// after a one-second warm-up whose calls are not returned, and returns each
+// published id with its commit time, and the rate actually achieved.
+// Publishers run concurrently so a slow commit does not slow the pace.
+func (b *benchRun) paced(ctx context.Context, rate int, publish func(i int) (string, error)) (map[string]time.Time, float64, error) {
+	var (
+		mu      sync.Mutex
+		commits = map[string]time.Time{}
+		firstEr error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, 512)
+	)
+	warmup := rate
+	total := warmup + int(float64(rate)*b.cfg.Duration.Seconds())
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	var measuredFrom time.Time
+	for i := range total {
+		if i == warmup {
+			measuredFrom = time.Now()
+		}
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			msgID, err := publish(i)
+			at := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstEr == nil {
+				firstEr = err
+			}
+			if i >= warmup {
+				commits[msgID] = at
+			}
+		})
+	}
+	wg.Wait()
+	achieved := float64(total-warmup) / time.Since(measuredFrom).Seconds()
+	return commits, achieved, firstEr
+}
+
+// fairness: 10 % of endpoints time out (2 s, beyond a 1 s delivery
+// timeout); the healthy ones' first-attempt lag must stay low.
+func (b *benchRun) fairness(ctx context.Context) error {
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	srv, err := b.server(ctx, []string{roleAPI, roleWorker}, func(c *Config) {
+		c.DeliveryTimeout = time.Second
+		c.RescueAfter = time.Minute
+		c.InflightPerEndpoint = 10
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
+	rate := 200
+	healthy := map[string]bool{}
+	for _, m := range b.healthy() {
+		healthy[m] = true
+	}
+	var healthyIDs sync.Map
+	commits, achieved, err := b.paced(ctx, rate, func(i int) (string, error) {
+		m := b.merchants[i%len(b.merchants)]
+		ev := b.newEvent(time.Now())
+		if healthy[m] {
+			healthyIDs.Store(ev.ID, true)
+		}
+		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return srv.Delivery.PublishTx(ctx, tx, m, ev) })
+		return ev.ID, err
+	})
+	if err != nil {
+		return err
+	}
+	want := map[string]time.Time{}
+	for msgID, at := range commits {
+		if _, ok := healthyIDs.Load(msgID); ok {
+			want[msgID] = at
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && len(b.lags(want)) < len(want) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	lags := b.lags(want)
+	b.report.Rows = append(b.report.Rows, bench.Row{Scenario: fmt.Sprintf("fairness %d/s", rate), Events: len(commits),
+		PerSecond: achieved, P50: bench.Millis(lags.Percentile(50)),
+		P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)),
+		Note: fmt.Sprintf("10 %% of endpoints time out; lag of the %d deliveries to healthy endpoints (target p99 < 250 ms)", len(lags))})
+	return nil
+}
+
+// scaleOut drains the bulk set with one, then two worker processes.
+func (b *benchRun) scaleOut(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var oneProcess float64
+	for _, processes := range []int{1, 2} {
+		if err := b.reset(ctx); err != nil {
+			return err
+		}
+		pub, err := b.server(ctx, []string{roleAPI}, nil)
+		if err != nil {
+			return err
+		}
+		err = b.publishBulk(ctx, pub, b.cfg.Events, b.healthy())
+		_ = pub.Shutdown(context.Background())
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		var cmds []*exec.Cmd
+		for range processes {
+			cmd, err := b.workerProcess(exe)
+			if err != nil {
+				return err
+			}
+			cmds = append(cmds, cmd)
+		}
+		err = b.waitDelivered(ctx, fmt.Sprintf("scale-out ×%d", processes), b.cfg.Events, 3*time.Minute)
+		elapsed := time.Since(start)
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		}
+		if err != nil {
+			return err
+		}
+		total, dups, overlapped := b.sink.Counts()
+		row := bench.Row{Scenario: fmt.Sprintf("scale-out %d process(es)", processes), Events: b.cfg.Events,
+			PerSecond: float64(b.cfg.Events) / elapsed.Seconds(),
+			Note:      fmt.Sprintf("%d requests, %d ids received twice, %d concurrent duplicates (process start included)", total, dups, overlapped)}
+		if processes == 1 {
+			oneProcess = row.PerSecond
+		} else {
+			row.Ceiling, row.Ratio = "scale-out 1 process(es)", row.PerSecond/oneProcess
+		}
+		if overlapped > 0 {
+			return fmt.Errorf("a delivery was attempted twice at once by %d processes", processes)
+		}
+		b.report.Rows = append(b.report.Rows, row)
+	}
+	return nil
+}
+
+func (b *benchRun) workerProcess(exe string) (*exec.Cmd, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(exe, "serve", "--roles", "worker")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+b.cfg.DatabaseURL, "HERALD_ADDR="+addr, "HERALD_MIGRATE=false",
+		"HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8", "HERALD_INFLIGHT_PER_ENDPOINT=1000",
+		"HERALD_DELIVERY_WORKERS="+strconv.Itoa(b.cfg.MaxWorkers), "HERALD_FETCH_COOLDOWN="+b.cfg.FetchCooldown.String(),
+		"HERALD_FETCH_POLL_INTERVAL="+b.cfg.FetchPollInterval.String())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// Ceiling scenarios: River itself, on the same database and settings.
+
+type benchNoopArgs struct{}
+
+func (benchNoopArgs) Kind() string { return "herald.bench_noop" }
+
+type benchPostArgs struct{}
+
+func (benchPostArgs) Kind() string { return "herald.bench_post" }
+
+type benchNoopWorker struct {
+	river.WorkerDefaults[benchNoopArgs]
+	done    atomic.Int64
+	mu      sync.Mutex
+	started map[int64]time.Time
+}
+
+func (w *benchNoopWorker) Work(_ context.Context, job *river.Job[benchNoopArgs]) error {
+	now := time.Now()
+	w.mu.Lock()
+	if w.started != nil {
+		w.started[job.ID] = now
+	}
+	w.mu.Unlock()
+	w.done.Add(1)
+	return nil
+}
+
+type benchPostWorker struct {
+	river.WorkerDefaults[benchPostArgs]
+	url    string
+	client *http.Client
+	body   []byte
+	done   atomic.Int64
+}
+
+func (w *benchPostWorker) Work(ctx context.Context, job *river.Job[benchPostArgs]) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(w.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("webhook-id", strconv.FormatInt(job.ID, 10))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	w.done.Add(1)
+	return nil
+}
+
+func (b *benchRun) riverClient(workers *river.Workers) (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Workers: workers, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: b.cfg.MaxWorkers}},
+		FetchCooldown: b.cfg.FetchCooldown, FetchPollInterval: b.cfg.FetchPollInterval,
+	})
+}
+
+// riverCeilings measures (A) no-op jobs and (B) jobs doing a bare HTTP POST
+// to the sink, both already inserted when the client starts.
+func (b *benchRun) riverCeilings(ctx context.Context) error {
+	for _, kind := range []string{"river no-op", "river http post"} {
+		if err := b.reset(ctx); err != nil {
+			return err
+		}
+		workers := river.NewWorkers()
+		noop := &benchNoopWorker{}
+		post := &benchPostWorker{url: b.sink.URL + "/fast/river", body: bytes.Repeat([]byte("x"), 1024),
+			client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.MaxWorkers}}}
+		river.AddWorker(workers, noop)
+		river.AddWorker(workers, post)
+		client, err := b.riverClient(workers)
+		if err != nil {
+			return err
+		}
+		params := make([]river.InsertManyParams, b.cfg.Events)
+		for i := range params {
+			if kind == "river no-op" {
+				params[i] = river.InsertManyParams{Args: benchNoopArgs{}}
+			} else {
+				params[i] = river.InsertManyParams{Args: benchPostArgs{}}
+			}
+		}
+		if _, err := client.InsertManyFast(ctx, params); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := client.Start(ctx); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for noop.done.Load()+post.done.Load() < int64(b.cfg.Events) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		_ = client.Stop(ctx)
+		post.client.CloseIdleConnections()
+		done := noop.done.Load() + post.done.Load()
+		if done < int64(b.cfg.Events) {
+			return fmt.Errorf("%s: only %d of %d jobs worked", kind, done, b.cfg.Events)
+		}
+		b.report.Rows = append(b.report.Rows, bench.Row{Scenario: kind, Events: b.cfg.Events, PerSecond: float64(done) / elapsed.Seconds()})
+		b.logf("%s: %.0f jobs/s", kind, float64(done)/elapsed.Seconds())
+	}
+	return nil
+}
+
+// riverSteady inserts no-op jobs one per transaction at rate and measures
+// commit → start of work: River's own latency floor for the steady rows.
+func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, error) {
+	if err := b.reset(ctx); err != nil {
+		return 0, err
+	}
+	workers := river.NewWorkers()
+	noop := &benchNoopWorker{started: map[int64]time.Time{}}
+	river.AddWorker(workers, noop)
+	client, err := b.riverClient(workers)
+	if err != nil {
+		return 0, err
+	}
+	if err := client.Start(ctx); err != nil {
+		return 0, err
+	}
+	defer client.Stop(context.Background()) //nolint:errcheck // a bench helper
+	commits, achieved, err := b.paced(ctx, rate, func(int) (string, error) {
+		res, err := client.Insert(ctx, benchNoopArgs{}, nil)
+		if err != nil {
+			return "", err
+		}
+		return strconv.FormatInt(res.Job.ID, 10), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for noop.done.Load() < int64(len(commits)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	noop.mu.Lock()
+	lags := make(bench.Latencies, 0, len(commits))
+	for jobID, committed := range commits {
+		n, _ := strconv.ParseInt(jobID, 10, 64)
+		if at, ok := noop.started[n]; ok {
+			lags = append(lags, at.Sub(committed))
+		}
+	}
+	noop.mu.Unlock()
+	b.report.Rows = append(b.report.Rows, bench.Row{Scenario: fmt.Sprintf("river steady %d/s", rate), Events: len(commits),
+		PerSecond: achieved, P50: bench.Millis(lags.Percentile(50)),
+		P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)), Note: "no-op job: insert commit → work starts"})
+	return lags.Percentile(99), nil
+}

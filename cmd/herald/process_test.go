@@ -1,0 +1,61 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// heraldProcess is a real `herald serve` process (the test binary
+// re-executed as the command), restartable on the same address so clients
+// can keep using one URL across kills.
+type heraldProcess struct {
+	addr   string
+	env    []string
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+}
+
+func newHeraldProcess(t *testing.T, dbURL string, env ...string) *heraldProcess {
+	t.Helper()
+	p := &heraldProcess{addr: freeAddr(t), stderr: &syncBuffer{}}
+	p.env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+p.addr,
+		"HERALD_MIGRATE=false", "HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8")
+	p.env = append(p.env, env...)
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *heraldProcess) url() string { return "http://" + p.addr }
+
+// start runs the process and waits until it answers /healthz.
+func (p *heraldProcess) start(t *testing.T) {
+	t.Helper()
+	p.cmd = exec.Command(os.Args[0], "serve")
+	p.cmd.Env = p.env
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
+	waitFor(t, 30*time.Second, "herald to answer /healthz", func() bool {
+		resp, err := http.Get(p.url() + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// kill ends the process with SIGKILL: no drain, no cleanup, like a power cut.
+func (p *heraldProcess) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// payer keeps customers paying through a Herald's API and hosted page, and
+// remembers which payments it saw succeed.
+type payer struct {
+	baseURL func() string
+	key     string
+
+	mu        sync.Mutex
+	confirmed []string // sessions whose payment answered with the success redirect
+	errors    int
+}
+
+// payOnce creates a session and pays it through the hosted form.
+func (p *payer) payOnce(ctx context.Context) {
+	base := p.baseURL()
+	raw := `{"line_items":[{"name":"Book","unit_amount":1200,"quantity":1}],"currency":"usd",` +
+		`"success_url":"https://shop.test/ok","cancel_url":"https://shop.test/cart"}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/checkout/sessions", strings.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.fail()
+		return
+	}
+	var created struct{ ID string }
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		p.fail()
+		return
+	}
+	sessionID := created.ID
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.Jar, _ = newJar()
+	page, err := c.Get(base + "/pay/" + sessionID)
+	if err != nil {
+		p.fail()
+		return
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	m := csrfRE.FindStringSubmatch(string(html))
+	if m == nil {
+		p.fail()
+		return
+	}
+	form := url.Values{"csrf_token": {m[1]}, "email": {"jo@example.com"}, "card_number": {checkout.TestCardVisa},
+		"card_expiry": {"12/40"}, "card_cvc": {"123"}, "cardholder_name": {"Jo"}}
+	paid, err := c.PostForm(base+"/pay/"+sessionID, form)
+	if err != nil {
+		p.fail()
+		return
+	}
+	paid.Body.Close()
+	if paid.StatusCode == http.StatusSeeOther && strings.HasPrefix(paid.Header.Get("Location"), "https://shop.test/ok") {
+		p.mu.Lock()
+		p.confirmed = append(p.confirmed, sessionID)
+		p.mu.Unlock()
+	}
+}
+
+func (p *payer) fail() {
+	p.mu.Lock()
+	p.errors++
+	p.mu.Unlock()
+}
+
+// run pays with n customers until ctx ends.
+func (p *payer) run(ctx context.Context, n int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				p.payOnce(ctx)
+			}
+		})
+	}
+	return &wg
+}
+
+// checkNothingLost asserts the invariants after a run: every complete
+// session was completed once, has exactly one completed event, and that
+// event reached the sink at least once; every payment a customer saw
+// succeed is complete.
+func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []string) {
+	t.Helper()
+	ctx := context.Background()
+	var complete, doubleCharged, eventless, doubleEvents int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM checkout_sessions WHERE status = 'complete'),
+		(SELECT count(*) FROM (SELECT session_id FROM charges WHERE status = 'succeeded' GROUP BY 1 HAVING count(*) > 1) x),
+		(SELECT count(*) FROM checkout_sessions s WHERE s.status = 'complete' AND NOT EXISTS (
+			SELECT 1 FROM events e WHERE e.type = 'checkout.session.completed' AND e.body->'data'->'object'->>'id' = s.id)),
+		(SELECT count(*) FROM (SELECT e.body->'data'->'object'->>'id' FROM events e
+			WHERE e.type = 'checkout.session.completed' GROUP BY 1 HAVING count(*) > 1) y)`).
+		Scan(&complete, &doubleCharged, &eventless, &doubleEvents))
+	require.Positive(t, complete)
+	require.Zero(t, doubleCharged, "no session charged twice")
+	require.Zero(t, eventless, "no complete session without its event")
+	require.Zero(t, doubleEvents, "no session completed twice")
+	for _, sessionID := range confirmed {
+		var status string
+		require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM checkout_sessions WHERE id = $1`, sessionID).Scan(&status))
+		require.Equal(t, "complete", status, "a payment the customer saw succeed is complete")
+	}
+
+	rows, err := pool.Query(ctx, `SELECT id FROM events WHERE type = 'checkout.session.completed'`)
+	require.NoError(t, err)
+	var eventIDs []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		eventIDs = append(eventIDs, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, eventIDs, complete)
+	waitFor(t, 3*time.Minute, "every completed event at the sink", func() bool {
+		seen := map[string]bool{}
+		for _, r := range s.requests() {
+			seen[r.Header.Get("webhook-id")] = true
+		}
+		for _, id := range eventIDs {
+			if !seen[id] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// SIGKILL Herald ten times while customers pay and webhooks go out: after
+// the last restart, nothing is lost and nothing happened twice.
+func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	s := newSink(t, nil)
+	_, key, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+
+	proc := newHeraldProcess(t, dbURL, "HERALD_DELIVERY_TIMEOUT=1s", "HERALD_RESCUE_AFTER=16s",
+		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s")
+	proc.start(t)
+	r := callAt(t, proc.url(), http.MethodPost, "/v1/webhook_endpoints", key,
+		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+
+	p := &payer{baseURL: proc.url, key: key}
+	loadCtx, stop := context.WithCancel(ctx)
+	wg := p.run(loadCtx, 4)
+	for i := range 10 {
+		time.Sleep(time.Duration(300+rand.IntN(500)) * time.Millisecond)
+		proc.kill()
+		t.Logf("kill %d", i+1)
+		proc.start(t)
+	}
+	time.Sleep(time.Second)
+	stop()
+	wg.Wait()
+	t.Logf("%d payments confirmed to customers, %d requests failed during kills", len(p.confirmed), p.errors)
+	require.NotEmpty(t, p.confirmed)
+	checkNothingLost(t, pool, s, p.confirmed)
+}
+
+// Postgres itself crashes and comes back mid-load: Herald reconnects on its
+// own, and nothing is lost.
+func TestPostgresRestartMidLoad(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	cluster := pgtest.NewCluster(t)
+	ts := startServer(t, func(c *Config) {
+		c.DatabaseURL = cluster.URL()
+		c.Migrate = true
+		c.DeliveryTimeout = time.Second
+		c.RescueAfter = 16 * time.Second
+		c.RetrySchedule = []time.Duration{time.Second, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
+	})
+	s := newSink(t, nil)
+	_, key := ts.newMerchant(t, "Acme")
+	r := ts.call(t, http.MethodPost, "/v1/webhook_endpoints", key,
+		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+
+	p := &payer{baseURL: ts.URL, key: key}
+	loadCtx, stop := context.WithCancel(ctx)
+	wg := p.run(loadCtx, 3)
+	waitFor(t, 20*time.Second, "some payments before the crash", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.confirmed) >= 5
+	})
+	cluster.Crash(t)
+	time.Sleep(2 * time.Second)
+	cluster.Start(t)
+	before := len(p.confirmed)
+	waitFor(t, 60*time.Second, "payments to succeed again after the restart", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.confirmed) >= before+5
+	})
+	stop()
+	wg.Wait()
+	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/healthz", "", nil).Status)
+	t.Logf("%d payments confirmed, %d requests failed while Postgres was down", len(p.confirmed), p.errors)
+	checkNothingLost(t, ts.Pool(), s, p.confirmed)
+}
+
+// callAt is testServer.call for a server in another process.
+func callAt(t *testing.T, baseURL, method, path, key string, body any) apiResponse {
+	t.Helper()
+	return (&testServer{Server: &Server{cfg: Config{PublicURL: baseURL}}}).call(t, method, path, key, body)
+}
+
+// Endpoints that misbehave in every way at once: each attempt is recorded
+// with its class, the well-behaved endpoint beside them is still served at
+// once, and memory stays bounded.
+func TestHostileEndpoints(t *testing.T) {
+	t.Parallel()
+
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	f := newDeliveryFixture(t, nil, func(c *Config) {
+		// Generous enough that the well-behaved answers make it even on a
+		// loaded CI machine; the hostile ones take longer still.
+		c.DeliveryTimeout = 1500 * time.Millisecond
+		c.RetrySchedule = []time.Duration{time.Hour}
+		c.InflightPerEndpoint = 2
+	})
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	handlers := map[string]http.HandlerFunc{
+		"never-answers": hang,
+		"answers-late": func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		},
+		"slow-loris": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			for range 300 {
+				if _, err := w.Write([]byte(".")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(100 * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		},
+		"huge-answer": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			for range 100 << 20 / len(chunk) { // 100 MB
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+		"redirect-loop": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.String(), http.StatusFound) },
+		"server-errors": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "storm", http.StatusBadGateway) },
+		"rate-limited": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "999999999")
+			w.WriteHeader(http.StatusTooManyRequests)
+		},
+		"gone": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) },
+	}
+	want := map[string]struct {
+		class  any
+		status any
+	}{
+		"never-answers": {"timeout", nil}, "answers-late": {"timeout", nil}, "slow-loris": {nil, 200.0},
+		"huge-answer": {nil, 200.0}, "redirect-loop": {"http_status", 302.0}, "server-errors": {"http_status", 502.0},
+		"rate-limited": {"http_status", 429.0}, "gone": {"http_status", 410.0}, "bad-tls": {"tls", nil}, "healthy": {nil, 200.0},
+	}
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		handlers[strings.TrimPrefix(r.URL.Path, "/")](w, r)
+	}))
+	t.Cleanup(hostile.Close)
+	badTLS := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(badTLS.Close)
+
+	endpointName := map[string]string{f.endpointID(): "healthy"}
+	for name := range handlers {
+		endpointName[f.createEndpoint(t, hostile.URL+"/"+name)["id"].(string)] = name
+	}
+	endpointName[f.createEndpoint(t, badTLS.URL+"/hooks")["id"].(string)] = "bad-tls"
+
+	start := time.Now()
+	f.pay(t)
+	healthy := f.sink.waitRequests(t, 1)
+	require.Less(t, healthy[0].At.Sub(start), 5*time.Second, "the healthy endpoint is not held up")
+
+	var list []map[string]any
+	waitFor(t, 30*time.Second, "a first attempt at every endpoint", func() bool {
+		list = f.deliveries(t, "")
+		for _, d := range list {
+			if d["attempt_count"].(float64) < 1 {
+				return false
+			}
+		}
+		return len(list) == len(endpointName)
+	})
+	for _, d := range list {
+		name := endpointName[d["endpoint"].(string)]
+		a := attemptsOf(f.delivery(t, d["id"].(string)))[0]
+		require.Equal(t, want[name].class, a["error_class"], name)
+		require.Equal(t, want[name].status, a["response_status"], name)
+		switch name {
+		case "huge-answer":
+			require.Len(t, a["response_body"], 4096, "only 4 KiB of the answer is kept")
+		case "rate-limited":
+			next := time.Unix(int64(d["next_attempt_at"].(float64)), 0)
+			require.WithinDuration(t, time.Now().Add(24*time.Hour), next, time.Minute, "Retry-After is clamped to 24 h")
+		}
+	}
+	r := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints?limit=100", f.key, nil)
+	for _, e := range r.Body["data"].([]any) {
+		e := e.(map[string]any)
+		if endpointName[e["id"].(string)] == "gone" {
+			require.Equal(t, "disabled", e["status"])
+		}
+	}
+
+	// Nothing is stuck: a second payment reaches the healthy endpoint at once.
+	start = time.Now()
+	f.pay(t)
+	second := f.sink.waitRequests(t, 2)[1]
+	require.Less(t, second.At.Sub(start), 5*time.Second)
+	metrics := scrape(t, f.ts)
+	var heap float64
+	_, err := fmt.Sscanf(metrics[strings.Index(metrics, "\ngo_memstats_heap_inuse_bytes ")+1:], "go_memstats_heap_inuse_bytes %g", &heap)
+	require.NoError(t, err)
+	require.Less(t, heap, float64(100<<20), "a 100 MB answer was not read into memory")
+}
