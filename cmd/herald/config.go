@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliverynet"
@@ -84,6 +85,10 @@ type Config struct {
 	// 50ms, against River's 100ms and 1s, for low delivery latency.
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
+	// DashboardPassword is the operator dashboard's shared password
+	// (HERALD_DASHBOARD_PASSWORD). Default empty, which turns the dashboard
+	// off; production requires 12+ characters when set.
+	DashboardPassword string
 	// RescueAfter is how long a job stays "running" after its process died
 	// before River retries it (HERALD_RESCUE_AFTER). Default
 	// DeliveryTimeout + 45s, against River's hour; at least DeliveryTimeout
@@ -118,7 +123,7 @@ type setting struct {
 }
 
 // secretSettings are never echoed in error messages.
-var secretSettings = []string{"HERALD_SECRET", "DATABASE_URL"}
+var secretSettings = []string{"HERALD_SECRET", "DATABASE_URL", "HERALD_DASHBOARD_PASSWORD"}
 
 func (s *settings) add(flagName, env, def, usage string, apply func(string) error) {
 	if v := s.getenv(env); v != "" {
@@ -252,6 +257,7 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	s.add("delivery-workers", "HERALD_DELIVERY_WORKERS", "1000", "River MaxWorkers of the delivery queue", parseInt(&cfg.DeliveryWorkers, 1))
 	s.add("fetch-cooldown", "HERALD_FETCH_COOLDOWN", "10ms", "River FetchCooldown", parseDuration(&cfg.FetchCooldown, time.Millisecond))
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
+	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))
 	s.add("rescue-after", "HERALD_RESCUE_AFTER", "0s", "retry jobs of dead processes after (0: delivery timeout + 45s)", parseDuration(&cfg.RescueAfter, 0))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -276,6 +282,8 @@ func (c *Config) validate() error {
 		return errors.New("HERALD_PUBLIC_URL must be https in production")
 	case c.Env == envProduction && len(c.AllowPrivateEndpoints) > 0:
 		return errors.New("HERALD_ALLOW_PRIVATE_ENDPOINTS must be empty in production")
+	case c.Env == envProduction && c.DashboardPassword != "" && utf8.RuneCountInString(c.DashboardPassword) < 12:
+		return errors.New("HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production")
 	}
 	if c.RescueAfter == 0 {
 		c.RescueAfter = c.DeliveryTimeout + 45*time.Second

@@ -38,7 +38,9 @@ Usage:
 Configuration is read from the environment (flags mirror it, see herald serve -h):
   DATABASE_URL (required), HERALD_ADDR, HERALD_PUBLIC_URL, HERALD_ENV, HERALD_SECRET,
   HERALD_ROLES, HERALD_MIGRATE, HERALD_RATE_LIMIT, HERALD_EXPIRY_INTERVAL,
-  HERALD_SHUTDOWN_TIMEOUT.
+  HERALD_SHUTDOWN_TIMEOUT, HERALD_DASHBOARD_PASSWORD and the delivery settings
+  (HERALD_ALLOW_PRIVATE_ENDPOINTS, HERALD_DELIVERY_TIMEOUT, HERALD_RETRY_SCHEDULE, …;
+  see README.md).
 `
 
 // exitUsage is the exit status for bad configuration or arguments.

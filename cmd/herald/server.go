@@ -59,6 +59,8 @@ type Server struct {
 	stopBackground func()
 	deliverWorker  *deliverypg.DeliverWorker
 	closers        []func()
+	// dashboard runs the operator dashboard's River UI (dashboard.go).
+	dashboard operatorDashboard
 
 	// Checkout and Delivery are the services, exposed for tests.
 	Checkout *checkoutpg.Service
@@ -189,6 +191,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 			Payments: s.Checkout, CSRFKey: deriveKey(secret, "pay-csrf"),
 			SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"), Logger: logger,
 		}).Register(r)
+		if err := s.mountDashboard(r, secret); err != nil {
+			return nil, err
+		}
 	}
 	s.http = &http.Server{
 		Handler:           r,
@@ -241,6 +246,9 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 
 // Start serves HTTP and, with the worker role, starts working jobs.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.startDashboard(ctx); err != nil {
+		return err
+	}
 	if s.cfg.hasRole(roleWorker) {
 		// Background work owned by the server: the breaker state writer and
 		// the delivery worker's batching loops, which jobs need from the
@@ -287,6 +295,7 @@ func (s *Server) Wait(ctx context.Context) error {
 // jobs finish (River's Stop waits for them), then the pool closes. If ctx
 // ends first, remaining jobs are cancelled; River retries them later.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopDashboard()
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -1,0 +1,65 @@
+package dashboard
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/heraldpay/herald/internal/id"
+)
+
+// Forms are protected twice against cross-site requests:
+// http.CrossOriginProtection (on every dashboard route) refuses what a
+// browser marks as coming from another site, and every form carries a
+// token: the session's own, or before sign-in one bound to a cookie of the
+// browser's (a signed double-submit cookie). Another site can neither read
+// the token nor compute it.
+
+// signInToken returns the sign-in form's token, setting the browser's
+// sign-in cookie first if it has none: a signed double-submit cookie, so
+// that no other site can sign a browser into a session of its choosing.
+func (d *Dashboard) signInToken(w http.ResponseWriter, r *http.Request) string {
+	var value string
+	if c, err := r.Cookie(signInCookie); err == nil && len(c.Value) == 32 {
+		value = c.Value
+	} else {
+		value = id.Random(32)
+		http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: value, Path: cookiePath, HttpOnly: true,
+			Secure: d.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	}
+	return d.signInMAC(value)
+}
+
+func (d *Dashboard) signInMAC(cookie string) string {
+	m := hmac.New(sha256.New, d.cfg.Key)
+	m.Write([]byte("herald dashboard sign-in\x00" + cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (d *Dashboard) signInTokenValid(r *http.Request) bool {
+	c, err := r.Cookie(signInCookie)
+	if err != nil || len(c.Value) != 32 {
+		return false
+	}
+	return hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(d.signInMAC(c.Value)))
+}
+
+// requireToken checks the session's form token on a posted form.
+func (d *Dashboard) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			d.message(w, r, http.StatusBadRequest, "Invalid form", "The form could not be read. Go back and try again.")
+			return
+		}
+		s := sessionFrom(r.Context())
+		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(s.CSRFToken)) != 1 {
+			d.message(w, r, http.StatusForbidden, "This form has expired",
+				"The form did not carry this session's security token, so nothing was done. Reload the page and try again.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

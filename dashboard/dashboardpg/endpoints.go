@@ -1,0 +1,137 @@
+package dashboardpg
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldpay/herald/dashboard"
+)
+
+// endpointStateConds are the SQL conditions of the endpoints list's state
+// filter.
+var endpointStateConds = map[string]string{
+	dashboard.StateAttention:   "(e.status = 'disabled' OR e.paused OR e.breaker_state <> 'closed')",
+	dashboard.StateEnabled:     "(e.status = 'enabled' AND NOT e.paused)",
+	dashboard.StatePaused:      "(e.status = 'enabled' AND e.paused)",
+	dashboard.StateDisabled:    "e.status = 'disabled'",
+	dashboard.StateBreakerOpen: "e.breaker_state <> 'closed'",
+}
+
+const endpointColumns = `e.id, e.merchant_id, e.url, e.description, e.enabled_events, e.status, e.disabled_reason, e.paused,
+	e.created_at, e.last_success_at, e.failing_since, e.breaker_state, e.breaker_next_probe_at, e.breaker_changed_at,
+	e.updated_at, m.name`
+
+// recentSuccess counts an endpoint's (e.id) latest attempted deliveries and
+// those whose last attempt got a 2xx: succeeded, failed, and pending ones
+// already attempted (which are being retried after a failure). Each branch
+// reads its own range of deliveries_endpoint_status, so the cost is bounded
+// whatever the endpoint's volume.
+const recentSuccess = `CROSS JOIN LATERAL (
+	SELECT count(*) AS recent, count(*) FILTER (WHERE ok) AS recent_ok FROM (
+		SELECT ok FROM (
+			(SELECT created_at, true AS ok FROM deliveries WHERE endpoint_id = e.id AND status = 'succeeded'
+				ORDER BY created_at DESC LIMIT $1)
+			UNION ALL
+			(SELECT created_at, false FROM deliveries WHERE endpoint_id = e.id AND status = 'failed'
+				ORDER BY created_at DESC LIMIT $1)
+			UNION ALL
+			(SELECT created_at, false FROM (SELECT created_at, attempts FROM deliveries
+				WHERE endpoint_id = e.id AND status = 'pending' ORDER BY created_at DESC LIMIT $1 * 10) p
+				WHERE attempts > 0 LIMIT $1)
+		) u ORDER BY created_at DESC LIMIT $1) latest) r`
+
+func scanEndpointRow(row pgx.Row, recent bool) (dashboard.EndpointRow, error) {
+	var r dashboard.EndpointRow
+	e := &r.Endpoint
+	dest := []any{&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.EnabledEvents, &e.Status, &e.DisabledReason, &e.Paused,
+		&e.Created, &e.LastSuccessAt, &e.FailingSince, &e.BreakerState, &r.NextProbeAt, &r.BreakerChangedAt, &r.Updated,
+		&r.MerchantName}
+	if recent {
+		dest = append(dest, &r.Recent, &r.RecentSucceeded)
+	}
+	return r, row.Scan(dest...)
+}
+
+// ListEndpoints implements dashboard.ReadModel.
+func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p dashboard.PageRequest) ([]dashboard.EndpointRow, bool, error) {
+	a := args{}
+	a.add(dashboard.RecentSample)
+	conds := []string{"e.deleted_at IS NULL"}
+	if f.MerchantID != "" {
+		conds = append(conds, "e.merchant_id = "+a.add(f.MerchantID))
+	}
+	if f.State != "" {
+		cond, ok := endpointStateConds[f.State]
+		if !ok {
+			return nil, false, fmt.Errorf("list endpoints: unknown state %q", f.State)
+		}
+		conds = append(conds, cond)
+	}
+	order := "DESC"
+	switch {
+	case p.After != nil:
+		conds = append(conds, "(e.created_at, e.id) < ("+a.add(p.After.At)+", "+a.add(p.After.ID)+")")
+	case p.Before != nil:
+		conds = append(conds, "(e.created_at, e.id) > ("+a.add(p.Before.At)+", "+a.add(p.Before.ID)+")")
+		order = "ASC"
+	}
+	orderBy := "ORDER BY e.created_at " + order + ", e.id " + order
+	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+`, r.recent, r.recent_ok FROM (
+		SELECT * FROM webhook_endpoints e WHERE `+strings.Join(conds, " AND ")+` `+orderBy+` LIMIT `+a.add(p.Limit+1)+`) e
+		JOIN merchants m ON m.id = e.merchant_id `+recentSuccess+` `+orderBy, a...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list endpoints: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.EndpointRow, error) { return scanEndpointRow(row, true) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list endpoints: %w", err)
+	}
+	more := len(list) > p.Limit
+	if more {
+		list = list[:p.Limit]
+	}
+	if p.Before != nil {
+		slices.Reverse(list)
+	}
+	return list, more, nil
+}
+
+// EndpointOptions implements dashboard.ReadModel.
+func (s *Store) EndpointOptions(ctx context.Context, merchantID string, limit int) ([]dashboard.EndpointOption, error) {
+	a := args{}
+	cond := ""
+	if merchantID != "" {
+		cond = "AND e.merchant_id = " + a.add(merchantID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT e.id, e.url, m.name FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id
+		WHERE e.deleted_at IS NULL `+cond+` ORDER BY m.name, e.url, e.id LIMIT `+a.add(limit), a...)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoint options: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[dashboard.EndpointOption])
+	if err != nil {
+		return nil, fmt.Errorf("list endpoint options: %w", err)
+	}
+	if merchantID != "" {
+		// One merchant's endpoints: its name would only repeat itself.
+		for i := range list {
+			list[i].MerchantName = ""
+		}
+	}
+	return list, nil
+}
+
+// EndpointMerchant implements dashboard.ReadModel.
+func (s *Store) EndpointMerchant(ctx context.Context, endpointID string) (dashboard.Merchant, error) {
+	var m dashboard.Merchant
+	err := s.pool.QueryRow(ctx, `SELECT m.id, m.name FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id
+		WHERE e.id = $1 AND e.deleted_at IS NULL`, endpointID).Scan(&m.ID, &m.Name)
+	if err != nil {
+		return m, notFound(err, "find endpoint")
+	}
+	return m, nil
+}

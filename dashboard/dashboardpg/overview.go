@@ -1,0 +1,107 @@
+package dashboardpg
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldpay/herald/dashboard"
+)
+
+// overviewTimeout bounds each overview query: a dashboard page must never
+// load the database it is there to watch.
+const overviewTimeout = "5s"
+
+// Overview queries. $1 is the start of the day window, $2 of the hour.
+const (
+	// attemptsSQL reads delivery_attempts_started alone (index-only).
+	attemptsSQL = `SELECT count(*), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE started_at >= $2),
+		count(*) FILTER (WHERE started_at >= $2 AND ok)
+		FROM (SELECT started_at, error_class = '' AND response_status BETWEEN 200 AND 299 AS ok
+			FROM delivery_attempts WHERE started_at >= $1) a`
+	// deliveriesSQL reads deliveries_status_created, one range per status.
+	deliveriesSQL = `SELECT count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE created_at >= $2),
+		count(*) FILTER (WHERE created_at >= $2 AND status = 'failed')
+		FROM deliveries WHERE status IN ('pending', 'succeeded', 'failed', 'canceled') AND created_at >= $1`
+	// lagSQL: commit to first attempt, over the first attempts of the hour
+	// ($1 here), each looking its delivery up by primary key (a subquery,
+	// so the cost follows the window, never the deliveries table).
+	lagSQL = `SELECT count(*), COALESCE(percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lag), ARRAY[0, 0, 0])
+		FROM (SELECT greatest(extract(epoch FROM a.started_at -
+				(SELECT d.created_at FROM deliveries d WHERE d.id = a.delivery_id))::float8, 0) AS lag
+			FROM delivery_attempts a WHERE a.started_at >= $1 AND a.number = 1) l`
+	// queueSQL counts River's jobs by queue and state, completed left out
+	// (an IN list, not <>, so River's state-led index serves it).
+	queueSQL = `SELECT queue, state::text, count(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending', 'discarded', 'cancelled')
+		GROUP BY queue, state`
+	endpointCountsSQL = `SELECT count(*) FILTER (WHERE status = 'enabled' AND breaker_state <> 'closed'),
+		count(*) FILTER (WHERE status = 'disabled'), count(*) FILTER (WHERE status = 'enabled' AND paused)
+		FROM webhook_endpoints WHERE deleted_at IS NULL`
+	openBreakersSQL = `SELECT ` + endpointColumns + ` FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id
+		WHERE e.deleted_at IS NULL AND e.breaker_state <> 'closed' AND e.status = 'enabled'
+		ORDER BY e.breaker_changed_at DESC NULLS LAST LIMIT $1`
+	disabledSQL = `SELECT ` + endpointColumns + ` FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id
+		WHERE e.deleted_at IS NULL AND e.status = 'disabled' ORDER BY e.updated_at DESC LIMIT $1`
+)
+
+// Overview implements dashboard.ReadModel.
+func (s *Store) Overview(ctx context.Context, now time.Time) (*dashboard.Overview, error) {
+	o := &dashboard.Overview{
+		Hour: dashboard.Window{Since: now.Add(-time.Hour)},
+		Day:  dashboard.Window{Since: now.Add(-24 * time.Hour)},
+	}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true)`, overviewTimeout); err != nil {
+			return fmt.Errorf("set statement timeout: %w", err)
+		}
+		if err := tx.QueryRow(ctx, attemptsSQL, o.Day.Since, o.Hour.Since).Scan(
+			&o.Day.Attempts, &o.Day.Succeeded, &o.Hour.Attempts, &o.Hour.Succeeded); err != nil {
+			return fmt.Errorf("count attempts: %w", err)
+		}
+		if err := tx.QueryRow(ctx, deliveriesSQL, o.Day.Since, o.Hour.Since).Scan(
+			&o.Day.Deliveries, &o.Day.Failed, &o.Hour.Deliveries, &o.Hour.Failed); err != nil {
+			return fmt.Errorf("count deliveries: %w", err)
+		}
+		var lag []float64
+		if err := tx.QueryRow(ctx, lagSQL, o.Hour.Since).Scan(&o.Lag.Count, &lag); err != nil {
+			return fmt.Errorf("first-attempt lag: %w", err)
+		}
+		if len(lag) == 3 {
+			o.Lag.P50, o.Lag.P95, o.Lag.P99 = seconds(lag[0]), seconds(lag[1]), seconds(lag[2])
+		}
+		rows, err := tx.Query(ctx, queueSQL)
+		if err != nil {
+			return fmt.Errorf("queue depth: %w", err)
+		}
+		if o.Queue, err = pgx.CollectRows(rows, pgx.RowToStructByPos[dashboard.QueueCount]); err != nil {
+			return fmt.Errorf("queue depth: %w", err)
+		}
+		if err := tx.QueryRow(ctx, endpointCountsSQL).Scan(&o.OpenBreakersCount, &o.DisabledCount, &o.PausedCount); err != nil {
+			return fmt.Errorf("count endpoints: %w", err)
+		}
+		if o.OpenBreakers, err = endpointList(ctx, tx, openBreakersSQL); err != nil {
+			return fmt.Errorf("open breakers: %w", err)
+		}
+		if o.Disabled, err = endpointList(ctx, tx, disabledSQL); err != nil {
+			return fmt.Errorf("disabled endpoints: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func endpointList(ctx context.Context, tx pgx.Tx, sql string) ([]dashboard.EndpointRow, error) {
+	rows, err := tx.Query(ctx, sql, dashboard.OverviewListLimit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.EndpointRow, error) { return scanEndpointRow(row, false) })
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,176 @@
+// Package dashboardtest seeds a test database with merchants, endpoints,
+// events, deliveries and attempts exactly as the dashboard's tests need them
+// (any status, any time), with plain SQL.
+package dashboardtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// Merchant creates a merchant and returns its id.
+func Merchant(t testing.TB, pool *pgxpool.Pool, name string) string {
+	t.Helper()
+	m, _, err := account.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
+	require.NoError(t, err)
+	return m.ID
+}
+
+// EndpointOpts shape an endpoint; zero values are an enabled, healthy one.
+type EndpointOpts struct {
+	URL            string
+	Status         delivery.EndpointStatus
+	DisabledReason string
+	Paused         bool
+	BreakerState   delivery.BreakerState
+	NextProbeAt    *time.Time
+	LastSuccessAt  *time.Time
+	Created        time.Time
+}
+
+// Endpoint creates a webhook endpoint and returns its id. Its secret is not
+// a real sealed one: these endpoints are never delivered to.
+func Endpoint(t testing.TB, pool *pgxpool.Pool, merchantID string, o EndpointOpts) string {
+	t.Helper()
+	endpointID := id.New("we")
+	if o.URL == "" {
+		o.URL = "https://hooks.example.com/" + endpointID
+	}
+	if o.Status == "" {
+		o.Status = delivery.EndpointEnabled
+	}
+	if o.BreakerState == "" {
+		o.BreakerState = delivery.BreakerClosed
+	}
+	if o.Created.IsZero() {
+		o.Created = time.Now()
+	}
+	var changed *time.Time
+	if o.BreakerState != delivery.BreakerClosed {
+		changed = &o.Created
+	}
+	_, err := pool.Exec(context.Background(), `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status,
+		disabled_reason, paused, secret_sealed, breaker_state, breaker_changed_at, breaker_next_probe_at, last_success_at,
+		created_at, updated_at) VALUES ($1, $2, $3, '{*}', $4, $5, $6, 'not-sealed', $7, $8, $9, $10, $11, $11)`,
+		endpointID, merchantID, o.URL, o.Status, o.DisabledReason, o.Paused, o.BreakerState, changed, o.NextProbeAt,
+		o.LastSuccessAt, o.Created)
+	require.NoError(t, err)
+	return endpointID
+}
+
+// DeliveryOpts shape a delivery; zero values are a pending
+// checkout.session.completed created now.
+type DeliveryOpts struct {
+	Status    delivery.Status
+	EventType string
+	Created   time.Time
+	Held      bool
+	// Attempts are recorded in order, numbered from 1.
+	Attempts []AttemptOpts
+}
+
+// AttemptOpts is one recorded attempt: a status code, or an error class
+// without one.
+type AttemptOpts struct {
+	Status     int
+	ErrorClass delivery.ErrorClass
+	StartedAt  time.Time
+	Duration   time.Duration
+	Body       string
+}
+
+// Delivery creates an event and its delivery to endpointID, with its
+// attempts, and returns the delivery id.
+func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o DeliveryOpts) string {
+	t.Helper()
+	ctx := context.Background()
+	if o.Status == "" {
+		o.Status = delivery.StatusPending
+	}
+	if o.EventType == "" {
+		o.EventType = webhook.TypeCheckoutSessionCompleted
+	}
+	if o.Created.IsZero() {
+		o.Created = time.Now()
+	}
+	ev := webhook.Event{ID: id.New("evt"), Object: "event", Type: o.EventType, Created: o.Created.Unix(),
+		Data: webhook.EventData{Object: json.RawMessage(`{"id":"cs_test","object":"checkout.session","amount_total":3250}`)}}
+	body, err := json.Marshal(ev)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)`,
+		ev.ID, merchantID, ev.Type, o.Created, string(body))
+	require.NoError(t, err)
+
+	deliveryID := id.New("dlv")
+	var completed, lastAttempt *time.Time
+	lastStatus, lastClass := 0, delivery.ClassNone
+	if n := len(o.Attempts); n > 0 {
+		last := o.Attempts[n-1]
+		lastAttempt, lastStatus, lastClass = &last.StartedAt, last.Status, attemptClass(last)
+	}
+	if o.Status != delivery.StatusPending {
+		completed = &o.Created
+		if lastAttempt != nil {
+			completed = lastAttempt
+		}
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, held, attempts,
+		last_attempt_at, last_status_code, last_error_class, created_at, completed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), $11, $12, $13)`,
+		deliveryID, merchantID, ev.ID, endpointID, o.EventType, o.Status, o.Held, len(o.Attempts), lastAttempt,
+		lastStatus, lastClass, o.Created, completed)
+	require.NoError(t, err)
+	for i, a := range o.Attempts {
+		trigger := delivery.TriggerInitial
+		if i > 0 {
+			trigger = delivery.TriggerRetry
+		}
+		var headers any
+		if a.Status != 0 {
+			headers = map[string]string{"Content-Type": "text/plain"}
+		}
+		_, err := pool.Exec(ctx, `INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us,
+			request_headers, response_status, response_headers, response_body, error_class, error_message)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, 0), $9, $10, $11, $12)`,
+			id.New("att"), deliveryID, i+1, trigger, a.StartedAt, a.Duration.Microseconds(),
+			map[string]string{"Webhook-Id": ev.ID, "Content-Type": "application/json"}, a.Status, headers, []byte(a.Body),
+			attemptClass(a), errorMessage(a))
+		require.NoError(t, err)
+	}
+	return deliveryID
+}
+
+func attemptClass(a AttemptOpts) delivery.ErrorClass {
+	if a.ErrorClass == delivery.ClassNone && (a.Status < 200 || a.Status > 299) {
+		return delivery.ClassHTTPStatus
+	}
+	return a.ErrorClass
+}
+
+func errorMessage(a AttemptOpts) string {
+	if a.Status == 0 {
+		return fmt.Sprintf("%s: dial tcp 192.0.2.1:443: the test says so", a.ErrorClass)
+	}
+	return ""
+}
+
+// Redrive creates a bulk redrive row (no job) and returns its id.
+func Redrive(t testing.TB, pool *pgxpool.Pool, merchantID string, status delivery.RedriveStatus, matched, enqueued int, created time.Time) string {
+	t.Helper()
+	redriveID := id.New("rdr")
+	_, err := pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
+		VALUES ($1, $2, '{"status": "failed"}', $3, $4, $5, $6, $6)`, redriveID, merchantID, status, matched, enqueued, created)
+	require.NoError(t, err)
+	return redriveID
+}

@@ -1,0 +1,190 @@
+package dashboard
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/heraldpay/herald/internal/httpapi"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// pageNames are the templates, each rendered inside layout.html.
+var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "audit"}
+
+// Navigation sections, to highlight the current one.
+const (
+	navOverview   = "overview"
+	navDeliveries = "deliveries"
+	navRedrives   = "redrives"
+	navEndpoints  = "endpoints"
+	navAudit      = "audit"
+)
+
+// contentSecurityPolicy allows no script at all, and styles, images and
+// form posts from the dashboard only.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// renderer executes the embedded templates.
+type renderer struct {
+	tmpl   map[string]*template.Template
+	logger *slog.Logger
+}
+
+// newRenderer parses the templates. It panics if they do not parse: they
+// are compiled into the binary, so that is a build defect.
+func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
+	funcs := template.FuncMap{
+		"when":     formatTime,
+		"ago":      func(t any) string { return relative(t, now()) },
+		"dur":      formatDuration,
+		"rate":     formatRate,
+		"rateTone": rateTone,
+		"percent":  func(part, whole int) string { return formatRate(ratio(part, whole)) },
+		"ratio":    ratio,
+		"count":    formatCount,
+		"plural":   plural,
+		"add": func(n ...int) int {
+			sum := 0
+			for _, v := range n {
+				sum += v
+			}
+			return sum
+		},
+		"tile":      func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
+		"targetURL": targetURL,
+		"endpointButton": func(e EndpointRow, action, label, token, returnTo string) endpointButton {
+			return endpointButton{ID: e.ID, Action: action, Label: label, Token: token, ReturnTo: returnTo}
+		},
+	}
+	rd := &renderer{tmpl: map[string]*template.Template{}, logger: logger}
+	for _, name := range pageNames {
+		rd.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return rd
+}
+
+// windowTile is a success-rate tile of the overview.
+type windowTile struct {
+	Label  string
+	Window Window
+	ID     string
+}
+
+// endpointButton is one action form of the endpoints list.
+type endpointButton struct {
+	ID       string
+	Action   string
+	Label    string
+	Token    string
+	ReturnTo string
+}
+
+// view is what every page template gets; Data is the page's own.
+type view struct {
+	Title string
+	// Nav is the highlighted section.
+	Nav string
+	// Session is nil on the sign-in page.
+	Session *Session
+	// RiverUI shows its link.
+	RiverUI bool
+	Notice  *notice
+	// Refresh reloads the page every so many seconds (0: never): progress
+	// views follow a job without any script.
+	Refresh int
+	Data    any
+}
+
+// CSRFToken is the session's form token, for every form on the page.
+func (v view) CSRFToken() string {
+	if v.Session == nil {
+		return ""
+	}
+	return v.Session.CSRFToken
+}
+
+// render executes a page into a buffer (a template error must not send half
+// a page), then writes the security headers and the page.
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := rd.tmpl[name].ExecuteTemplate(&buf, name+".html", v); err != nil {
+		rd.logger.ErrorContext(r.Context(), "render dashboard page", "template", name, "err", err,
+			"request_id", httpapi.RequestID(r.Context()))
+		http.Error(w, "Something went wrong while showing this page.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	setCommonHeaders(h)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// setCommonHeaders are the headers of every dashboard answer, River UI's
+// included.
+func setCommonHeaders(h http.Header) {
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+// page renders a signed-in page.
+func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, status int, name, nav, title string, data any, opts ...func(*view)) {
+	v := view{Title: title, Nav: nav, Session: sessionFrom(r.Context()), RiverUI: d.cfg.RiverUI != nil,
+		Notice: noticeFor(r.URL.Query().Get("notice")), Data: data}
+	for _, o := range opts {
+		o(&v)
+	}
+	d.pages.render(w, r, status, name, v)
+}
+
+// refreshEvery reloads the page every n seconds.
+func refreshEvery(n int) func(*view) { return func(v *view) { v.Refresh = n } }
+
+// messageView is a page with a heading, a message and a link.
+type messageView struct {
+	Heading  string
+	Message  string
+	LinkURL  string
+	LinkText string
+}
+
+// message renders a message page, inside the dashboard's frame when the
+// operator is signed in.
+func (d *Dashboard) message(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	v := view{Title: heading, Session: sessionFrom(r.Context()), RiverUI: d.cfg.RiverUI != nil,
+		Data: messageView{Heading: heading, Message: msg, LinkURL: "/dashboard/", LinkText: "Back to the overview"}}
+	d.pages.render(w, r, status, "message", v)
+}
+
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
+	d.message(w, r, http.StatusNotFound, "Not found", "There is nothing at this address. It may have been mistyped, or the object does not exist.")
+}
+
+// serverError logs err with the request id and shows a generic page.
+func (d *Dashboard) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	reqID := httpapi.RequestID(r.Context())
+	d.cfg.Logger.ErrorContext(r.Context(), "dashboard", "path", r.URL.Path, "err", err, "request_id", reqID)
+	d.message(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The page could not be loaded. Try again; if it persists, look for request id "+reqID+" in Herald's logs.")
+}
+
+func serveAssets(w http.ResponseWriter, r *http.Request) {
+	assets, _ := fs.Sub(assetFS, "assets") // cannot fail: the directory is embedded
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.StripPrefix("/dashboard/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
+}
