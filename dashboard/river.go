@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heraldpay/herald/internal/httpapi"
 )
 
 // RiverUIPrefix is where the dashboard serves River UI: build the River UI
@@ -62,17 +64,17 @@ func (d *Dashboard) serveRiverUIChange(w http.ResponseWriter, r *http.Request, h
 	if len(body) > 0 {
 		detail["body"] = shorten(string(body), riverUIBodyShown)
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &httpapi.StatusRecorder{ResponseWriter: w}
 	err = d.audited(r, &AuditEntry{Action: ActionRiverUI, Target: strings.TrimPrefix(r.URL.Path, RiverUIPrefix), Detail: detail},
 		func(ctx context.Context) (string, string, error) {
 			h.ServeHTTP(rec, r.WithContext(ctx))
-			if rec.status == 0 {
-				rec.status = http.StatusOK // nothing written: net/http answers 200
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK // nothing written: net/http answers 200
 			}
-			if rec.status >= http.StatusBadRequest {
-				return "", "", fmt.Errorf("%w: HTTP %d", errRiverUIRefused, rec.status)
+			if rec.Status >= http.StatusBadRequest {
+				return "", "", fmt.Errorf("%w: HTTP %d", errRiverUIRefused, rec.Status)
 			}
-			return "", fmt.Sprintf("HTTP %d", rec.status), nil
+			return "", fmt.Sprintf("HTTP %d", rec.Status), nil
 		})
 	if err != nil && !errors.Is(err, errRiverUIRefused) {
 		// The audit entry could not be written: nothing was done.
@@ -90,26 +92,3 @@ func shorten(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-// statusRecorder remembers the status code written.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -165,6 +165,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if !cfg.runs(s.name) {
 			continue
 		}
+		b.logf("%s…", s.name)
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -382,6 +383,7 @@ func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Dur
 	if err := b.reset(ctx); err != nil {
 		return err
 	}
+	b.logf("steady: Herald at %d events/s for %s", rate, b.cfg.Duration)
 	srv, err := b.server(ctx, []string{roleAPI, roleWorker}, nil)
 	if err != nil {
 		return err
@@ -707,6 +709,7 @@ func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, er
 	if err := b.reset(ctx); err != nil {
 		return 0, err
 	}
+	b.logf("steady: River no-op jobs at %d/s for %s", rate, b.cfg.Duration)
 	workers := river.NewWorkers()
 	noop := &benchNoopWorker{started: map[int64]time.Time{}}
 	river.AddWorker(workers, noop)

@@ -34,28 +34,32 @@ func RequestIDs(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status code written.
-type statusRecorder struct {
+// StatusRecorder is a ResponseWriter that remembers the status written, for
+// middleware that logs or audits the outcome of a request.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	// Status is the status written, or 0 before anything was.
+	Status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// WriteHeader implements http.ResponseWriter.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+// Write implements http.ResponseWriter.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // AccessLog logs one line per request: method, path, status, duration and
 // request id. Never bodies, query strings or headers: they may carry card
@@ -64,10 +68,10 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &StatusRecorder{ResponseWriter: w}
 			next.ServeHTTP(rec, r)
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.Status),
 				slog.Duration("duration", time.Since(start)), slog.String("request_id", RequestID(r.Context())))
 		})
 	}
