@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/checkout"
@@ -75,14 +76,16 @@ func (f *checkoutFixture) session(t *testing.T) map[string]any {
 }
 
 // fillAndPay types a card into the payment form, replacing whatever the
-// page kept from an earlier attempt, and submits it.
+// page kept from an earlier attempt, and submits it. Fields are emptied by
+// typing (End, then backspaces) rather than with chromedp.Clear, whose
+// attribute change races with chromedp's own reading of the node.
 func fillAndPay(number, expiry, cvc string) chromedp.Action[chromedp.Void] {
 	steps := []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.ID("card_number"))}
 	for _, field := range [][2]string{
 		{"email", "jo@example.com"}, {"card_number", number}, {"card_expiry", expiry},
 		{"card_cvc", cvc}, {"cardholder_name", "Jo Example"},
 	} {
-		steps = append(steps, chromedp.Clear(chromedp.ID(field[0])), chromedp.SendKeys(chromedp.ID(field[0]), field[1]))
+		steps = append(steps, chromedp.SendKeys(chromedp.ID(field[0]), kb.End+strings.Repeat(kb.Backspace, 64)+field[1]))
 	}
 	return chromedp.Steps(append(steps, chromedp.Click(chromedp.CSS("button.pay-button")))...)
 }

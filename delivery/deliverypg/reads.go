@@ -71,29 +71,39 @@ func scanDelivery(row pgx.Row) (*delivery.Delivery, error) {
 	return &d, nil
 }
 
-// FindDelivery implements delivery.DeliveryService.
+// FindDelivery implements delivery.DeliveryService. The delivery and its
+// attempts are read in one snapshot, so a page never shows an attempt
+// beside a status that predates it.
 func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID string) (*delivery.Delivery, error) {
-	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
-		WHERE d.id = $1 AND d.merchant_id = $2`, deliveryID, merchantID))
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, number, trigger, started_at, duration_us, request_headers,
-		COALESCE(response_status, 0), response_headers, response_body, error_class, error_message
-		FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, number`, d.ID)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	d.AttemptLog, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Attempt, error) {
-		var a delivery.Attempt
-		var us int64
-		err := row.Scan(&a.ID, &a.Number, &a.Trigger, &a.StartedAt, &us, &a.RequestHeaders, &a.ResponseStatus,
-			&a.ResponseHeaders, &a.ResponseBody, &a.ErrorClass, &a.ErrorMessage)
-		a.Duration = time.Duration(us) * time.Microsecond
-		return a, err
+	var d *delivery.Delivery
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+			WHERE d.id = $1 AND d.merchant_id = $2`, deliveryID, merchantID))
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT id, number, trigger, started_at, duration_us, request_headers,
+			COALESCE(response_status, 0), response_headers, response_body, error_class, error_message
+			FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, number`, d.ID)
+		if err != nil {
+			return fmt.Errorf("list attempts: %w", err)
+		}
+		d.AttemptLog, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Attempt, error) {
+			var a delivery.Attempt
+			var us int64
+			err := row.Scan(&a.ID, &a.Number, &a.Trigger, &a.StartedAt, &us, &a.RequestHeaders, &a.ResponseStatus,
+				&a.ResponseHeaders, &a.ResponseBody, &a.ErrorClass, &a.ErrorMessage)
+			a.Duration = time.Duration(us) * time.Microsecond
+			return a, err
+		})
+		if err != nil {
+			return fmt.Errorf("list attempts: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
+		return nil, err
 	}
 	return d, nil
 }
