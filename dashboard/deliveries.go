@@ -170,20 +170,30 @@ func prettyJSON(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-func (d *Dashboard) handleDelivery(w http.ResponseWriter, r *http.Request) {
+// loadDelivery reads the delivery named in the URL with its context, through
+// its own merchant's scope. When it returns false it has already answered.
+func (d *Dashboard) loadDelivery(w http.ResponseWriter, r *http.Request) (*DeliveryContext, *delivery.Delivery, bool) {
 	deliveryID := chi.URLParam(r, "id")
 	if !id.HasPrefix(deliveryID, "dlv") {
 		d.notFound(w, r)
-		return
+		return nil, nil, false
 	}
 	dc, err := d.cfg.Reads.DeliveryContext(r.Context(), deliveryID)
 	if err != nil {
 		d.fail(w, r, err)
-		return
+		return nil, nil, false
 	}
 	dl, err := d.cfg.Deliveries.FindDelivery(r.Context(), dc.MerchantID, deliveryID)
 	if err != nil {
 		d.fail(w, r, err)
+		return nil, nil, false
+	}
+	return dc, dl, true
+}
+
+func (d *Dashboard) handleDelivery(w http.ResponseWriter, r *http.Request) {
+	dc, dl, ok := d.loadDelivery(w, r)
+	if !ok {
 		return
 	}
 	v := deliveryView{Delivery: dl, Context: dc, Payload: prettyJSON(dc.EventBody)}
@@ -214,23 +224,13 @@ func (d *Dashboard) handleDelivery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) handleDeliveryRedrive(w http.ResponseWriter, r *http.Request) {
-	deliveryID := chi.URLParam(r, "id")
-	if !id.HasPrefix(deliveryID, "dlv") {
-		d.notFound(w, r)
+	dc, prior, ok := d.loadDelivery(w, r)
+	if !ok {
 		return
 	}
-	dc, err := d.cfg.Reads.DeliveryContext(r.Context(), deliveryID)
-	if err != nil {
-		d.fail(w, r, err)
-		return
-	}
-	prior, err := d.cfg.Deliveries.FindDelivery(r.Context(), dc.MerchantID, deliveryID)
-	if err != nil {
-		d.fail(w, r, err)
-		return
-	}
+	deliveryID := prior.ID
 	notice := "redriven"
-	err = d.audited(r, &AuditEntry{Action: ActionDeliveryRedrive, MerchantID: dc.MerchantID, Target: deliveryID,
+	err := d.audited(r, &AuditEntry{Action: ActionDeliveryRedrive, MerchantID: dc.MerchantID, Target: deliveryID,
 		Detail: map[string]string{"status_before": string(prior.Status)}}, func(ctx context.Context) (string, string, error) {
 		if _, err := d.cfg.Deliveries.RedriveDelivery(ctx, dc.MerchantID, deliveryID); err != nil {
 			return "", "", err

@@ -188,15 +188,25 @@ func redriveDeliveriesURL(merchantID string, p delivery.RedriveParams) string {
 	return withQuery("/dashboard/deliveries", f.Values())
 }
 
-func (d *Dashboard) handleRedrive(w http.ResponseWriter, r *http.Request) {
+// redriveMerchant reads the id of the redrive named in the URL and the
+// merchant it belongs to. When it returns false it has already answered.
+func (d *Dashboard) redriveMerchant(w http.ResponseWriter, r *http.Request) (string, Merchant, bool) {
 	redriveID := chi.URLParam(r, "id")
 	if !id.HasPrefix(redriveID, "rdr") {
 		d.notFound(w, r)
-		return
+		return "", Merchant{}, false
 	}
 	m, err := d.cfg.Reads.RedriveMerchant(r.Context(), redriveID)
 	if err != nil {
 		d.fail(w, r, err)
+		return "", Merchant{}, false
+	}
+	return redriveID, m, true
+}
+
+func (d *Dashboard) handleRedrive(w http.ResponseWriter, r *http.Request) {
+	redriveID, m, ok := d.redriveMerchant(w, r)
+	if !ok {
 		return
 	}
 	rd, err := d.cfg.Deliveries.FindRedrive(r.Context(), m.ID, redriveID)
@@ -215,18 +225,12 @@ func (d *Dashboard) handleRedrive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) handleRedriveCancel(w http.ResponseWriter, r *http.Request) {
-	redriveID := chi.URLParam(r, "id")
-	if !id.HasPrefix(redriveID, "rdr") {
-		d.notFound(w, r)
-		return
-	}
-	m, err := d.cfg.Reads.RedriveMerchant(r.Context(), redriveID)
-	if err != nil {
-		d.fail(w, r, err)
+	redriveID, m, ok := d.redriveMerchant(w, r)
+	if !ok {
 		return
 	}
 	notice := "canceled"
-	err = d.audited(r, &AuditEntry{Action: ActionRedriveCancel, MerchantID: m.ID, Target: redriveID},
+	err := d.audited(r, &AuditEntry{Action: ActionRedriveCancel, MerchantID: m.ID, Target: redriveID},
 		func(ctx context.Context) (string, string, error) {
 			rd, err := d.cfg.Deliveries.CancelRedrive(ctx, m.ID, redriveID)
 			if err != nil {
