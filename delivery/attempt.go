@@ -98,3 +98,22 @@ func (r AttemptResult) Class() ErrorClass {
 type Sender interface {
 	Send(ctx context.Context, req SendRequest) AttemptResult
 }
+
+// EndpointDown reports whether an attempt's result says the endpoint itself
+// is down or overloaded, rather than refusing this one message. Only such
+// results count against the endpoint's circuit breaker: no answer at all
+// (refused, timeout, DNS, TLS, reset, a blocked address), 502, 503 and 504
+// (a proxy in front of a dead server), and 429 (asked to back off). Any
+// other answer, a 500 included, proves the endpoint is up: an endpoint that
+// rejects a few poison messages keeps getting the others at once, while
+// those messages follow their own retry schedule.
+func EndpointDown(res AttemptResult) bool {
+	if res.Err != nil {
+		return true
+	}
+	switch res.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}

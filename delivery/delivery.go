@@ -22,7 +22,65 @@ const (
 	StatusFailed Status = "failed"
 	// StatusCanceled: the endpoint was disabled or deleted before success.
 	StatusCanceled Status = "canceled"
+	// StatusSkipped: the event arrived while the endpoint was disabled. No
+	// attempt was made; a redrive sends it once the endpoint is enabled.
+	StatusSkipped Status = "skipped"
 )
+
+// Statuses lists every delivery status, in the order lists show them.
+var Statuses = []Status{StatusPending, StatusSucceeded, StatusFailed, StatusCanceled, StatusSkipped}
+
+// HoldReason says why a pending delivery is not being attempted now.
+type HoldReason string
+
+// Hold reasons.
+const (
+	// HoldNone: the delivery goes at NextAttemptAt (now, if unset).
+	HoldNone HoldReason = ""
+	// HoldEndpointPaused: the endpoint is paused; the delivery goes once it
+	// is resumed, with no attempt spent meanwhile.
+	HoldEndpointPaused HoldReason = "endpoint_paused"
+	// HoldBreakerOpen: the endpoint looks down and its circuit breaker is
+	// open; the delivery goes with or after the breaker's next probe, with
+	// no attempt spent meanwhile.
+	HoldBreakerOpen HoldReason = "breaker_open"
+)
+
+// EndpointState is what of an endpoint's state decides when its pending
+// deliveries go.
+type EndpointState struct {
+	Paused       bool
+	BreakerState BreakerState
+	// NextProbe is when an open breaker lets a probe through.
+	NextProbe *time.Time
+}
+
+// ExplainWait sets d.HeldReason, d.Held and d.NextAttemptAt of a pending
+// delivery from its endpoint's state, so that a delivery waiting on a
+// paused endpoint or an open breaker says why and until when, instead of
+// showing a time already past (or none at all). Other deliveries are left
+// as they are.
+func (d *Delivery) ExplainWait(e EndpointState) {
+	if d.Status != StatusPending {
+		return
+	}
+	switch {
+	case d.Held || e.Paused:
+		d.Held, d.HeldReason, d.NextAttemptAt = true, HoldEndpointPaused, nil
+	case e.BreakerState != BreakerClosed && e.BreakerState != "":
+		d.Held, d.HeldReason = true, HoldBreakerOpen
+		if e.NextProbe != nil && (d.NextAttemptAt == nil || d.NextAttemptAt.Before(*e.NextProbe)) {
+			probe := *e.NextProbe
+			d.NextAttemptAt = &probe
+		}
+	}
+	if d.HeldReason != HoldEndpointPaused && d.NextAttemptAt == nil {
+		// Never attempted yet (or a half-open breaker whose probe is under
+		// way): it is due from the moment it was created.
+		created := d.Created
+		d.NextAttemptAt = &created
+	}
+}
 
 // Attempt triggers.
 const (
@@ -33,13 +91,16 @@ const (
 
 // Delivery is one event on its way to one endpoint.
 type Delivery struct {
-	ID             string
-	MerchantID     string
-	EventID        string
-	EventType      string
-	EndpointID     string
-	Status         Status
+	ID         string
+	MerchantID string
+	EventID    string
+	EventType  string
+	EndpointID string
+	Status     Status
+	// Held is set while a pending delivery waits for something other than
+	// its scheduled time; HeldReason says what.
 	Held           bool
+	HeldReason     HoldReason
 	Attempts       int
 	NextAttemptAt  *time.Time
 	LastAttemptAt  *time.Time
@@ -103,6 +164,7 @@ func (d *Delivery) MarshalJSON() ([]byte, error) {
 		Endpoint       string        `json:"endpoint"`
 		Status         Status        `json:"status"`
 		Held           bool          `json:"held"`
+		HeldReason     *string       `json:"held_reason"`
 		AttemptCount   int           `json:"attempt_count"`
 		NextAttemptAt  *int64        `json:"next_attempt_at"`
 		LastAttemptAt  *int64        `json:"last_attempt_at"`
@@ -113,7 +175,7 @@ func (d *Delivery) MarshalJSON() ([]byte, error) {
 		Attempts       []attemptJSON `json:"attempts,omitempty"`
 	}{
 		ID: d.ID, Object: "delivery", Event: d.EventID, EventType: d.EventType, Endpoint: d.EndpointID,
-		Status: d.Status, Held: d.Held, AttemptCount: d.Attempts, NextAttemptAt: unixPtr(d.NextAttemptAt),
+		Status: d.Status, Held: d.Held, HeldReason: strOrNil(string(d.HeldReason)), AttemptCount: d.Attempts, NextAttemptAt: unixPtr(d.NextAttemptAt),
 		LastAttemptAt: unixPtr(d.LastAttemptAt), LastStatusCode: intOrNil(d.LastStatusCode),
 		LastErrorClass: strOrNil(string(d.LastErrorClass)), Created: d.Created.Unix(),
 		CompletedAt: unixPtr(d.CompletedAt), Attempts: attempts,
@@ -155,7 +217,8 @@ const (
 // RedriveParams selects the deliveries a bulk redrive sends again.
 type RedriveParams struct {
 	EndpointID string `json:"endpoint_id"`
-	// Status defaults to "failed".
+	// Status defaults to "failed"; "skipped" sends what a disabled endpoint
+	// missed.
 	Status    Status `json:"status"`
 	EventType string `json:"event_type"`
 	// Since and Until bound the deliveries' creation (Unix seconds).
@@ -170,9 +233,10 @@ func (p *RedriveParams) Validate() error {
 		p.Status = StatusFailed
 	}
 	switch p.Status {
-	case StatusFailed, StatusSucceeded, StatusCanceled:
+	case StatusFailed, StatusSucceeded, StatusCanceled, StatusSkipped:
 	default:
-		return validation.Invalid("status", validation.CodeInvalid, `must be "failed", "succeeded" or "canceled": pending deliveries are already on their way`)
+		return validation.Invalid("status", validation.CodeInvalid,
+			`must be "failed", "succeeded", "canceled" or "skipped": pending deliveries are already on their way`)
 	}
 	if p.Since != nil && p.Until != nil && *p.Until < *p.Since {
 		return validation.Invalid("until", validation.CodeInvalid, "must not be before since")

@@ -35,6 +35,17 @@ const (
 	disabledReasonFailing = "no successful delivery for %s (since %s)"
 )
 
+// DisableCause is why an endpoint was disabled, in a word fit for a metric
+// label and a log line; the endpoint's disabled_reason says it in full.
+type DisableCause string
+
+// Disable causes.
+const (
+	CauseGone    DisableCause = "gone"    // it answered 410 Gone
+	CauseFailing DisableCause = "failing" // no success for DisableAfter
+	CauseManual  DisableCause = "manual"  // through the API
+)
+
 // DisabledReasonFailing explains an automatic disable after a long outage.
 func DisabledReasonFailing(after time.Duration, since time.Time) string {
 	return fmt.Sprintf(disabledReasonFailing, formatDays(after), since.UTC().Format(time.RFC3339))

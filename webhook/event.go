@@ -14,6 +14,20 @@ const (
 	TypeChargeSucceeded = "charge.succeeded"
 	// TypeChargeFailed fires for every declined or blocked charge attempt.
 	TypeChargeFailed = "charge.failed"
+
+	// Operational events tell a merchant about its own webhook setup. They
+	// go to the merchant's other endpoints that subscribe to them (by name
+	// or "*"), never to the endpoint they are about, and are never raised
+	// about each other.
+
+	// TypeWebhookEndpointDisabled fires when an endpoint stops receiving
+	// events: it answered 410 Gone, failed for days without a success, or
+	// was disabled through the API. Data.Object is the endpoint, with its
+	// disabled_reason.
+	TypeWebhookEndpointDisabled = "webhook_endpoint.disabled"
+	// TypeDeliveryFailed fires when a delivery's last attempt has failed.
+	// Data.Object is the delivery; it can be sent again with a redrive.
+	TypeDeliveryFailed = "delivery.failed"
 )
 
 // EventTypes lists every type above, in a stable order.
@@ -22,6 +36,14 @@ var EventTypes = []string{
 	TypeCheckoutSessionExpired,
 	TypeChargeSucceeded,
 	TypeChargeFailed,
+	TypeWebhookEndpointDisabled,
+	TypeDeliveryFailed,
+}
+
+// IsOperational reports whether typ is an operational event type: one
+// that reports on webhook delivery itself rather than on payments.
+func IsOperational(typ string) bool {
+	return typ == TypeWebhookEndpointDisabled || typ == TypeDeliveryFailed
 }
 
 // Event is the JSON envelope of every webhook body:

@@ -69,6 +69,13 @@ type Config struct {
 	// InflightPerEndpoint caps concurrent attempts to one endpoint per
 	// process (HERALD_INFLIGHT_PER_ENDPOINT). Default 10.
 	InflightPerEndpoint int
+	// InflightPerMerchant caps concurrent attempts to all of one merchant's
+	// endpoints per process (HERALD_INFLIGHT_PER_MERCHANT). Default 100.
+	InflightPerMerchant int
+	// SweepInterval is how often the leader looks for pending deliveries
+	// that have lost their job and enqueues them again
+	// (HERALD_SWEEP_INTERVAL). Default 1m.
+	SweepInterval time.Duration
 	// BreakerOpenFor is how long an endpoint's open breaker waits before a
 	// probe (HERALD_BREAKER_OPEN_FOR). Default 30s.
 	BreakerOpenFor time.Duration
@@ -252,6 +259,8 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		return nil
 	})
 	s.add("inflight-per-endpoint", "HERALD_INFLIGHT_PER_ENDPOINT", "10", "concurrent attempts per endpoint per process", parseInt(&cfg.InflightPerEndpoint, 1))
+	s.add("inflight-per-merchant", "HERALD_INFLIGHT_PER_MERCHANT", "100", "concurrent attempts per merchant per process", parseInt(&cfg.InflightPerMerchant, 1))
+	s.add("sweep-interval", "HERALD_SWEEP_INTERVAL", "1m", "how often orphaned deliveries are looked for", parseDuration(&cfg.SweepInterval, 100*time.Millisecond))
 	s.add("breaker-open-for", "HERALD_BREAKER_OPEN_FOR", "30s", "open breaker wait before a probe", parseDuration(&cfg.BreakerOpenFor, 10*time.Millisecond))
 	s.add("disable-endpoint-after", "HERALD_DISABLE_ENDPOINT_AFTER", "120h", "disable endpoints failing this long", parseDuration(&cfg.DisableEndpointAfter, time.Minute))
 	s.add("delivery-workers", "HERALD_DELIVERY_WORKERS", "1000", "River MaxWorkers of the delivery queue", parseInt(&cfg.DeliveryWorkers, 1))

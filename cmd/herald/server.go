@@ -123,10 +123,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	if err != nil {
 		return nil, fmt.Errorf("river insert client: %w", err)
 	}
-	s.Delivery = deliverypg.NewService(s.pool, deliverypg.Config{
-		Box: box, Inserter: inserter, RequireHTTPS: cfg.Env == envProduction, Logger: logger,
-	})
 	s.breakers = delivery.NewBreakers(delivery.BreakerSettings{OpenFor: cfg.BreakerOpenFor})
+	deliveryMetrics := deliverypg.NewMetrics(reg, s.pool, s.breakers, logger)
+	s.Delivery = deliverypg.NewService(s.pool, deliverypg.Config{
+		Box: box, Inserter: inserter, RequireHTTPS: cfg.Env == envProduction, Metrics: deliveryMetrics, Logger: logger,
+	})
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -148,7 +149,6 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	}
 	idem := idempotency.NewStore(s.pool, logger)
 
-	deliveryMetrics := deliverypg.NewMetrics(reg, s.pool, s.breakers, logger)
 	sender := deliverynet.NewSender(deliverynet.Config{
 		Timeout: cfg.DeliveryTimeout,
 		Guard:   deliverynet.NewGuard(cfg.AllowPrivateEndpoints),
@@ -161,12 +161,13 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	})
 	s.closers = append(s.closers, sender.Close)
 	s.deliverWorker = deliverypg.NewDeliverWorker(s.pool, deliverypg.WorkerConfig{
-		Sender: sender, Breakers: s.breakers, Box: box, Metrics: deliveryMetrics,
+		Sender: sender, Breakers: s.breakers, Box: box, Inserter: inserter, Metrics: deliveryMetrics,
 		Retry:               delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
-		InflightPerEndpoint: cfg.InflightPerEndpoint, DisableAfter: cfg.DisableEndpointAfter,
+		InflightPerEndpoint: cfg.InflightPerEndpoint, InflightPerMerchant: cfg.InflightPerMerchant,
+		DisableAfter:   cfg.DisableEndpointAfter,
 		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
 	})
-	if s.river, err = s.newRiver(idem, s.deliverWorker); err != nil {
+	if s.river, err = s.newRiver(idem, s.deliverWorker, deliveryMetrics); err != nil {
 		return nil, err
 	}
 
@@ -210,12 +211,13 @@ func (s *Server) riverLogger() *slog.Logger {
 	return slog.New(levelFloor{s.logger.Handler(), slog.LevelWarn})
 }
 
-func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWorker) (*river.Client[pgx.Tx], error) {
+func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWorker, metrics *deliverypg.Metrics) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, checkoutpg.NewExpireSessionsWorker(s.Checkout))
 	river.AddWorker(workers, idempotency.NewCleanupWorker(idem))
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
+	river.AddWorker(workers, deliverypg.NewSweepWorker(s.pool, metrics, s.logger))
 	cfg := &river.Config{
 		Logger:            s.riverLogger(),
 		Workers:           workers,
@@ -235,6 +237,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			checkoutpg.ExpiryPeriodicJob(s.cfg.ExpiryInterval),
 			idempotency.CleanupPeriodicJob(time.Hour),
+			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)

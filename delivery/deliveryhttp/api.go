@@ -154,8 +154,6 @@ func (a *API) handleEventGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var deliveryStatuses = []delivery.Status{delivery.StatusPending, delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusCanceled}
-
 func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	pg, err := httpapi.ParsePage(r)
 	if err != nil {
@@ -164,8 +162,8 @@ func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := delivery.DeliveryFilter{EndpointID: q.Get("endpoint_id"), EventID: q.Get("event_id"), Status: delivery.Status(q.Get("status"))}
-	if f.Status != "" && !slices.Contains(deliveryStatuses, f.Status) {
-		a.error(w, r, httpapi.Invalid("parameter_invalid", "status", "status must be pending, succeeded, failed or canceled."))
+	if f.Status != "" && !slices.Contains(delivery.Statuses, f.Status) {
+		a.error(w, r, httpapi.Invalid("parameter_invalid", "status", "status must be pending, succeeded, failed, canceled or skipped."))
 		return
 	}
 	list, more, err := a.Deliveries.ListDeliveries(r.Context(), httpapi.MerchantID(r.Context()), f, pg.Limit, pg.StartingAfter)

@@ -98,12 +98,17 @@ func lockEndpoint(ctx context.Context, tx pgx.Tx, merchantID, endpointID string)
 		WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL FOR UPDATE`, endpointID, merchantID))
 }
 
-// UpdateEndpoint implements delivery.EndpointService.
+// UpdateEndpoint implements delivery.EndpointService. Disabling an
+// endpoint raises webhook_endpoint.disabled to the merchant's other
+// endpoints, as an automatic disable does.
 func (s *Service) UpdateEndpoint(ctx context.Context, merchantID, endpointID string, p delivery.EndpointParams) (*delivery.Endpoint, error) {
 	if err := delivery.ValidateEndpoint(p, false, s.cfg.RequireHTTPS); err != nil {
 		return nil, err
 	}
-	var e *delivery.Endpoint
+	var (
+		e        *delivery.Endpoint
+		disabled bool
+	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if e, err = lockEndpoint(ctx, tx, merchantID, endpointID); err != nil {
@@ -123,18 +128,15 @@ func (s *Service) UpdateEndpoint(ctx context.Context, merchantID, endpointID str
 		if p.Paused != nil {
 			e.Paused = *p.Paused
 		}
-		resetHealth := false
+		resetHealth, disabling := false, false
 		if p.Status != nil && delivery.EndpointStatus(*p.Status) != e.Status {
-			e.Status = delivery.EndpointStatus(*p.Status)
-			if e.Status == delivery.EndpointEnabled {
+			if delivery.EndpointStatus(*p.Status) == delivery.EndpointEnabled {
 				// A fresh start: the outage that disabled it is forgiven, and
-				// nothing is redriven unless asked.
-				e.DisabledReason, e.FailingSince, resetHealth = "", nil, true
+				// nothing is redriven unless asked (skipped deliveries wait
+				// for a redrive with status "skipped").
+				e.Status, e.DisabledReason, e.FailingSince, resetHealth = delivery.EndpointEnabled, "", nil, true
 			} else {
-				e.DisabledReason = delivery.DisabledReasonManual
-				if err := cancelPendingTx(ctx, tx, e.ID, now); err != nil {
-					return err
-				}
+				disabling = true // below, with its event
 			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET url = $2, enabled_events = $3, description = $4, paused = $5,
@@ -143,6 +145,14 @@ func (s *Service) UpdateEndpoint(ctx context.Context, merchantID, endpointID str
 		if err != nil {
 			return fmt.Errorf("update endpoint: %w", err)
 		}
+		if disabling {
+			d, err := disableTx(ctx, tx, s.cfg.Inserter, e.ID, delivery.DisabledReasonManual, now)
+			if err != nil {
+				return err
+			}
+			e, disabled = d, true // d is set: the row is locked and was enabled
+			return nil
+		}
 		if wasPaused && !e.Paused {
 			return s.releaseHeldTx(ctx, tx, e.ID)
 		}
@@ -150,6 +160,9 @@ func (s *Service) UpdateEndpoint(ctx context.Context, merchantID, endpointID str
 	})
 	if err != nil {
 		return nil, err
+	}
+	if disabled {
+		s.ops.endpointDisabled(e, delivery.CauseManual)
 	}
 	return e, nil
 }
@@ -206,14 +219,12 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 	return e, nil
 }
 
-// cancelPendingSQL cancels an endpoint's ($1) pending deliveries at $2.
-// Their jobs, if any, find them cancelled and stop without an attempt.
-const cancelPendingSQL = `UPDATE deliveries SET status = 'canceled', held = false, next_attempt_at = NULL,
-	completed_at = $2 WHERE endpoint_id = $1 AND status = 'pending'`
-
-// cancelPendingTx runs cancelPendingSQL in tx.
+// cancelPendingTx cancels an endpoint's pending deliveries in tx. Their
+// jobs, if any, find them cancelled and stop without an attempt.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
-	if _, err := tx.Exec(ctx, cancelPendingSQL, endpointID, now); err != nil {
+	_, err := tx.Exec(ctx, `UPDATE deliveries SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2
+		WHERE endpoint_id = $1 AND status = $4`, endpointID, now, delivery.StatusCanceled, delivery.StatusPending)
+	if err != nil {
 		return fmt.Errorf("cancel pending deliveries: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package deliverypg
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -34,6 +35,21 @@ func (DeliverArgs) Kind() string { return "herald.deliver" }
 var liveStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// hasLiveJob is an SQL condition on a delivery d: a job of its current
+// job_seq is still to run (or running). River's GIN index on args serves
+// the containment test.
+var hasLiveJob = `EXISTS (SELECT 1 FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
+	AND j.args @> jsonb_build_object('delivery_id', d.id, 'seq', d.job_seq)
+	AND j.state IN (` + stateList(liveStates) + `))`
+
+func stateList(states []rivertype.JobState) string {
+	quoted := make([]string, len(states))
+	for i, st := range states {
+		quoted[i] = "'" + string(st) + "'"
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.

@@ -16,11 +16,15 @@ import (
 
 // Metrics are the delivery engine's Prometheus metrics. Labels are bounded
 // sets: never a merchant, endpoint, URL or event id.
+//
+// A nil *Metrics counts nothing, for tests that wire a Service alone.
 type Metrics struct {
 	attempts *prometheus.CounterVec
 	duration prometheus.Histogram
 	lag      prometheus.Histogram
 	failed   prometheus.Counter
+	disabled *prometheus.CounterVec
+	orphans  prometheus.Counter
 	snoozes  *prometheus.CounterVec
 }
 
@@ -28,6 +32,7 @@ type Metrics struct {
 const (
 	snoozeBreakerOpen = "breaker_open"
 	snoozeInflightCap = "inflight_cap"
+	snoozeMerchantCap = "merchant_inflight_cap"
 	snoozeResumed     = "resumed"
 )
 
@@ -55,22 +60,51 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *deliver
 			Name: "herald_deliveries_failed_total",
 			Help: "Deliveries that used up every attempt without a 2xx.",
 		}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_endpoints_disabled_total",
+			Help: "Webhook endpoints disabled, by cause (gone: answered 410; failing: no success for days; manual: through the API).",
+		}, []string{"cause"}),
+		orphans: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_deliveries_orphaned_total",
+			Help: "Pending deliveries found without a live job by the sweeper, and enqueued again.",
+		}),
 		snoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_delivery_snoozes_total",
-			Help: "Deliveries postponed without spending an attempt, by reason (breaker_open, inflight_cap, resumed).",
+			Help: "Deliveries postponed without spending an attempt, by reason (breaker_open, inflight_cap, merchant_inflight_cap, resumed).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.attempts, m.duration, m.lag, m.failed, m.snoozes)
+	reg.MustRegister(m.attempts, m.duration, m.lag, m.failed, m.disabled, m.orphans, m.snoozes)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_breakers_open",
 		Help: "Per-endpoint circuit breakers open in this process.",
 	}, func() float64 { return float64(breakers.OpenCount()) }))
 	reg.MustRegister(&dbCollector{pool: pool, logger: logger, ttl: 5 * time.Second})
-	for _, reason := range []string{snoozeBreakerOpen, snoozeInflightCap, snoozeResumed} {
+	for _, reason := range []string{snoozeBreakerOpen, snoozeInflightCap, snoozeMerchantCap, snoozeResumed} {
 		m.snoozes.WithLabelValues(reason)
+	}
+	for _, cause := range []delivery.DisableCause{delivery.CauseGone, delivery.CauseFailing, delivery.CauseManual} {
+		m.disabled.WithLabelValues(string(cause))
 	}
 	m.attempts.WithLabelValues("success", "2xx")
 	return m
+}
+
+func (m *Metrics) endpointDisabled(cause delivery.DisableCause) {
+	if m != nil {
+		m.disabled.WithLabelValues(string(cause)).Inc()
+	}
+}
+
+func (m *Metrics) deliveryFailed() {
+	if m != nil {
+		m.failed.Inc()
+	}
+}
+
+func (m *Metrics) orphansFound(n int) {
+	if m != nil {
+		m.orphans.Add(float64(n))
+	}
 }
 
 // observe records one attempt.
@@ -90,8 +124,11 @@ func (m *Metrics) observe(res delivery.AttemptResult, first bool, lag time.Durat
 }
 
 var (
-	endpointsDesc = prometheus.NewDesc("herald_endpoints", "Webhook endpoints by status (enabled, paused, disabled).", []string{"status"}, nil)
-	queueDesc     = prometheus.NewDesc("herald_queue_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil)
+	endpointsDesc  = prometheus.NewDesc("herald_endpoints", "Webhook endpoints by status (enabled, paused, disabled).", []string{"status"}, nil)
+	deliveriesDesc = prometheus.NewDesc("herald_deliveries",
+		"Deliveries in the states that need watching: pending (on their way), failed (attempts used up) and skipped (the endpoint was disabled); each can be redriven.",
+		[]string{"status"}, nil)
+	queueDesc = prometheus.NewDesc("herald_queue_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil)
 )
 
 // dbCollector reads endpoint and queue counts from Postgres at scrape time.
@@ -108,6 +145,7 @@ type dbCollector struct {
 // Describe implements prometheus.Collector.
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- endpointsDesc
+	ch <- deliveriesDesc
 	ch <- queueDesc
 }
 
@@ -154,6 +192,32 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	}
 	for status, n := range counts {
 		out = append(out, prometheus.MustNewConstMetric(endpointsDesc, prometheus.GaugeValue, n, status))
+	}
+	// Succeeded and canceled deliveries only grow (until retention): they
+	// are left out so that the count stays an index range per status.
+	watched := []delivery.Status{delivery.StatusPending, delivery.StatusFailed, delivery.StatusSkipped}
+	byStatus := map[string]float64{}
+	for _, st := range watched {
+		byStatus[string(st)] = 0
+	}
+	rows, err = c.pool.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE status = ANY($1) GROUP BY status`, watched)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var status string
+		var n float64
+		if err := rows.Scan(&status, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		byStatus[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for status, n := range byStatus {
+		out = append(out, prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, n, status))
 	}
 	// Completed jobs are left out: River keeps them a day and counting them
 	// would scan the whole table at every scrape. Herald's queues report

@@ -58,16 +58,25 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ string, limit 
 	return list, more, nil
 }
 
+// deliveryColumns are scanned by scanDelivery, from deliveries d joined
+// with their endpoint e (deliveryFrom): the endpoint's pause and breaker
+// say why a pending delivery waits and until when.
 const deliveryColumns = `d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held, d.attempts,
-	d.next_attempt_at, d.last_attempt_at, COALESCE(d.last_status_code, 0), d.last_error_class, d.created_at, d.completed_at`
+	d.next_attempt_at, d.last_attempt_at, COALESCE(d.last_status_code, 0), d.last_error_class, d.created_at, d.completed_at,
+	e.paused, e.breaker_state, e.breaker_next_probe_at`
+
+const deliveryFrom = ` FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `
 
 func scanDelivery(row pgx.Row) (*delivery.Delivery, error) {
 	var d delivery.Delivery
+	var e delivery.EndpointState
 	err := row.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.Held, &d.Attempts,
-		&d.NextAttemptAt, &d.LastAttemptAt, &d.LastStatusCode, &d.LastErrorClass, &d.Created, &d.CompletedAt)
+		&d.NextAttemptAt, &d.LastAttemptAt, &d.LastStatusCode, &d.LastErrorClass, &d.Created, &d.CompletedAt,
+		&e.Paused, &e.BreakerState, &e.NextProbe)
 	if err != nil {
 		return nil, notFound(err, "scan delivery")
 	}
+	d.ExplainWait(e)
 	return &d, nil
 }
 
@@ -78,7 +87,7 @@ func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID strin
 	var d *delivery.Delivery
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		d, err = scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+deliveryFrom+`
 			WHERE d.id = $1 AND d.merchant_id = $2`, deliveryID, merchantID))
 		if err != nil {
 			return err
@@ -125,7 +134,7 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 		args = append(args, startingAfter)
 		cursor = `AND (d.created_at, d.id) < (SELECT created_at, id FROM deliveries WHERE id = $6) `
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.merchant_id = $1
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+deliveryFrom+`WHERE d.merchant_id = $1
 		AND ($2 = '' OR d.endpoint_id = $2) AND ($3 = '' OR d.event_id = $3) AND ($4 = '' OR d.status = $4) `+cursor+`
 		ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, args...)
 	if err != nil {

@@ -41,14 +41,18 @@ func (s *Service) RedriveDelivery(ctx context.Context, merchantID, deliveryID st
 	return s.FindDelivery(ctx, merchantID, deliveryID)
 }
 
-// redriveTx puts a finished delivery back on its way with a fresh set of
-// attempts and returns the job to enqueue; a pending delivery is already on
-// its way and is left alone (ok false). The delivery row must be locked.
+// redriveTx puts a delivery back on its way with a fresh set of attempts
+// and returns the job to enqueue. A finished or skipped delivery always
+// goes; a pending one only when it is an orphan (no live job, not held):
+// one that has a job is already on its way and is left alone (ok false),
+// so that no delivery is ever attempted twice at once. The delivery row
+// must be locked.
 func redriveTx(ctx context.Context, tx pgx.Tx, deliveryID string, now time.Time) (DeliverArgs, bool, error) {
 	var job DeliverArgs
-	err := tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending', redrive_base = attempts, job_seq = job_seq + 1,
-		next_attempt_at = $2, completed_at = NULL WHERE id = $1 AND status <> 'pending'
-		RETURNING id, job_seq, endpoint_id`, deliveryID, now).Scan(&job.DeliveryID, &job.Seq, &job.EndpointID)
+	err := tx.QueryRow(ctx, `UPDATE deliveries d SET status = $3, redrive_base = attempts, job_seq = job_seq + 1,
+		next_attempt_at = $2, completed_at = NULL
+		WHERE id = $1 AND (status <> $3 OR (NOT held AND NOT `+hasLiveJob+`))
+		RETURNING id, job_seq, endpoint_id`, deliveryID, now, delivery.StatusPending).Scan(&job.DeliveryID, &job.Seq, &job.EndpointID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return job, false, nil
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	Inserter JobInserter
 	// RequireHTTPS refuses http endpoint URLs (production).
 	RequireHTTPS bool
+	// Metrics counts endpoints disabled through the API; nil counts nothing.
+	Metrics *Metrics
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -48,6 +50,7 @@ type Config struct {
 type Service struct {
 	pool *pgxpool.Pool
 	cfg  Config
+	ops  opsLog
 }
 
 var (
@@ -68,7 +71,7 @@ func NewService(pool *pgxpool.Pool, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{pool: pool, cfg: cfg}
+	return &Service{pool: pool, cfg: cfg, ops: opsLog{cfg.Logger, cfg.Metrics}}
 }
 
 // notFound maps "no rows" to delivery.ErrNotFound.

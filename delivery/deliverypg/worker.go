@@ -2,13 +2,10 @@ package deliverypg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -30,13 +26,21 @@ type WorkerConfig struct {
 	Breakers *delivery.Breakers
 	// Box opens sealed signing secrets. Required.
 	Box *seal.Box
+	// Inserter enqueues the deliveries of the operational events the worker
+	// raises (webhook_endpoint.disabled, delivery.failed). Required.
+	Inserter JobInserter
 	// Metrics records attempts. Required.
 	Metrics *Metrics
 	// Retry is the retry policy; zero fields take delivery's defaults.
 	Retry delivery.RetryPolicy
 	// InflightPerEndpoint caps concurrent attempts to one endpoint in this
-	// process, so one slow merchant cannot hold every worker. Default 10.
+	// process, so one slow endpoint cannot hold every worker. Default
+	// DefaultInflightPerEndpoint.
 	InflightPerEndpoint int
+	// InflightPerMerchant caps concurrent attempts to all of one merchant's
+	// endpoints in this process, so a merchant with many slow endpoints
+	// cannot hold every worker either. Default DefaultInflightPerMerchant.
+	InflightPerMerchant int
 	// DisableAfter disables an endpoint that has not had a single success
 	// for this long. Default 5 days.
 	DisableAfter time.Duration
@@ -48,6 +52,12 @@ type WorkerConfig struct {
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
+
+// Defaults of WorkerConfig.
+const (
+	DefaultInflightPerEndpoint = 10
+	DefaultInflightPerMerchant = 100
+)
 
 // DeliverWorker works DeliverArgs: one attempt per run.
 //
@@ -62,6 +72,7 @@ type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	pool     *pgxpool.Pool
 	cfg      WorkerConfig
+	ops      opsLog
 	inflight *inflight
 	// loads and records batch the per-attempt reads and writes of
 	// concurrent workers; see coalescer. Run serves them.
@@ -72,12 +83,15 @@ type DeliverWorker struct {
 // NewDeliverWorker returns the worker. It panics when a required
 // collaborator is missing: a wiring bug.
 func NewDeliverWorker(pool *pgxpool.Pool, cfg WorkerConfig) *DeliverWorker {
-	if cfg.Sender == nil || cfg.Breakers == nil || cfg.Box == nil || cfg.Metrics == nil {
-		panic("deliverypg: Sender, Breakers, Box and Metrics are required")
+	if cfg.Sender == nil || cfg.Breakers == nil || cfg.Box == nil || cfg.Inserter == nil || cfg.Metrics == nil {
+		panic("deliverypg: Sender, Breakers, Box, Inserter and Metrics are required")
 	}
 	cfg.Retry = cfg.Retry.WithDefaults()
 	if cfg.InflightPerEndpoint == 0 {
-		cfg.InflightPerEndpoint = 10
+		cfg.InflightPerEndpoint = DefaultInflightPerEndpoint
+	}
+	if cfg.InflightPerMerchant == 0 {
+		cfg.InflightPerMerchant = DefaultInflightPerMerchant
 	}
 	if cfg.DisableAfter == 0 {
 		cfg.DisableAfter = 5 * 24 * time.Hour
@@ -91,7 +105,8 @@ func NewDeliverWorker(pool *pgxpool.Pool, cfg WorkerConfig) *DeliverWorker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	w := &DeliverWorker{pool: pool, cfg: cfg, inflight: newInflight(cfg.InflightPerEndpoint)}
+	w := &DeliverWorker{pool: pool, cfg: cfg, ops: opsLog{cfg.Logger, cfg.Metrics},
+		inflight: newInflight(cfg.InflightPerEndpoint, cfg.InflightPerMerchant)}
 	w.loads = newCoalescer(coalescerLoops, coalescerBatch, w.loadBatch)
 	w.records = newCoalescer(coalescerLoops, coalescerBatch, w.recordBatch)
 	return w
@@ -117,7 +132,7 @@ func (w *DeliverWorker) Run(ctx context.Context) {
 // Timeout implements river.Worker: the attempt's own timeout plus time to
 // record it. River's RescueStuckJobsAfter must be longer.
 func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
-	return w.cfg.AttemptTimeout + 10*time.Second
+	return w.cfg.AttemptTimeout + recordTimeout
 }
 
 // NextRetry implements river.Worker for infrastructure failures only
@@ -163,11 +178,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return w.hold(ctx, t)
 	}
 
-	if !w.inflight.acquire(t.EndpointID) {
-		w.cfg.Metrics.snoozes.WithLabelValues(snoozeInflightCap).Inc()
+	if capped := w.inflight.acquire(t.EndpointID, t.MerchantID); capped != "" {
+		w.cfg.Metrics.snoozes.WithLabelValues(capped).Inc()
 		return river.JobSnooze(jitter(500 * time.Millisecond))
 	}
-	defer w.inflight.release(t.EndpointID)
+	defer w.inflight.release(t.EndpointID, t.MerchantID)
 	done, wait, ok := w.cfg.Breakers.Allow(t.EndpointID)
 	if !ok {
 		w.cfg.Metrics.snoozes.WithLabelValues(snoozeBreakerOpen).Inc()
@@ -183,37 +198,44 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	res := w.cfg.Sender.Send(ctx, delivery.SendRequest{
 		URL: t.URL, MsgID: t.EventID, Body: t.Body, Secrets: secrets, Timestamp: start,
 	})
-	done(res.Succeeded())
+	// Only an endpoint that looks down counts against its breaker: one that
+	// rejects a few poison messages keeps receiving the others.
+	done(!delivery.EndpointDown(res))
 	attempts := t.Attempts + 1
 	decision := w.cfg.Retry.Decide(res, attempts-t.RedriveBase, start, rand.Float64)
 
+	redriven := job.Args.Redrive && (t.LastAttemptAt == nil || t.LastAttemptAt.Before(job.CreatedAt))
 	trigger := delivery.TriggerRetry
 	switch {
+	case redriven:
+		trigger = delivery.TriggerRedrive
 	case t.Attempts == 0:
 		trigger = delivery.TriggerInitial
-	case job.Args.Redrive && (t.LastAttemptAt == nil || t.LastAttemptAt.Before(job.CreatedAt)):
-		trigger = delivery.TriggerRedrive
 	}
 	// Record even if the job's context is ending (shutdown, timeout): the
 	// attempt happened and the log must say so.
-	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	outcome, err := w.records.do(recordCtx, attemptRecord{
 		t: t, res: res, start: start, attempts: attempts, trigger: trigger, decision: decision, now: w.cfg.Now(),
 	})
+	if err == nil {
+		err = outcome.err
+	}
 	if err != nil {
 		return err
 	}
 	disabled := outcome.disabled
 	if !disabled && !outcome.failingSince.IsZero() && w.cfg.Now().Sub(outcome.failingSince) >= w.cfg.DisableAfter {
-		b := &pgx.Batch{}
-		queueDisable(b, t.EndpointID, delivery.DisabledReasonFailing(w.cfg.DisableAfter, outcome.failingSince), w.cfg.Now())
-		if err := w.pool.SendBatch(recordCtx, b).Close(); err != nil {
-			return fmt.Errorf("disable endpoint: %w", err)
+		reason := delivery.DisabledReasonFailing(w.cfg.DisableAfter, outcome.failingSince)
+		if err := w.disable(recordCtx, t.EndpointID, reason, delivery.CauseFailing); err != nil {
+			return err
 		}
 		disabled = true
 	}
-	w.cfg.Metrics.observe(res, t.Attempts == 0, start.Sub(t.Created))
+	// The first-attempt lag is the time from the event to its first try;
+	// a redrive of a skipped delivery, days later, says nothing about it.
+	w.cfg.Metrics.observe(res, t.Attempts == 0 && !redriven, start.Sub(t.Created))
 
 	switch {
 	case disabled:
@@ -223,10 +245,31 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	case decision.Verdict == delivery.Retry:
 		return river.JobSnooze(decision.RetryIn)
 	case decision.Verdict == delivery.Exhausted:
-		w.cfg.Metrics.failed.Inc()
 		return river.JobCancel(fmt.Errorf("delivery %s failed after %d attempts", t.ID, attempts-t.RedriveBase))
 	}
 	return river.JobCancel(errors.New("the endpoint answered 410 Gone and was disabled"))
+}
+
+// recordTimeout bounds the writing of an attempt's record, which goes on
+// after the job's own context has ended.
+const recordTimeout = 10 * time.Second
+
+// disable disables an endpoint that has failed for too long, with its
+// operational event, in one transaction.
+func (w *DeliverWorker) disable(ctx context.Context, endpointID, reason string, cause delivery.DisableCause) error {
+	var e *delivery.Endpoint
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		e, err = disableTx(ctx, tx, w.cfg.Inserter, endpointID, reason, w.cfg.Now())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		w.ops.endpointDisabled(e, cause)
+	}
+	return nil
 }
 
 func (w *DeliverWorker) load(ctx context.Context, deliveryID string) (*target, error) {
@@ -296,8 +339,8 @@ func (w *DeliverWorker) secrets(t *target) ([][]byte, error) {
 
 // cancel marks a delivery to a disabled or deleted endpoint cancelled.
 func (w *DeliverWorker) cancel(ctx context.Context, t *target) error {
-	_, err := w.pool.Exec(ctx, `UPDATE deliveries SET status = 'canceled', next_attempt_at = NULL, completed_at = $2
-		WHERE id = $1 AND status = 'pending'`, t.ID, w.cfg.Now())
+	_, err := w.pool.Exec(ctx, `UPDATE deliveries SET status = $3, next_attempt_at = NULL, completed_at = $2
+		WHERE id = $1 AND status = $4`, t.ID, w.cfg.Now(), delivery.StatusCanceled, delivery.StatusPending)
 	if err != nil {
 		return fmt.Errorf("cancel delivery: %w", err)
 	}
@@ -332,275 +375,49 @@ func (w *DeliverWorker) hold(ctx context.Context, t *target) error {
 	return river.JobCancel(errors.New("endpoint paused: the delivery is held until it is resumed"))
 }
 
-// attemptRecord is one attempt and its verdict, to be written.
-type attemptRecord struct {
-	t        *target
-	res      delivery.AttemptResult
-	start    time.Time
-	attempts int
-	trigger  string
-	decision delivery.Decision
-	now      time.Time
-}
-
-// recordOutcome is what writing a record found out.
-type recordOutcome struct {
-	// disabled is set when the attempt (a 410) disabled the endpoint.
-	disabled bool
-	// failingSince is when the endpoint's current outage began, for a
-	// failed attempt.
-	failingSince time.Time
-}
-
-// recordBatch writes many attempts and their consequences in one pipelined
-// batch, which pgx sends with a single Sync: one round trip, one implicit
-// transaction, all or nothing.
-//
-// The batch does not wait for its WAL flush (synchronous_commit off for
-// this transaction only): if Postgres crashes in the next few milliseconds
-// the records may be lost, those deliveries then still look pending, River
-// rescues or retries their jobs, and the events are sent again — one more
-// request each, deduplicated by webhook-id, never a lost delivery and never
-// a recorded attempt that did not happen. Events themselves are always
-// committed synchronously, in the payment's transaction.
-//
-// A delivered job is completed by River's batched completer once Work
-// returns, not inside this transaction: should the process die in between,
-// the rescued job finds the delivery succeeded and stops without a request.
-func (w *DeliverWorker) recordBatch(ctx context.Context, recs []attemptRecord) ([]recordOutcome, error) {
-	var (
-		a attemptColumns
-		d deliveryColumnsUpdate
-	)
-	succeeded, failing := map[string]time.Time{}, map[string]time.Time{}
-	gone := map[string]time.Time{}
-	for _, r := range recs {
-		a.add(r)
-		d.add(r)
-		switch {
-		case r.res.Succeeded():
-			succeeded[r.t.EndpointID] = r.now
-		case r.decision.Verdict == delivery.Gone:
-			gone[r.t.EndpointID] = r.now
-		default:
-			if at, ok := failing[r.t.EndpointID]; !ok || r.start.Before(at) {
-				failing[r.t.EndpointID] = r.start
-			}
-		}
-	}
-
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
-	b.Queue(`INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us, request_headers,
-			response_status, response_headers, response_body, error_class, error_message)
-		SELECT a.id, a.delivery_id, a.number, a.trigger, a.started_at, a.duration_us, a.request_headers::jsonb,
-			a.response_status, a.response_headers::jsonb, a.response_body, a.error_class, a.error_message
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[],
-			$8::int[], $9::text[], $10::bytea[], $11::text[], $12::text[])
-			AS a(id, delivery_id, number, trigger, started_at, duration_us, request_headers, response_status,
-			response_headers, response_body, error_class, error_message)`,
-		a.ids, a.deliveryIDs, a.numbers, a.triggers, a.started, a.durations, a.requestHeaders, a.statuses,
-		a.responseHeaders, a.bodies, a.classes, a.messages)
-	b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
-			last_attempt_at = u.last_attempt_at, last_status_code = u.code, last_error_class = u.class,
-			completed_at = u.completed_at
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::text[],
-			$8::timestamptz[]) AS u(id, status, attempts, next_attempt_at, last_attempt_at, code, class, completed_at)
-		WHERE d.id = u.id`,
-		d.ids, d.statuses, d.attempts, d.nextAttempts, d.lastAttempts, d.codes, d.classes, d.completed)
-	if len(succeeded) > 0 {
-		// Every delivery would otherwise update its endpoint's row: health is
-		// refreshed at most once a second, so concurrent batches rarely queue
-		// on an endpoint's lock. Ids are sorted so batches lock in one order.
-		ids, at := sortedKeys(succeeded)
-		b.Queue(`UPDATE webhook_endpoints e SET last_success_at = u.at, failing_since = NULL
-			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-			WHERE e.id = u.id AND (e.last_success_at IS NULL OR e.last_success_at < u.at - interval '1 second'
-				OR e.failing_since IS NOT NULL)`, ids, at)
-	}
-	failingSince := map[string]time.Time{}
-	if len(failing) > 0 {
-		// Likewise only the first failure of an outage writes the row; the
-		// outage's start is read back for the auto-disable rule.
-		ids, at := sortedKeys(failing)
-		b.Queue(`WITH first AS (
-				UPDATE webhook_endpoints e SET failing_since = u.at
-				FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-				WHERE e.id = u.id AND e.failing_since IS NULL RETURNING e.id, e.failing_since)
-			SELECT e.id, COALESCE(f.failing_since, e.failing_since) FROM webhook_endpoints e
-			LEFT JOIN first f ON f.id = e.id WHERE e.id = ANY($1)`, ids, at).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var endpointID string
-				var since *time.Time
-				if err := rows.Scan(&endpointID, &since); err != nil {
-					return err
-				}
-				if since != nil {
-					failingSince[endpointID] = *since
-				}
-			}
-			return rows.Err()
-		})
-	}
-	for endpointID, now := range gone {
-		queueDisable(b, endpointID, delivery.DisabledReasonGone, now)
-	}
-	if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("record attempts: %w", err)
-	}
-
-	out := make([]recordOutcome, len(recs))
-	for i, r := range recs {
-		switch {
-		case r.decision.Verdict == delivery.Gone:
-			out[i].disabled = true
-		case !r.res.Succeeded():
-			out[i].failingSince = failingSince[r.t.EndpointID]
-		}
-	}
-	return out, nil
-}
-
-func sortedKeys(m map[string]time.Time) ([]string, []time.Time) {
-	ids := make([]string, 0, len(m))
-	for k := range m {
-		ids = append(ids, k)
-	}
-	slices.Sort(ids)
-	at := make([]time.Time, len(ids))
-	for i, k := range ids {
-		at[i] = m[k]
-	}
-	return ids, at
-}
-
-// attemptColumns are delivery_attempts rows as column arrays, for unnest.
-type attemptColumns struct {
-	ids, deliveryIDs, triggers, requestHeaders, classes, messages []string
-	numbers                                                       []int32
-	started                                                       []time.Time
-	durations                                                     []int64
-	statuses                                                      []*int32
-	responseHeaders                                               []*string
-	bodies                                                        [][]byte
-}
-
-func (c *attemptColumns) add(r attemptRecord) {
-	errMessage := ""
-	if r.res.Err != nil {
-		errMessage = r.res.Err.Error()
-	}
-	body := r.res.Body
-	if body == nil {
-		body = []byte{} // the column is NOT NULL; no answer is an empty body
-	}
-	c.ids = append(c.ids, id.New("att"))
-	c.deliveryIDs = append(c.deliveryIDs, r.t.ID)
-	c.numbers = append(c.numbers, int32(r.attempts))
-	c.triggers = append(c.triggers, r.trigger)
-	c.started = append(c.started, r.start)
-	c.durations = append(c.durations, r.res.Duration.Microseconds())
-	c.requestHeaders = append(c.requestHeaders, headerJSON(r.res.RequestHeader))
-	c.statuses = append(c.statuses, statusOrNil(r.res.StatusCode))
-	var respHeaders *string
-	if r.res.Header != nil {
-		h := headerJSON(r.res.Header)
-		respHeaders = &h
-	}
-	c.responseHeaders = append(c.responseHeaders, respHeaders)
-	c.bodies = append(c.bodies, body)
-	c.classes = append(c.classes, string(r.res.Class()))
-	c.messages = append(c.messages, errMessage)
-}
-
-// deliveryColumnsUpdate are the deliveries' new states as column arrays.
-type deliveryColumnsUpdate struct {
-	ids, statuses, classes                []string
-	attempts                              []int32
-	nextAttempts, lastAttempts, completed []*time.Time
-	codes                                 []*int32
-}
-
-func (c *deliveryColumnsUpdate) add(r attemptRecord) {
-	status := delivery.StatusPending
-	var next, completed *time.Time
-	switch r.decision.Verdict {
-	case delivery.Delivered:
-		status, completed = delivery.StatusSucceeded, &r.now
-	case delivery.Retry:
-		at := r.now.Add(r.decision.RetryIn)
-		next = &at
-	default:
-		status, completed = delivery.StatusFailed, &r.now
-	}
-	start := r.start
-	c.ids = append(c.ids, r.t.ID)
-	c.statuses = append(c.statuses, string(status))
-	c.attempts = append(c.attempts, int32(r.attempts))
-	c.nextAttempts = append(c.nextAttempts, next)
-	c.lastAttempts = append(c.lastAttempts, &start)
-	c.codes = append(c.codes, statusOrNil(r.res.StatusCode))
-	c.classes = append(c.classes, string(r.res.Class()))
-	c.completed = append(c.completed, completed)
-}
-
-// headerJSON keeps the first value of each header, for the attempt log.
-func headerJSON(h http.Header) string {
-	flat := make(map[string]string, len(h))
-	for k, v := range h {
-		if len(v) > 0 {
-			flat[k] = v[0]
-		}
-	}
-	b, _ := json.Marshal(flat) // a map of strings always marshals
-	return string(b)
-}
-
-func statusOrNil(code int) *int32 {
-	if code == 0 {
-		return nil
-	}
-	v := int32(code)
-	return &v
-}
-
-// queueDisable adds to b the disabling of an endpoint, with its reason, and
-// the cancelling of its pending deliveries.
-func queueDisable(b *pgx.Batch, endpointID, reason string, now time.Time) {
-	b.Queue(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = $3
-		WHERE id = $1 AND status = 'enabled'`, endpointID, reason, now)
-	b.Queue(cancelPendingSQL, endpointID, now)
-}
-
 // jitter returns a duration in [d/2, 3d/2).
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// inflight caps concurrent attempts per endpoint in this process. Open-source
-// River has no per-key concurrency limit, so a job over the cap snoozes.
+// inflight caps concurrent attempts per endpoint and per merchant in this
+// process. Open-source River has no per-key concurrency limit, so a job
+// over a cap snoozes.
 type inflight struct {
-	limit int
-	mu    sync.Mutex
-	n     map[string]int
+	perEndpoint, perMerchant int
+
+	mu        sync.Mutex
+	endpoints map[string]int
+	merchants map[string]int
 }
 
-func newInflight(limit int) *inflight { return &inflight{limit: limit, n: map[string]int{}} }
+func newInflight(perEndpoint, perMerchant int) *inflight {
+	return &inflight{perEndpoint: perEndpoint, perMerchant: perMerchant, endpoints: map[string]int{}, merchants: map[string]int{}}
+}
 
-func (f *inflight) acquire(key string) bool {
+// acquire takes a slot for an attempt to endpointID of merchantID. When a
+// cap is reached it takes nothing and returns the cap's snooze reason.
+func (f *inflight) acquire(endpointID, merchantID string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n[key] >= f.limit {
-		return false
+	switch {
+	case f.endpoints[endpointID] >= f.perEndpoint:
+		return snoozeInflightCap
+	case f.merchants[merchantID] >= f.perMerchant:
+		return snoozeMerchantCap
 	}
-	f.n[key]++
-	return true
+	f.endpoints[endpointID]++
+	f.merchants[merchantID]++
+	return ""
 }
 
-func (f *inflight) release(key string) {
+func (f *inflight) release(endpointID, merchantID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n[key]--; f.n[key] <= 0 {
-		delete(f.n, key)
+	if f.endpoints[endpointID]--; f.endpoints[endpointID] <= 0 {
+		delete(f.endpoints, endpointID)
+	}
+	if f.merchants[merchantID]--; f.merchants[merchantID] <= 0 {
+		delete(f.merchants, merchantID)
 	}
 }

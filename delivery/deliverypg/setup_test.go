@@ -1,0 +1,329 @@
+package deliverypg
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliverynet"
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// testBundle is a delivery engine on its own database: the service, a
+// running River client working the delivery queue with the real worker
+// and sender, and helpers to publish events and read what happened.
+type testBundle struct {
+	pool     *pgxpool.Pool
+	svc      *Service
+	worker   *DeliverWorker
+	client   *river.Client[pgx.Tx]
+	breakers *delivery.Breakers
+	reg      *prometheus.Registry
+	logs     *syncBuffer
+}
+
+// testConfig tunes setup.
+type testConfig struct {
+	worker WorkerConfig
+	// workers is the delivery queue's MaxWorkers.
+	workers int
+	// noClient leaves River stopped: the test drives jobs itself.
+	noClient bool
+}
+
+func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
+	t.Helper()
+	cfg := testConfig{workers: 50, worker: WorkerConfig{
+		Retry:          delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}},
+		AttemptTimeout: 2 * time.Second,
+	}}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ctx := context.Background()
+	b := &testBundle{pool: pgtest.NewPool(t), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(b.logs, nil))
+	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{SkipUnknownJobCheck: true, FetchCooldown: 10 * time.Millisecond})
+	require.NoError(t, err)
+	b.breakers = delivery.NewBreakers(delivery.BreakerSettings{OpenFor: time.Hour})
+	metrics := NewMetrics(b.reg, b.pool, b.breakers, logger)
+	b.svc = NewService(b.pool, Config{Box: box, Inserter: inserter, Metrics: metrics, Logger: logger})
+
+	sender := deliverynet.NewSender(deliverynet.Config{
+		Timeout: cfg.worker.AttemptTimeout,
+		Guard:   deliverynet.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}),
+	})
+	t.Cleanup(sender.Close)
+	wc := cfg.worker
+	wc.Sender, wc.Breakers, wc.Box, wc.Inserter, wc.Metrics, wc.Logger = sender, b.breakers, box, inserter, metrics, logger
+	b.worker = NewDeliverWorker(b.pool, wc)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, b.worker)
+	river.AddWorker(workers, NewRedriveWorker(b.pool, nil))
+	river.AddWorker(workers, NewSweepWorker(b.pool, metrics, logger))
+	b.client, err = river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Workers:           workers,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 5}, QueueDelivery: {MaxWorkers: cfg.workers}},
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+		JobTimeout:        b.worker.Timeout(nil),
+	})
+	require.NoError(t, err)
+
+	bg, stopBackground := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { b.worker.Run(bg) })
+	wg.Go(func() { PersistBreakers(bg, b.pool, b.breakers, 50*time.Millisecond, logger) })
+	if !cfg.noClient {
+		require.NoError(t, b.client.Start(ctx))
+	}
+	t.Cleanup(func() {
+		if !cfg.noClient {
+			stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			require.NoError(t, b.client.Stop(stopCtx))
+		}
+		stopBackground()
+		wg.Wait()
+	})
+	return b
+}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func (b *testBundle) merchant(t *testing.T, name string) string {
+	t.Helper()
+	m, _, err := account.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
+	require.NoError(t, err)
+	return m.ID
+}
+
+// endpoint creates an endpoint of merchantID on url for events.
+func (b *testBundle) endpoint(t *testing.T, merchantID, url string, events ...string) *delivery.Endpoint {
+	t.Helper()
+	e, err := b.svc.CreateEndpoint(context.Background(), merchantID, delivery.EndpointParams{URL: &url, EnabledEvents: events})
+	require.NoError(t, err)
+	return e
+}
+
+// update applies p to an endpoint through the service, as the API does.
+func (b *testBundle) update(t *testing.T, merchantID, endpointID string, p delivery.EndpointParams) *delivery.Endpoint {
+	t.Helper()
+	e, err := b.svc.UpdateEndpoint(context.Background(), merchantID, endpointID, p)
+	require.NoError(t, err)
+	return e
+}
+
+// publish commits one event of type typ for merchantID and returns its id.
+func (b *testBundle) publish(t *testing.T, merchantID, typ string) string {
+	t.Helper()
+	ev, err := webhook.NewEvent(id.New("evt"), typ, time.Now().Unix(), map[string]string{"object": "test"})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return b.svc.PublishTx(ctx, tx, merchantID, ev) }))
+	return ev.ID
+}
+
+// deliveries lists a merchant's deliveries matching f, newest first.
+func (b *testBundle) deliveries(t *testing.T, merchantID string, f delivery.DeliveryFilter) []*delivery.Delivery {
+	t.Helper()
+	list, _, err := b.svc.ListDeliveries(context.Background(), merchantID, f, 100, "")
+	require.NoError(t, err)
+	return list
+}
+
+// waitDeliveries waits until n of a merchant's deliveries match f.
+func (b *testBundle) waitDeliveries(t *testing.T, merchantID string, f delivery.DeliveryFilter, n int) []*delivery.Delivery {
+	t.Helper()
+	var list []*delivery.Delivery
+	waitFor(t, 20*time.Second, fmt.Sprintf("%d %q deliveries", n, f.Status), func() bool {
+		list = b.deliveries(t, merchantID, f)
+		return len(list) >= n
+	})
+	return list
+}
+
+// jobs counts the River jobs of a delivery, by state.
+func (b *testBundle) jobs(t *testing.T, deliveryID string) map[string]int {
+	t.Helper()
+	rows, err := b.pool.Query(context.Background(), `SELECT state::text, count(*) FROM river_job
+		WHERE kind = 'herald.deliver' AND args->>'delivery_id' = $1 GROUP BY 1`, deliveryID)
+	require.NoError(t, err)
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		require.NoError(t, rows.Scan(&state, &n))
+		out[state] = n
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// metric reads a counter or gauge of the bundle's registry by its name and
+// label name, value pairs.
+func (b *testBundle) metric(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := b.reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s%v not found", name, labels)
+	return 0
+}
+
+// sink is a merchant's endpoint on 127.0.0.1 that records every request
+// and answers as its handler says (200 by default).
+type sink struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	reqs    []sinkRequest
+	handler http.HandlerFunc
+}
+
+type sinkRequest struct {
+	Header http.Header
+	Event  webhook.Event
+	At     time.Time
+}
+
+func newSink(t *testing.T, handler http.HandlerFunc) *sink {
+	t.Helper()
+	s := &sink{handler: handler}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev webhook.Event
+		_ = json.Unmarshal(body, &ev)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, sinkRequest{Header: r.Header.Clone(), Event: ev, At: time.Now()})
+		h := s.handler
+		s.mu.Unlock()
+		if h == nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *sink) url() string { return s.srv.URL + "/hooks" }
+
+func (s *sink) setHandler(h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handler = h
+}
+
+func (s *sink) requests() []sinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sinkRequest(nil), s.reqs...)
+}
+
+// ofType returns the requests carrying events of type typ.
+func (s *sink) ofType(typ string) []sinkRequest {
+	var out []sinkRequest
+	for _, r := range s.requests() {
+		if r.Event.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *sink) waitType(t *testing.T, typ string, n int) []sinkRequest {
+	t.Helper()
+	waitFor(t, 20*time.Second, fmt.Sprintf("%d %s requests", n, typ), func() bool { return len(s.ofType(typ)) >= n })
+	return s.ofType(typ)
+}
+
+// answer returns a handler answering every request with code.
+func answer(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// object decodes an event's data.object.
+func object(t *testing.T, ev webhook.Event) map[string]any {
+	t.Helper()
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(ev.Data.Object, &obj))
+	return obj
+}

@@ -1,0 +1,146 @@
+package deliverypg
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// An endpoint that answers 500 to some events (it cannot handle them) while
+// accepting the others keeps getting the good ones at once: its breaker
+// stays closed. An endpoint that is really down still trips its breaker.
+func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *testConfig) {
+		c.worker.Retry.Schedule = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, time.Hour}
+	})
+	m := b.merchant(t, "Acme")
+	// The endpoint refuses charge.failed events (its handler crashes on
+	// them) and accepts everything else.
+	picky := newSink(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), webhook.TypeChargeFailed) {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := b.endpoint(t, m, picky.url(), "*")
+
+	for range 30 {
+		b.publish(t, m, webhook.TypeChargeFailed)
+	}
+	// Each poison event is tried three times: 90 failures.
+	waitFor(t, 30*time.Second, "three attempts of each poison event", func() bool {
+		return len(picky.ofType(webhook.TypeChargeFailed)) >= 90
+	})
+	e, err := b.svc.FindEndpoint(context.Background(), m, ep.ID)
+	require.NoError(t, err)
+	require.Equal(t, delivery.BreakerClosed, e.BreakerState)
+
+	start := time.Now()
+	good := b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
+	reqs := picky.waitType(t, webhook.TypeCheckoutSessionCompleted, 1)
+	require.Equal(t, good, reqs[0].Event.ID)
+	require.Less(t, reqs[0].At.Sub(start), time.Second, "the good event goes at once")
+	require.Zero(t, b.metric(t, "herald_delivery_snoozes_total", "reason", "breaker_open"))
+
+	// A down endpoint (nothing listens) trips the breaker after five
+	// failures; the deliveries behind it wait without spending attempts,
+	// and say so.
+	down := b.endpoint(t, m, closedURL(t), webhook.TypeCheckoutSessionExpired)
+	for range 8 {
+		b.publish(t, m, webhook.TypeCheckoutSessionExpired)
+	}
+	waitFor(t, 20*time.Second, "the breaker to open", func() bool {
+		e, err := b.svc.FindEndpoint(context.Background(), m, down.ID)
+		require.NoError(t, err)
+		return e.BreakerState == delivery.BreakerOpen
+	})
+	waitFor(t, 20*time.Second, "deliveries held by the breaker", func() bool {
+		for _, d := range b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: down.ID}) {
+			if d.Attempts == 0 && d.HeldReason == delivery.HoldBreakerOpen && d.NextAttemptAt != nil &&
+				d.NextAttemptAt.After(time.Now().Add(50*time.Minute)) {
+				return true // the breaker opens for an hour in this test
+			}
+		}
+		return false
+	})
+}
+
+// closedURL is a loopback URL where nothing listens: connections are
+// refused.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return "http://" + addr + "/hooks"
+}
+
+// One merchant with many slow endpoints holds at most its own in-flight
+// cap of the workers: the other merchants' deliveries go at once.
+func TestMerchantInflightCap(t *testing.T) {
+	t.Parallel()
+	const perMerchant = 4
+	b := setup(t, func(c *testConfig) {
+		c.workers = 12
+		c.worker.InflightPerEndpoint = 10
+		c.worker.InflightPerMerchant = perMerchant
+		c.worker.AttemptTimeout = 10 * time.Second
+	})
+	release := make(chan struct{})
+	var inflight, peak atomic.Int32
+	slow := func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		inflight.Add(-1)
+		w.WriteHeader(http.StatusOK)
+	}
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	noisy, quiet := b.merchant(t, "Noisy"), b.merchant(t, "Quiet")
+	for range 6 {
+		b.endpoint(t, noisy, newSink(t, slow).url(), "*")
+	}
+	healthy := newSink(t, nil)
+	b.endpoint(t, quiet, healthy.url(), "*")
+
+	for range 5 {
+		b.publish(t, noisy, webhook.TypeChargeSucceeded) // 30 deliveries, 6 endpoints
+	}
+	waitFor(t, 10*time.Second, "the noisy merchant's cap to fill", func() bool { return inflight.Load() == perMerchant })
+	start := time.Now()
+	evt := b.publish(t, quiet, webhook.TypeChargeSucceeded)
+	reqs := healthy.waitType(t, webhook.TypeChargeSucceeded, 1)
+	require.Equal(t, evt, reqs[0].Event.ID)
+	require.Less(t, reqs[0].At.Sub(start), 2*time.Second, "the quiet merchant is not starved")
+	require.Equal(t, int32(perMerchant), peak.Load(), "never more than the cap at once")
+	waitFor(t, 10*time.Second, "snoozes at the merchant cap", func() bool {
+		return b.metric(t, "herald_delivery_snoozes_total", "reason", "merchant_inflight_cap") > 0
+	})
+	once.Do(func() { close(release) })
+	b.waitDeliveries(t, noisy, delivery.DeliveryFilter{Status: delivery.StatusSucceeded}, 30)
+	require.Equal(t, int32(perMerchant), peak.Load())
+}
