@@ -20,7 +20,8 @@ import (
 )
 
 // listStatuses are the statuses the deliveries list filters by.
-var listStatuses = []delivery.Status{delivery.StatusFailed, delivery.StatusPending, delivery.StatusSucceeded, delivery.StatusCanceled}
+var listStatuses = []delivery.Status{delivery.StatusFailed, delivery.StatusPending, delivery.StatusSucceeded,
+	delivery.StatusCanceled, delivery.StatusSkipped}
 
 // Limits of the filters' drop-downs.
 const (
@@ -212,11 +213,11 @@ func (d *Dashboard) handleDelivery(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case dc.EndpointStatus != delivery.EndpointEnabled:
 		v.RedriveBlocked = "Its endpoint is disabled: re-enable it on the Endpoints page first."
-	case dl.Status == delivery.StatusPending:
+	case dl.Status == delivery.StatusPending && !dl.Orphaned:
 		v.RedriveBlocked = "It is still on its way: a redrive would change nothing."
 	}
 	var opts []func(*view)
-	if dl.Status == delivery.StatusPending && !dl.Held {
+	if dl.Status == delivery.StatusPending && dl.HeldReason != delivery.HoldEndpointPaused {
 		// Follow the delivery until it ends, without any script.
 		opts = append(opts, refreshEvery(2))
 	}

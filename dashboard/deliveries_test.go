@@ -260,3 +260,45 @@ func TestRedriveDelivery(t *testing.T) {
 	}
 	require.Equal(t, dashboard.ActionSignIn, entries[3].Action)
 }
+
+// A pending delivery says why it waits and until when: held by a paused
+// endpoint, or by an open breaker until its next probe. One that lost its
+// job can be redriven; a skipped one says why it has no attempt.
+func TestDeliveryPageSaysWhyItWaits(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	merchant := dashboardtest.Merchant(t, b.pool, "Acme")
+	probe := time.Now().Add(25 * time.Second)
+	broken := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{BreakerState: delivery.BreakerOpen, NextProbeAt: &probe})
+	paused := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{Paused: true})
+	off := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{Status: delivery.EndpointDisabled})
+	behindBreaker := dashboardtest.Delivery(t, b.pool, merchant, broken, dashboardtest.DeliveryOpts{})
+	held := dashboardtest.Delivery(t, b.pool, merchant, paused, dashboardtest.DeliveryOpts{Held: true})
+	skipped := dashboardtest.Delivery(t, b.pool, merchant, off, dashboardtest.DeliveryOpts{Status: delivery.StatusSkipped})
+	br := b.browser(t)
+	br.signIn()
+
+	p := br.get("/dashboard/deliveries/" + behindBreaker).Body
+	require.Contains(t, p, `id="held">held: breaker open<`)
+	require.Contains(t, p, probe.UTC().Format("2006-01-02 15:04:05"))
+	require.Contains(t, p, "with the endpoint's breaker probe")
+	require.Contains(t, p, "its breaker is open; the delivery goes with its next probe")
+	require.Contains(t, p, `id="redrive"`, "no job behind it (seeded without one): a redrive puts it back on its way")
+
+	p = br.get("/dashboard/deliveries/" + held).Body
+	require.Contains(t, p, `id="held">held: endpoint paused<`)
+	require.Contains(t, p, "held until the endpoint is resumed")
+	require.Contains(t, p, "It is still on its way")
+
+	p = br.get("/dashboard/deliveries/" + skipped).Body
+	require.Contains(t, p, `pill-skipped">skipped<`)
+	require.Contains(t, p, "the event arrived while the endpoint was disabled")
+
+	list := br.get("/dashboard/deliveries?status=skipped").Body
+	require.Equal(t, []string{skipped}, deliveryIDs(list))
+	list = br.get("/dashboard/deliveries").Body
+	require.Contains(t, list, `title="breaker open">held<`)
+	require.Contains(t, list, `(breaker open)`)
+	require.Contains(t, list, `title="endpoint paused">held<`)
+}

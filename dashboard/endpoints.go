@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -76,21 +77,61 @@ func (d *Dashboard) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 // endpointAction is what an endpoint button does.
 type endpointAction struct {
 	audit  string
-	params func() delivery.EndpointParams
 	notice string
+	// act does it for the endpoint of merchantID and returns the audit
+	// log's one-line result.
+	act func(ctx context.Context, d *Dashboard, merchantID, endpointID string) (string, error)
 }
 
 func endpointActionFor(name string) (endpointAction, bool) {
 	yes, no, enabled := true, false, string(delivery.EndpointEnabled)
 	switch name {
 	case "pause":
-		return endpointAction{ActionEndpointPause, func() delivery.EndpointParams { return delivery.EndpointParams{Paused: &yes} }, "paused"}, true
+		return endpointAction{ActionEndpointPause, "paused", update(delivery.EndpointParams{Paused: &yes})}, true
 	case "resume":
-		return endpointAction{ActionEndpointResume, func() delivery.EndpointParams { return delivery.EndpointParams{Paused: &no} }, "resumed"}, true
+		return endpointAction{ActionEndpointResume, "resumed", update(delivery.EndpointParams{Paused: &no})}, true
 	case "enable":
-		return endpointAction{ActionEndpointEnable, func() delivery.EndpointParams { return delivery.EndpointParams{Status: &enabled} }, "enabled"}, true
+		return endpointAction{ActionEndpointEnable, "enabled", update(delivery.EndpointParams{Status: &enabled})}, true
+	case "enable_send":
+		enable := update(delivery.EndpointParams{Status: &enabled})
+		return endpointAction{ActionEndpointEnableAndSend, "enabled_sending",
+			func(ctx context.Context, d *Dashboard, merchantID, endpointID string) (string, error) {
+				state, err := enable(ctx, d, merchantID, endpointID)
+				if err != nil {
+					return "", err
+				}
+				sent, err := sendMissed(ctx, d, merchantID, endpointID)
+				return state + "; " + sent, err
+			}}, true
+	case "send_missed":
+		return endpointAction{ActionEndpointSendMissed, "sending", sendMissed}, true
 	}
 	return endpointAction{}, false
+}
+
+// update returns an action applying p to the endpoint.
+func update(p delivery.EndpointParams) func(context.Context, *Dashboard, string, string) (string, error) {
+	return func(ctx context.Context, d *Dashboard, merchantID, endpointID string) (string, error) {
+		e, err := d.cfg.Endpoints.UpdateEndpoint(ctx, merchantID, endpointID, p)
+		if err != nil {
+			return "", err
+		}
+		state := string(e.Status)
+		if e.Paused {
+			state += ", paused"
+		}
+		return "now " + state, nil
+	}
+}
+
+// sendMissed starts a durable bulk redrive of the endpoint's skipped
+// deliveries: the events it missed while it was disabled.
+func sendMissed(ctx context.Context, d *Dashboard, merchantID, endpointID string) (string, error) {
+	rd, err := d.cfg.Deliveries.CreateRedrive(ctx, merchantID, delivery.RedriveParams{EndpointID: endpointID, Status: delivery.StatusSkipped})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("redrive %s sends %d skipped %s", rd.ID, rd.Matched, plural(rd.Matched, "delivery", "deliveries")), nil
 }
 
 func (d *Dashboard) handleEndpointAction(w http.ResponseWriter, r *http.Request) {
@@ -107,15 +148,8 @@ func (d *Dashboard) handleEndpointAction(w http.ResponseWriter, r *http.Request)
 	}
 	err = d.audited(r, &AuditEntry{Action: action.audit, MerchantID: m.ID, Target: endpointID},
 		func(ctx context.Context) (string, string, error) {
-			e, err := d.cfg.Endpoints.UpdateEndpoint(ctx, m.ID, endpointID, action.params())
-			if err != nil {
-				return "", "", err
-			}
-			state := string(e.Status)
-			if e.Paused {
-				state += ", paused"
-			}
-			return "", "now " + state, nil
+			result, err := action.act(ctx, d, m.ID, endpointID)
+			return "", result, err
 		})
 	if err != nil {
 		d.fail(w, r, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/dashboard"
@@ -132,4 +133,67 @@ func TestEndpointList(t *testing.T) {
 	require.Contains(t, p.Body, "of 4 deliveries")
 	require.Contains(t, br.get("/dashboard/endpoints").Body, "next probe in ")
 	require.Equal(t, http.StatusBadRequest, br.get("/dashboard/endpoints?state=sleeping").Status)
+}
+
+// A disabled endpoint that missed events offers to send them as it is
+// re-enabled (a bulk redrive of its skipped deliveries), beside a plain
+// re-enable; an enabled endpoint still holding skipped deliveries offers to
+// send them. Both are audited.
+func TestEndpointSendMissed(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	ctx := context.Background()
+	merchant := dashboardtest.Merchant(t, b.pool, "Acme")
+	off := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{URL: "https://acme.example/off",
+		Status: delivery.EndpointDisabled, DisabledReason: delivery.DisabledReasonGone})
+	back := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{URL: "https://acme.example/back"})
+	plain := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{URL: "https://acme.example/plain",
+		Status: delivery.EndpointDisabled, DisabledReason: delivery.DisabledReasonManual})
+	for range 3 {
+		dashboardtest.Delivery(t, b.pool, merchant, off, dashboardtest.DeliveryOpts{Status: delivery.StatusSkipped})
+	}
+	dashboardtest.Delivery(t, b.pool, merchant, back, dashboardtest.DeliveryOpts{Status: delivery.StatusSkipped})
+	dashboardtest.Delivery(t, b.pool, merchant, plain, dashboardtest.DeliveryOpts{Status: delivery.StatusFailed})
+	br := b.browser(t)
+	token := br.signIn()
+
+	list := br.get("/dashboard/endpoints").Body
+	require.Contains(t, list, `id="enable_send-`+off+`"`)
+	require.Contains(t, list, "Re-enable and send the 3 events it missed")
+	require.Contains(t, list, `id="enable-`+off+`"`)
+	require.Contains(t, list, "Re-enable only")
+	require.Contains(t, list, `id="send_missed-`+back+`"`)
+	require.Contains(t, list, "Send the 1 event it missed")
+	require.Contains(t, list, `id="enable-`+plain+`"`, "nothing missed: a plain re-enable")
+	require.NotContains(t, list, `id="enable_send-`+plain+`"`)
+
+	redrives := func(endpointID string) []string {
+		rows, err := b.pool.Query(ctx, `SELECT filter->>'status' || ' ' || matched FROM redrives WHERE filter->>'endpoint_id' = $1`, endpointID)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return out
+	}
+	p := br.post("/dashboard/endpoints/"+off+"/enable_send", url.Values{"csrf_token": {token}, "return_to": {"/dashboard/endpoints"}})
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	require.Equal(t, "/dashboard/endpoints?notice=enabled_sending", p.Location)
+	require.Contains(t, br.get(p.Location).Body, "A redrive is sending the deliveries it missed")
+	var status string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT status FROM webhook_endpoints WHERE id = $1`, off).Scan(&status))
+	require.Equal(t, "enabled", status)
+	require.Equal(t, []string{"skipped 3"}, redrives(off))
+	e := b.audit(t)[0]
+	require.Equal(t, dashboard.ActionEndpointEnableAndSend, e.Action)
+	require.Equal(t, off, e.Target)
+	require.Regexp(t, `^now enabled; redrive rdr_\S+ sends 3 skipped deliveries$`, e.Result)
+
+	p = br.post("/dashboard/endpoints/"+back+"/send_missed", url.Values{"csrf_token": {token}, "return_to": {"/dashboard/endpoints"}})
+	require.Equal(t, "/dashboard/endpoints?notice=sending", p.Location)
+	require.Equal(t, []string{"skipped 1"}, redrives(back))
+	require.Equal(t, dashboard.ActionEndpointSendMissed, b.audit(t)[0].Action)
+
+	p = br.post("/dashboard/endpoints/"+plain+"/enable", url.Values{"csrf_token": {token}, "return_to": {"/dashboard/endpoints"}})
+	require.Equal(t, "/dashboard/endpoints?notice=enabled", p.Location)
+	require.Empty(t, redrives(plain), "a plain re-enable redrives nothing")
 }

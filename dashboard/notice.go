@@ -22,6 +22,10 @@ func noticeFor(code string) *notice {
 		return &notice{"ok", "Endpoint resumed: its held deliveries are on their way."}
 	case "enabled":
 		return &notice{"ok", "Endpoint re-enabled. Nothing was redriven: use Bulk redrive for what it missed."}
+	case "enabled_sending":
+		return &notice{"ok", "Endpoint re-enabled. A redrive is sending the deliveries it missed; follow it on the Redrives page."}
+	case "sending":
+		return &notice{"ok", "A redrive is sending the deliveries this endpoint missed; follow it on the Redrives page."}
 	case "canceled":
 		return &notice{"ok", "Redrive canceled. Deliveries it had already enqueued still go out."}
 	case "finished":

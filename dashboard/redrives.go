@@ -17,7 +17,7 @@ import (
 
 // redriveStatuses are the statuses a bulk redrive can select: finished
 // deliveries only (pending ones are already on their way).
-var redriveStatuses = []delivery.Status{delivery.StatusFailed, delivery.StatusSucceeded, delivery.StatusCanceled}
+var redriveStatuses = []delivery.Status{delivery.StatusFailed, delivery.StatusSkipped, delivery.StatusSucceeded, delivery.StatusCanceled}
 
 // recentRedrives is how many bulk redrives the form's page lists.
 const recentRedrives = 20

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
@@ -60,6 +61,21 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 				sum += v
 			}
 			return sum
+		},
+		"missed": func(n int) string {
+			if n > SkippedCap {
+				return formatCount(SkippedCap) + "+ events"
+			}
+			return formatCount(n) + " " + plural(n, "event", "events")
+		},
+		"hold": func(r delivery.HoldReason) string {
+			switch r {
+			case delivery.HoldEndpointPaused:
+				return "endpoint paused"
+			case delivery.HoldBreakerOpen:
+				return "breaker open"
+			}
+			return ""
 		},
 		"tile":      func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
 		"targetURL": targetURL,

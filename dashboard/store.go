@@ -163,7 +163,14 @@ type EndpointRow struct {
 	// attempt got a 2xx.
 	Recent          int
 	RecentSucceeded int
+	// Skipped counts the deliveries it missed while disabled, up to
+	// SkippedCap, that a redrive can still send.
+	Skipped int
 }
+
+// SkippedCap bounds the count of an endpoint's skipped deliveries, so that
+// a page never counts a long outage row by row; more shows as "10,000+".
+const SkippedCap = 10000
 
 // RecentSample is how many of an endpoint's latest deliveries its recent
 // success rate looks at.
@@ -207,6 +214,9 @@ type Window struct {
 	// (every attempt used, waiting for a redrive).
 	Deliveries int
 	Failed     int
+	// Skipped deliveries were created for a disabled endpoint: not sent,
+	// waiting for a redrive once it is enabled again.
+	Skipped int
 }
 
 // SuccessRate is Succeeded / Attempts, or -1 without attempts.
@@ -274,6 +284,12 @@ const (
 	ActionEndpointPause   = "endpoint.pause"
 	ActionEndpointResume  = "endpoint.resume"
 	ActionEndpointEnable  = "endpoint.enable"
+	// ActionEndpointEnableAndSend re-enables an endpoint and starts a bulk
+	// redrive of the deliveries it missed (skipped) while disabled.
+	ActionEndpointEnableAndSend = "endpoint.enable_and_send"
+	// ActionEndpointSendMissed starts that redrive for an endpoint that is
+	// already enabled.
+	ActionEndpointSendMissed = "endpoint.send_missed"
 	// ActionRiverUI is a state-changing River UI call (cancel, retry or
 	// delete jobs; pause, resume or change a queue); Target is its API path.
 	ActionRiverUI = "river_ui.change"

@@ -110,6 +110,10 @@ type Delivery struct {
 	CompletedAt    *time.Time
 	// AttemptLog is filled when one delivery is retrieved.
 	AttemptLog []Attempt
+	// Orphaned is set, when one delivery is retrieved, for a pending
+	// delivery that has lost its job: the sweeper or a redrive puts it
+	// back on its way.
+	Orphaned bool
 }
 
 // Attempt is one POST of a delivery, as recorded.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -187,7 +188,8 @@ func TestDashboardBulkRedriveInBrowser(t *testing.T) {
 
 // Endpoint health on the overview and the endpoints page, and pause,
 // resume and re-enable from there: one endpoint works, one answers 410
-// Gone (and is disabled), one answers 500 until its breaker opens.
+// Gone (and is disabled), one answers 503 until its breaker opens. The
+// disabled one misses a payment, and its re-enable sends it.
 func TestDashboardEndpointsInBrowser(t *testing.T) {
 	t.Parallel()
 
@@ -196,8 +198,9 @@ func TestDashboardEndpointsInBrowser(t *testing.T) {
 		c.InflightPerEndpoint = 1 // one attempt at a time: five failures, then the breaker
 		c.BreakerOpenFor = time.Hour
 	})
-	gone := f.createEndpoint(t, newSink(t, status(http.StatusGone)).srv.URL+"/old-hooks")["id"].(string)
-	failing := f.createEndpoint(t, newSink(t, status(http.StatusInternalServerError)).srv.URL+"/hooks")["id"].(string)
+	goneSink := newSink(t, status(http.StatusGone))
+	gone := f.createEndpoint(t, goneSink.srv.URL+"/old-hooks")["id"].(string)
+	failing := f.createEndpoint(t, newSink(t, status(http.StatusServiceUnavailable)).srv.URL+"/hooks")["id"].(string)
 	for range 6 {
 		f.pay(t)
 	}
@@ -207,6 +210,10 @@ func TestDashboardEndpointsInBrowser(t *testing.T) {
 		b := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+failing, f.key, nil).Body
 		return g["status"] == "disabled" && b["health"].(map[string]any)["breaker_state"] == "open"
 	})
+
+	// The payments after the 410 were missed by the disabled endpoint.
+	missed := len(f.deliveries(t, "status=skipped&endpoint_id="+gone))
+	require.Positive(t, missed)
 
 	ctx := signInDashboard(t, f.ts, "Ada Lovelace")
 	require.Equal(t, "2", get(t, ctx, chromedp.Text(chromedp.ID("attention"))))
@@ -228,9 +235,17 @@ func TestDashboardEndpointsInBrowser(t *testing.T) {
 	require.Equal(t, true, endpointState(f.endpointID())["paused"])
 	do(t, ctx, chromedp.Click(chromedp.ID("resume-"+f.endpointID())), chromedp.WaitVisible(chromedp.ID("pause-"+f.endpointID())))
 	require.Equal(t, false, endpointState(f.endpointID())["paused"])
-	do(t, ctx, chromedp.Click(chromedp.ID("enable-"+gone)), chromedp.WaitVisible(chromedp.ID("pause-"+gone)))
-	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("notice"))), "Nothing was redriven")
+	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("enable_send-"+gone))),
+		fmt.Sprintf("Re-enable and send the %d %s it missed", missed, map[bool]string{true: "event", false: "events"}[missed == 1]))
+	goneSink.setHandler(nil)
+	do(t, ctx, chromedp.Click(chromedp.ID("enable_send-"+gone)), chromedp.WaitVisible(chromedp.ID("pause-"+gone)))
+	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("notice"))), "A redrive is sending the deliveries it missed")
 	require.Equal(t, "enabled", endpointState(gone)["status"])
+	goneSink.waitRequests(t, 1+missed)
+	waitFor(t, 10*time.Second, "the missed deliveries to succeed", func() bool {
+		return len(f.deliveries(t, "status=succeeded&endpoint_id="+gone)) == missed
+	})
+	browsertest.Screenshot(t, ctx, "endpoints-after-send")
 }
 
 // River UI is served behind the dashboard's sign-in and works there: its

@@ -314,14 +314,29 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	require.Empty(t, f.deliveries(t, "status=pending"))
 	require.Len(t, f.sink.requests(), 1)
 
+	// What arrives while it is disabled is skipped, not dropped: no job,
+	// no attempt, until a redrive sends it.
 	f.pay(t)
-	require.Len(t, f.deliveries(t, ""), 3, "a disabled endpoint receives nothing new")
+	skipped := f.deliveries(t, "status=skipped")
+	require.Len(t, skipped, 1)
+	require.InDelta(t, 0, skipped[0]["attempt_count"], 0)
+	require.Len(t, f.sink.requests(), 1, "a disabled endpoint receives nothing new")
 
 	// Re-enabling redrives nothing unless asked.
 	r = f.ts.call(t, http.MethodPatch, "/v1/webhook_endpoints/"+f.endpointID(), f.key, map[string]any{"status": "enabled"})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	require.Nil(t, r.Body["disabled_reason"])
 	require.Len(t, f.deliveries(t, "status=pending"), 0)
+	require.Len(t, f.deliveries(t, "status=skipped"), 1)
+
+	// Asked: what it missed goes out.
+	f.sink.setHandler(nil)
+	r = f.ts.call(t, http.MethodPost, "/v1/redrives", f.key, map[string]any{"endpoint_id": f.endpointID(), "status": "skipped"})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	require.InDelta(t, 1, r.Body["matched"], 0)
+	reqs := f.sink.waitRequests(t, 2)
+	require.Equal(t, skipped[0]["event"], reqs[1].Header.Get("Webhook-Id"))
+	f.waitDeliveries(t, "succeeded", 1)
 }
 
 // Each way an attempt can fail without an answer is recorded with its
@@ -409,7 +424,7 @@ func TestAttemptErrorClasses(t *testing.T) {
 func TestBreakerSnoozesWithoutSpendingAttempts(t *testing.T) {
 	t.Parallel()
 
-	f := newDeliveryFixture(t, status(http.StatusInternalServerError), func(c *Config) {
+	f := newDeliveryFixture(t, status(http.StatusServiceUnavailable), func(c *Config) {
 		c.InflightPerEndpoint = 1 // one at a time, so exactly five get through
 		c.RetrySchedule = []time.Duration{time.Hour}
 		c.BreakerOpenFor = 3 * time.Second
@@ -427,6 +442,20 @@ func TestBreakerSnoozesWithoutSpendingAttempts(t *testing.T) {
 			len(f.deliveries(t, "status=pending")) == 8
 	})
 	require.Len(t, f.sink.requests(), 5, "the open breaker lets nothing through")
+	// A delivery held by the breaker says why, and when it goes next.
+	endpoint := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil).Body
+	require.Equal(t, "open", endpoint["health"].(map[string]any)["breaker_state"])
+	probe := time.Now().Add(3 * time.Second).Unix()
+	for _, d := range f.deliveries(t, "status=pending") {
+		require.Equal(t, "breaker_open", d["held_reason"])
+		require.Equal(t, true, d["held"])
+		next := int64(d["next_attempt_at"].(float64))
+		if d["attempt_count"].(float64) == 0 {
+			require.InDelta(t, probe, next, 4, "an untried delivery goes with the probe")
+		} else {
+			require.Greater(t, next, probe+3000, "a failed one keeps its later retry")
+		}
+	}
 	untried := 0
 	for _, d := range f.deliveries(t, "") {
 		if d["attempt_count"].(float64) == 0 {
@@ -802,4 +831,36 @@ func TestLongFailingEndpointIsDisabled(t *testing.T) {
 		return len(f.deliveries(t, "status=canceled")) == 1
 	})
 	require.Len(t, f.sink.requests(), 1)
+}
+
+// A delivery whose job is deleted by hand (River UI can do that) is found
+// by the leader's sweeper and sent anyway, at the time its retry was due.
+func TestOrphanedDeliveryIsSwept(t *testing.T) {
+	t.Parallel()
+
+	f := newDeliveryFixture(t, status(http.StatusInternalServerError), func(c *Config) {
+		c.RetrySchedule = []time.Duration{3 * time.Second}
+		c.SweepInterval = 200 * time.Millisecond
+	})
+	f.pay(t)
+	first := f.sink.waitRequests(t, 1)[0]
+	d := f.waitDeliveries(t, "pending", 1)[0]
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "the retry's job", func() bool {
+		var n int
+		require.NoError(t, f.ts.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'delivery_id' = $1
+			AND state IN ('scheduled', 'available') AND scheduled_at > now()`, d["id"]).Scan(&n))
+		return n == 1
+	})
+	tag, err := f.ts.Pool().Exec(ctx, `DELETE FROM river_job WHERE args->>'delivery_id' = $1`, d["id"])
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	f.sink.setHandler(nil)
+
+	f.waitDeliveries(t, "succeeded", 1)
+	reqs := f.sink.requests()
+	require.Len(t, reqs, 2)
+	require.GreaterOrEqual(t, reqs[1].At.Sub(first.At), 2*time.Second, "at the retry's time, not at once")
+	require.Contains(t, scrape(t, f.ts), "herald_deliveries_orphaned_total 1")
+	require.Contains(t, f.ts.logs.String(), `msg="re-enqueued orphaned deliveries" count=1`)
 }

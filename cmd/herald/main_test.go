@@ -73,6 +73,8 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 		DeliveryTimeout:       2 * time.Second,
 		RetrySchedule:         delivery.DefaultSchedule,
 		InflightPerEndpoint:   10,
+		InflightPerMerchant:   100,
+		SweepInterval:         time.Minute,
 		BreakerOpenFor:        30 * time.Second,
 		DisableEndpointAfter:  120 * time.Hour,
 		DeliveryWorkers:       100,

@@ -13,13 +13,13 @@ import (
 )
 
 // allStatuses are the branches of a list without a status filter.
-var allStatuses = []delivery.Status{delivery.StatusPending, delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusCanceled}
+var allStatuses = delivery.Statuses
 
 // deliveriesQuery builds the list query. Each status is its own branch,
 // read in (created_at, id) order from the index that leads with the
 // merchant, the endpoint or nothing, then the status, and stopped after a
 // page; the branches are merged and cut to a page again. However many
-// deliveries there are, a page reads at most four pages of index.
+// deliveries there are, a page reads at most one page of index per status.
 func deliveriesQuery(f dashboard.DeliveryFilter, p dashboard.PageRequest) (string, []any) {
 	a := args{}
 	var conds []string
@@ -58,7 +58,7 @@ func deliveriesQuery(f dashboard.DeliveryFilter, p dashboard.PageRequest) (strin
 		branches = append(branches, "(SELECT "+deliveryColumns+" FROM deliveries d WHERE "+strings.Join(where, " AND ")+
 			" "+orderBy+" LIMIT "+limit+")")
 	}
-	return `SELECT d.*, m.name, e.url FROM (` + strings.Join(branches, " UNION ALL ") + `) d
+	return `SELECT d.*, m.name, e.url, e.paused, e.breaker_state, e.breaker_next_probe_at FROM (` + strings.Join(branches, " UNION ALL ") + `) d
 		JOIN merchants m ON m.id = d.merchant_id
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id ` + orderBy + ` LIMIT ` + limit, a
 }
@@ -76,10 +76,12 @@ func (s *Store) ListDeliveries(ctx context.Context, f dashboard.DeliveryFilter, 
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.DeliveryRow, error) {
 		var r dashboard.DeliveryRow
+		var e delivery.EndpointState
 		d := &r.Delivery
 		err := row.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.Held, &d.Attempts,
 			&d.NextAttemptAt, &d.LastAttemptAt, &d.LastStatusCode, &d.LastErrorClass, &d.Created, &d.CompletedAt,
-			&r.MerchantName, &r.EndpointURL)
+			&r.MerchantName, &r.EndpointURL, &e.Paused, &e.BreakerState, &e.NextProbe)
+		d.ExplainWait(e)
 		return r, err
 	})
 	if err != nil {

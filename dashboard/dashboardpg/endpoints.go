@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldpay/herald/dashboard"
+	"github.com/heraldpay/herald/delivery"
 )
 
 // endpointStateConds are the SQL conditions of the endpoints list's state
@@ -51,7 +52,7 @@ func scanEndpointRow(row pgx.Row, recent bool) (dashboard.EndpointRow, error) {
 		&e.Created, &e.LastSuccessAt, &e.FailingSince, &e.BreakerState, &r.NextProbeAt, &r.BreakerChangedAt, &r.Updated,
 		&r.MerchantName}
 	if recent {
-		dest = append(dest, &r.Recent, &r.RecentSucceeded)
+		dest = append(dest, &r.Recent, &r.RecentSucceeded, &r.Skipped)
 	}
 	return r, row.Scan(dest...)
 }
@@ -60,6 +61,7 @@ func scanEndpointRow(row pgx.Row, recent bool) (dashboard.EndpointRow, error) {
 func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p dashboard.PageRequest) ([]dashboard.EndpointRow, bool, error) {
 	a := args{}
 	a.add(dashboard.RecentSample)
+	skippedCap := a.add(dashboard.SkippedCap + 1)
 	conds := []string{"e.deleted_at IS NULL"}
 	if f.MerchantID != "" {
 		conds = append(conds, "e.merchant_id = "+a.add(f.MerchantID))
@@ -80,7 +82,10 @@ func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p
 		order = "ASC"
 	}
 	orderBy := "ORDER BY e.created_at " + order + ", e.id " + order
-	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+`, r.recent, r.recent_ok FROM (
+	// What each endpoint missed while disabled, counted up to a cap.
+	skipped := `(SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = e.id AND status = ` +
+		a.add(delivery.StatusSkipped) + ` LIMIT ` + skippedCap + `) s)`
+	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+`, r.recent, r.recent_ok, `+skipped+` FROM (
 		SELECT * FROM webhook_endpoints e WHERE `+strings.Join(conds, " AND ")+` `+orderBy+` LIMIT `+a.add(p.Limit+1)+`) e
 		JOIN merchants m ON m.id = e.merchant_id `+recentSuccess+` `+orderBy, a...)
 	if err != nil {

@@ -22,9 +22,10 @@ const (
 		FROM (SELECT started_at, error_class = '' AND response_status BETWEEN 200 AND 299 AS ok
 			FROM delivery_attempts WHERE started_at >= $1) a`
 	// deliveriesSQL reads deliveries_status_created, one range per status.
-	deliveriesSQL = `SELECT count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE created_at >= $2),
-		count(*) FILTER (WHERE created_at >= $2 AND status = 'failed')
-		FROM deliveries WHERE status IN ('pending', 'succeeded', 'failed', 'canceled') AND created_at >= $1`
+	deliveriesSQL = `SELECT count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'skipped'),
+		count(*) FILTER (WHERE created_at >= $2), count(*) FILTER (WHERE created_at >= $2 AND status = 'failed'),
+		count(*) FILTER (WHERE created_at >= $2 AND status = 'skipped')
+		FROM deliveries WHERE status IN ('pending', 'succeeded', 'failed', 'canceled', 'skipped') AND created_at >= $1`
 	// lagSQL: commit to first attempt, over the first attempts of the hour
 	// ($1 here), each looking its delivery up by primary key (a subquery,
 	// so the cost follows the window, never the deliveries table).
@@ -62,7 +63,7 @@ func (s *Store) Overview(ctx context.Context, now time.Time) (*dashboard.Overvie
 			return fmt.Errorf("count attempts: %w", err)
 		}
 		if err := tx.QueryRow(ctx, deliveriesSQL, o.Day.Since, o.Hour.Since).Scan(
-			&o.Day.Deliveries, &o.Day.Failed, &o.Hour.Deliveries, &o.Hour.Failed); err != nil {
+			&o.Day.Deliveries, &o.Day.Failed, &o.Day.Skipped, &o.Hour.Deliveries, &o.Hour.Failed, &o.Hour.Skipped); err != nil {
 			return fmt.Errorf("count deliveries: %w", err)
 		}
 		var lag []float64

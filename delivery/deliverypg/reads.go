@@ -92,6 +92,12 @@ func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID strin
 		if err != nil {
 			return err
 		}
+		if d.Status == delivery.StatusPending && d.HeldReason != delivery.HoldEndpointPaused {
+			err := tx.QueryRow(ctx, `SELECT NOT `+hasLiveJob+` FROM deliveries d WHERE d.id = $1`, d.ID).Scan(&d.Orphaned)
+			if err != nil {
+				return fmt.Errorf("look up job: %w", err)
+			}
+		}
 		rows, err := tx.Query(ctx, `SELECT id, number, trigger, started_at, duration_us, request_headers,
 			COALESCE(response_status, 0), response_headers, response_body, error_class, error_message
 			FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, number`, d.ID)
