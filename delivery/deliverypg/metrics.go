@@ -3,7 +3,9 @@ package deliverypg
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,82 +173,79 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var out []prometheus.Metric
-	counts := map[string]float64{"enabled": 0, "paused": 0, "disabled": 0}
-	rows, err := c.pool.Query(ctx, `SELECT CASE WHEN status = 'enabled' AND paused THEN 'paused' ELSE status END, count(*)
+	endpoints, err := c.counts(ctx, endpointsDesc, series([]string{"enabled", "paused", "disabled"}),
+		`SELECT CASE WHEN status = 'enabled' AND paused THEN 'paused' ELSE status END, count(*)
 		FROM webhook_endpoints WHERE deleted_at IS NULL GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var status string
-		var n float64
-		if err := rows.Scan(&status, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		counts[status] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for status, n := range counts {
-		out = append(out, prometheus.MustNewConstMetric(endpointsDesc, prometheus.GaugeValue, n, status))
-	}
 	// Succeeded and canceled deliveries only grow (until retention): they
 	// are left out so that the count stays an index range per status.
 	watched := []delivery.Status{delivery.StatusPending, delivery.StatusFailed, delivery.StatusSkipped}
-	byStatus := map[string]float64{}
-	for _, st := range watched {
-		byStatus[string(st)] = 0
-	}
-	rows, err = c.pool.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE status = ANY($1) GROUP BY status`, watched)
+	deliveries, err := c.counts(ctx, deliveriesDesc, series(watched),
+		`SELECT status, count(*) FROM deliveries WHERE status = ANY($1) GROUP BY status`, watched)
 	if err != nil {
 		return nil, err
-	}
-	for rows.Next() {
-		var status string
-		var n float64
-		if err := rows.Scan(&status, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		byStatus[status] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for status, n := range byStatus {
-		out = append(out, prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, n, status))
 	}
 	// Completed jobs are left out: River keeps them a day and counting them
 	// would scan the whole table at every scrape. Herald's queues report
 	// every state, zero included, so that alerts see the series.
-	jobs := map[[2]string]float64{}
+	var queues [][]string
 	for _, queue := range []string{river.QueueDefault, QueueDelivery} {
 		for _, state := range []string{"available", "scheduled", "retryable", "running", "pending", "cancelled", "discarded"} {
-			jobs[[2]string{queue, state}] = 0
+			queues = append(queues, []string{queue, state})
 		}
 	}
-	rows, err = c.pool.Query(ctx, `SELECT queue, state::text, count(*) FROM river_job
+	jobs, err := c.counts(ctx, queueDesc, queues, `SELECT queue, state::text, count(*) FROM river_job
 		WHERE state <> 'completed' GROUP BY queue, state`)
 	if err != nil {
 		return nil, err
 	}
+	return slices.Concat(endpoints, deliveries, jobs), nil
+}
+
+// series turns single label values into series of one label each.
+func series[S ~string](values []S) [][]string {
+	out := make([][]string, len(values))
+	for i, v := range values {
+		out[i] = []string{string(v)}
+	}
+	return out
+}
+
+// counts reads rows of label values and a count into gauges of desc. Every
+// series of zero is reported, with 0 when no row names it.
+func (c *dbCollector) counts(ctx context.Context, desc *prometheus.Desc, zero [][]string, sql string, args ...any) ([]prometheus.Metric, error) {
+	byLabels := make(map[string]float64, len(zero))
+	labels := map[string][]string{}
+	for _, z := range zero {
+		key := strings.Join(z, "\x00")
+		byLabels[key], labels[key] = 0, z
+	}
+	rows, err := c.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	for rows.Next() {
-		var queue, state string
-		var n float64
-		if err := rows.Scan(&queue, &state, &n); err != nil {
-			rows.Close()
+		values, err := rows.Values()
+		if err != nil {
 			return nil, err
 		}
-		jobs[[2]string{queue, state}] = n
+		names := make([]string, len(values)-1)
+		for i := range names {
+			names[i], _ = values[i].(string)
+		}
+		n, _ := values[len(values)-1].(int64)
+		key := strings.Join(names, "\x00")
+		byLabels[key], labels[key] = float64(n), names
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for key, n := range jobs {
-		out = append(out, prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, n, key[0], key[1]))
+	out := make([]prometheus.Metric, 0, len(byLabels))
+	for key, n := range byLabels {
+		out = append(out, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, n, labels[key]...))
 	}
 	return out, nil
 }

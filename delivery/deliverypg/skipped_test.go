@@ -36,6 +36,9 @@ func TestDisabledEndpointSkipsAndRedriveSends(t *testing.T) {
 	require.NotNil(t, d.CompletedAt)
 	require.Empty(t, b.jobs(t, d.ID), "no job for a skipped delivery")
 	require.Empty(t, off.requests())
+	require.Equal(t, 1.0, b.metric(t, "herald_deliveries", "status", "skipped"))
+	require.Equal(t, 0.0, b.metric(t, "herald_deliveries", "status", "failed"))
+	require.Equal(t, 1.0, b.metric(t, "herald_endpoints", "status", "disabled"))
 
 	// While the endpoint is disabled, a redrive of it is refused.
 	_, err := b.svc.RedriveDelivery(ctx, m, d.ID)
