@@ -119,7 +119,7 @@ func tlsReason(err error) string {
 	case is[tls.RecordHeaderError](err), errors.Is(err, http.ErrSchemeMismatch):
 		return "the server does not speak TLS on this port (plain HTTP behind an https URL?)"
 	case isRemoteAlert(err):
-		return "the server refused the handshake with a TLS alert (does it require a client certificate?)"
+		return "the server refused the handshake with a TLS alert"
 	}
 	return "the handshake did not complete"
 }

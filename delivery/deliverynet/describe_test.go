@@ -98,7 +98,7 @@ func TestDescribe(t *testing.T) {
 			"TLS handshake with api.example.com failed: the server does not speak TLS on this port (plain HTTP behind an https URL?)"},
 		{"alert from the peer", endpoint, nil,
 			post(&net.OpError{Op: "remote error", Err: errors.New("tls: evil\x00alert")}),
-			"TLS handshake with api.example.com failed: the server refused the handshake with a TLS alert (does it require a client certificate?)"},
+			"TLS handshake with api.example.com failed: the server refused the handshake with a TLS alert"},
 		{"local alert", endpoint, nil, post(fmt.Errorf("handshake: %w", tls.AlertError(80))),
 			"TLS handshake with api.example.com failed: the handshake did not complete"},
 		{"reset", endpoint, nil, post(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}),

@@ -570,7 +570,7 @@ func TestSendTLS(t *testing.T) {
 			},
 			tlsConfig: trusting,
 			wantClass: delivery.ClassTLS,
-			wantMsg:   failed + "the server refused the handshake with a TLS alert (does it require a client certificate?)",
+			wantMsg:   failed + "the server refused the handshake with a TLS alert",
 		},
 		{
 			name:      "plain HTTP behind an https URL",

@@ -9,9 +9,9 @@ import (
 
 // Defaults of AuthFailuresConfig.
 const (
-	DefaultAuthFailureLimit  = 30
-	DefaultAuthFailureWindow = time.Minute
-	DefaultAuthFailureHosts  = 100_000
+	DefaultAuthFailureLimit   = 30
+	DefaultAuthFailureWindow  = time.Minute
+	DefaultAuthFailureClients = 100_000
 )
 
 // AuthFailuresConfig configures NewAuthFailures. Zero fields take the
@@ -26,7 +26,7 @@ type AuthFailuresConfig struct {
 	Window time.Duration
 	// MaxClients bounds the clients tracked at once, so that failures from
 	// a great many addresses cannot grow memory without end. Default
-	// DefaultAuthFailureHosts (100,000, a few MB).
+	// DefaultAuthFailureClients (100,000, a few MB).
 	MaxClients int
 	// Now returns the current time. Default time.Now; tests set it.
 	Now func() time.Time
@@ -40,7 +40,7 @@ func (c AuthFailuresConfig) withDefaults() AuthFailuresConfig {
 		c.Window = DefaultAuthFailureWindow
 	}
 	if c.MaxClients <= 0 {
-		c.MaxClients = DefaultAuthFailureHosts
+		c.MaxClients = DefaultAuthFailureClients
 	}
 	if c.Now == nil {
 		c.Now = time.Now
