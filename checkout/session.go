@@ -244,6 +244,9 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 	if p.Currency == "" {
 		return nil, validation.Invalid("currency", validation.CodeMissing, "currency is required")
 	}
+	if validation.HasControl(p.Currency) {
+		return nil, validation.Control("currency")
+	}
 	s.Currency = strings.ToLower(p.Currency)
 	if _, ok := currencyExponents[s.Currency]; !ok {
 		return nil, validation.Invalid("currency", validation.CodeCurrencyInvalid, fmt.Sprintf("%q is not a supported ISO 4217 currency code", p.Currency))
@@ -278,6 +281,9 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 		}
 	}
 	if p.ClientReferenceID != "" {
+		if validation.HasControl(p.ClientReferenceID) {
+			return nil, validation.Control("client_reference_id")
+		}
 		if utf8.RuneCountInString(p.ClientReferenceID) > MaxClientReferenceLen || !printable(p.ClientReferenceID) {
 			return nil, validation.Invalid("client_reference_id", validation.CodeInvalid,
 				fmt.Sprintf("must be at most %d printable characters", MaxClientReferenceLen))
@@ -305,6 +311,8 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 func newLineItem(p LineItemParams, param string) (LineItem, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
+	case validation.HasControl(p.Name):
+		return LineItem{}, validation.Control(param + "[name]")
 	case name == "":
 		return LineItem{}, validation.Invalid(param+"[name]", validation.CodeMissing, "name is required")
 	case utf8.RuneCountInString(name) > MaxNameLen || !printable(name):
@@ -334,8 +342,9 @@ func newLineItem(p LineItemParams, param string) (LineItem, error) {
 	return item, nil
 }
 
-// validateURL accepts absolute http(s) URLs without credentials; an empty
-// value is an error only when required. {CHECKOUT_SESSION_ID} passes as is.
+// validateURL accepts absolute http(s) URLs without credentials whose host
+// is a DNS name or an IP address (see Origin); an empty value is an error
+// only when required. {CHECKOUT_SESSION_ID} passes as is.
 func validateURL(param, raw string, required bool) (string, error) {
 	if raw == "" {
 		if required {
@@ -343,12 +352,19 @@ func validateURL(param, raw string, required bool) (string, error) {
 		}
 		return "", nil
 	}
+	if validation.HasControl(raw) {
+		return "", validation.Control(param)
+	}
 	if len(raw) > MaxURLLen {
 		return "", validation.Invalid(param, validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxURLLen))
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return "", validation.Invalid(param, validation.CodeURLInvalid, "must be an absolute http or https URL")
+	}
+	if _, ok := Origin(raw); !ok {
+		return "", validation.Invalid(param, validation.CodeURLInvalid,
+			"the host must be a DNS name (letters, digits, hyphens and dots) or an IP address, with an optional port from 1 to 65535")
 	}
 	if u.User != nil {
 		return "", validation.Invalid(param, validation.CodeURLInvalid, "must not contain credentials")
@@ -362,6 +378,9 @@ func validateURL(param, raw string, required bool) (string, error) {
 // ValidateEmail checks a bare address (no display name) and returns it
 // trimmed; param names the field in the error.
 func ValidateEmail(param, raw string) (string, error) {
+	if validation.HasControl(raw) {
+		return "", validation.Control(param)
+	}
 	raw = strings.TrimSpace(raw)
 	addr, err := mail.ParseAddress(raw)
 	if err != nil || addr.Address != raw || len(raw) > 254 || !strings.Contains(raw[strings.LastIndexByte(raw, '@'):], ".") {
@@ -377,6 +396,11 @@ func validateMetadata(md map[string]string) error {
 	for k, v := range md {
 		param := "metadata[" + k + "]"
 		switch {
+		case validation.HasControl(k):
+			// The key is the bad part: name the object, not the key.
+			return validation.Invalid("metadata", validation.CodeInvalid, "keys: "+validation.MessageControl)
+		case validation.HasControl(v):
+			return validation.Control(param)
 		case k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen || !printable(k) || strings.ContainsAny(k, "[]"):
 			return validation.Invalid(param, validation.CodeInvalid,
 				fmt.Sprintf("keys must be 1 to %d printable characters without brackets", MaxMetadataKeyLen))

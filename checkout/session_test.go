@@ -77,6 +77,26 @@ func TestNewSessionValidation(t *testing.T) {
 			p.LineItems[1].UnitAmount = ptr(int64(0))
 		}, "line_items", validation.CodeAmountTooSmall},
 		{"bad image", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "javascript:alert(1)" }, "line_items[1][image_url]", validation.CodeURLInvalid},
+		// A ';' in the host would add a directive to the page's CSP.
+		{"image host with a semicolon", func(p *CreateSessionParams) {
+			p.LineItems[1].ImageURL = "https://cdn.test;script-src/mug.png"
+		}, "line_items[1][image_url]", validation.CodeURLInvalid},
+		{"image host with an escaped semicolon", func(p *CreateSessionParams) {
+			p.LineItems[1].ImageURL = "https://cdn.test%3Bimg-src/mug.png"
+		}, "line_items[1][image_url]", validation.CodeURLInvalid},
+		{"image host with a quote", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "https://cdn.test'/mug.png" }, "line_items[1][image_url]", validation.CodeURLInvalid},
+		{"image host with an underscore", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "https://cdn_1.test/mug.png" }, "line_items[1][image_url]", validation.CodeURLInvalid},
+		{"success_url host with a comma", func(p *CreateSessionParams) { p.SuccessURL = "https://shop.test,evil.test/ok" }, "success_url", validation.CodeURLInvalid},
+		{"cancel_url with an empty port", func(p *CreateSessionParams) { p.CancelURL = "https://shop.test:/cart" }, "cancel_url", validation.CodeURLInvalid},
+		{"NUL in an image URL", func(p *CreateSessionParams) { p.LineItems[1].ImageURL = "https://cdn.test/a\x00.png" }, "line_items[1][image_url]", validation.CodeInvalid},
+		{"C1 in a success_url", func(p *CreateSessionParams) { p.SuccessURL = "https://shop.test/ok\u0085" }, "success_url", validation.CodeInvalid},
+		{"trailing newline in a name", func(p *CreateSessionParams) { p.LineItems[0].Name = "Notebook\n" }, "line_items[0][name]", validation.CodeInvalid},
+		{"NUL in a currency", func(p *CreateSessionParams) { p.Currency = "usd\x00" }, "currency", validation.CodeInvalid},
+		{"NUL in an email", func(p *CreateSessionParams) { p.CustomerEmail = "jo@shop.test\x00" }, "customer_email", validation.CodeInvalid},
+		{"DEL in client_reference_id", func(p *CreateSessionParams) { p.ClientReferenceID = "order\x7f" }, "client_reference_id", validation.CodeInvalid},
+		{"NUL in a metadata value", func(p *CreateSessionParams) { p.Metadata = map[string]string{"note": "a\x00b"} }, "metadata[note]", validation.CodeInvalid},
+		{"C1 in a metadata value", func(p *CreateSessionParams) { p.Metadata = map[string]string{"note": "\u009b31m"} }, "metadata[note]", validation.CodeInvalid},
+		{"NUL in a metadata key", func(p *CreateSessionParams) { p.Metadata = map[string]string{"no\x00te": "v"} }, "metadata", validation.CodeInvalid},
 		{"missing currency", func(p *CreateSessionParams) { p.Currency = "" }, "currency", validation.CodeMissing},
 		{"unknown currency", func(p *CreateSessionParams) { p.Currency = "xyz" }, "currency", validation.CodeCurrencyInvalid},
 		{"missing success_url", func(p *CreateSessionParams) { p.SuccessURL = "" }, "success_url", validation.CodeMissing},
@@ -111,6 +131,11 @@ func TestNewSessionValidation(t *testing.T) {
 			require.Equal(t, tt.param, verr.Param)
 			require.Equal(t, tt.code, verr.Code)
 			require.NotEmpty(t, verr.Message)
+			for _, control := range []string{"NUL", "C1", "DEL", "newline"} {
+				if strings.Contains(tt.name, control) {
+					require.Contains(t, verr.Message, validation.MessageControl)
+				}
+			}
 		})
 	}
 }

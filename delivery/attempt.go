@@ -31,11 +31,15 @@ var ErrSSRFBlocked = errors.New("destination address is not allowed")
 // AttemptError is a failed attempt's cause with its class.
 type AttemptError struct {
 	Class ErrorClass
-	Err   error
+	// Err is the cause. Its message is what the attempt log stores and
+	// merchants read: the Sender words it from the class and the endpoint's
+	// host name only, never from resolved addresses or the peer's text.
+	Err error
 }
 
-// Error implements error.
-func (e *AttemptError) Error() string { return string(e.Class) + ": " + e.Err.Error() }
+// Error implements error: the cause's message, which the attempt log
+// stores beside the class.
+func (e *AttemptError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *AttemptError) Unwrap() error { return e.Err }

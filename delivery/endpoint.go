@@ -151,6 +151,9 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 			}
 		}
 	}
+	if p.Description != nil && validation.HasControl(*p.Description) {
+		return validation.Control("description")
+	}
 	if p.Description != nil && (utf8.RuneCountInString(*p.Description) > MaxDescriptionLen || !utf8.ValidString(*p.Description)) {
 		return validation.Invalid("description", validation.CodeInvalid, fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
 	}
@@ -161,6 +164,9 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 }
 
 func validateEndpointURL(raw string, requireHTTPS bool) error {
+	if validation.HasControl(raw) {
+		return validation.Control("url")
+	}
 	if len(raw) > MaxEndpointURLLen {
 		return validation.Invalid("url", validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxEndpointURLLen))
 	}

@@ -21,9 +21,17 @@ const (
 	newKeyLen = 32
 )
 
-// ErrInvalidSecret is returned (wrapped) for a signing secret that is not
-// base64 or decodes to a key of the wrong size.
-var ErrInvalidSecret = errors.New("webhook: invalid signing secret")
+// Errors of ParseSecret, NewVerifier and NewVerifierRaw, wrapped; test with
+// errors.Is.
+var (
+	// ErrInvalidSecret is returned for a signing secret that is not base64,
+	// or a key (decoded or raw) of the wrong size, or no secret at all.
+	ErrInvalidSecret = errors.New("webhook: invalid signing secret")
+	// ErrEmptyKey is returned, together with ErrInvalidSecret, for a key of
+	// zero bytes: HMAC accepts it, so anyone could sign messages a Verifier
+	// built on it would accept.
+	ErrEmptyKey = errors.New("webhook: empty signing key")
+)
 
 // NewSecret returns a fresh signing secret: SecretPrefix followed by the
 // padded standard base64 of 32 random bytes.
@@ -36,8 +44,8 @@ func NewSecret() string {
 // ParseSecret returns the HMAC key of a signing secret. It accepts the
 // secret with or without SecretPrefix, in padded or unpadded standard
 // base64, and ignores surrounding whitespace, since secrets are pasted from
-// dashboards and environment files. Errors wrap ErrInvalidSecret and never
-// contain the secret.
+// dashboards and environment files. Errors wrap ErrInvalidSecret (and
+// ErrEmptyKey for a secret with no key bytes) and never contain the secret.
 func ParseSecret(s string) ([]byte, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), SecretPrefix)
 	enc := base64.StdEncoding
@@ -49,8 +57,20 @@ func ParseSecret(s string) ([]byte, error) {
 		// CorruptInputError reports only an offset, so it is safe to wrap.
 		return nil, fmt.Errorf("%w: not base64: %w", ErrInvalidSecret, err)
 	}
-	if len(key) < minKeyLen || len(key) > maxKeyLen {
-		return nil, fmt.Errorf("%w: key is %d bytes, want %d to %d", ErrInvalidSecret, len(key), minKeyLen, maxKeyLen)
+	if err := checkKey(key); err != nil {
+		return nil, err
 	}
 	return key, nil
+}
+
+// checkKey applies the key sizes to a decoded or raw key, so that
+// ParseSecret, NewVerifier and NewVerifierRaw accept exactly the same keys.
+func checkKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return fmt.Errorf("%w: %w", ErrInvalidSecret, ErrEmptyKey)
+	case len(key) < minKeyLen || len(key) > maxKeyLen:
+		return fmt.Errorf("%w: key is %d bytes, want %d to %d", ErrInvalidSecret, len(key), minKeyLen, maxKeyLen)
+	}
+	return nil
 }

@@ -68,21 +68,27 @@ func TestParseSecretInvalid(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		secret string
+		empty  bool
 	}{
-		{"empty", ""},
-		{"prefix only", SecretPrefix},
-		{"bad base64 character", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La*aSw"},
-		{"url-safe alphabet", "whsec_" + strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimPrefix(otherSecret, SecretPrefix))},
-		{"wrong padding", otherSecret + "="},
-		{"padding in the middle", "whsec_MfKQ9r8GKYqr=wjUPD8ILPZIo2LaLaSw"},
-		{"prefix twice", SecretPrefix + otherSecret},
-		{"too short", SecretPrefix + base64.StdEncoding.EncodeToString(make([]byte, 23))},
-		{"too long", SecretPrefix + base64.StdEncoding.EncodeToString(make([]byte, 65))},
+		{"empty", "", true},
+		{"prefix only", SecretPrefix, true},
+		{"bad base64 character", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La*aSw", false},
+		{"url-safe alphabet", "whsec_" + strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimPrefix(otherSecret, SecretPrefix)), false},
+		{"wrong padding", otherSecret + "=", false},
+		{"padding in the middle", "whsec_MfKQ9r8GKYqr=wjUPD8ILPZIo2LaLaSw", false},
+		{"prefix twice", SecretPrefix + otherSecret, false},
+		{"too short", SecretPrefix + base64.StdEncoding.EncodeToString(make([]byte, 23)), false},
+		{"too long", SecretPrefix + base64.StdEncoding.EncodeToString(make([]byte, 65)), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			key, err := ParseSecret(tt.secret)
 			require.ErrorIs(t, err, ErrInvalidSecret)
+			if tt.empty {
+				require.ErrorIs(t, err, ErrEmptyKey)
+			} else {
+				require.NotErrorIs(t, err, ErrEmptyKey)
+			}
 			require.Nil(t, key)
 			if body := strings.TrimPrefix(tt.secret, SecretPrefix); len(body) > 4 {
 				require.NotContains(t, err.Error(), body, "errors must not leak the secret")

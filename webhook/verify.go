@@ -53,7 +53,9 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for one or more signing secrets in the
 // form ParseSecret accepts. During a secret rotation pass both the old and
-// the new secret: a message signed with either verifies.
+// the new secret: a message signed with either verifies. Errors wrap
+// ErrInvalidSecret for no secret or an invalid one, and also ErrEmptyKey
+// for a secret without key bytes ("whsec_").
 func NewVerifier(secrets ...string) (*Verifier, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%w: no secret given", ErrInvalidSecret)
@@ -70,14 +72,22 @@ func NewVerifier(secrets ...string) (*Verifier, error) {
 }
 
 // NewVerifierRaw returns a Verifier for raw HMAC keys, for callers that
-// store keys rather than whsec_ secrets. The keys are copied. With no keys
-// every message fails with ErrNoMatchingSignature.
-func NewVerifierRaw(keys ...[]byte) *Verifier {
+// store keys rather than whsec_ secrets. The keys are copied. It accepts the
+// key sizes ParseSecret does (24 to 64 bytes). Errors wrap ErrInvalidSecret
+// for no key or a key of the wrong size, and also ErrEmptyKey for a key of
+// zero bytes, which anyone could sign with.
+func NewVerifierRaw(keys ...[]byte) (*Verifier, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no key given", ErrInvalidSecret)
+	}
 	own := make([][]byte, len(keys))
 	for i, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, fmt.Errorf("key %d: %w", i, err)
+		}
 		own[i] = bytes.Clone(k)
 	}
-	return &Verifier{keys: own}
+	return &Verifier{keys: own}, nil
 }
 
 // Verify returns nil if header carries a valid Standard Webhooks signature

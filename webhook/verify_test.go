@@ -205,16 +205,24 @@ func TestNewVerifier(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		secrets []string
+		want    []error
 	}{
-		{"no secrets", nil},
-		{"bad base64", []string{"whsec_not*base64"}},
-		{"too short", []string{"whsec_AAAA"}},
-		{"one bad among good", []string{katSecret, "whsec_AAAA", otherSecret}},
+		{"no secrets", nil, []error{ErrInvalidSecret}},
+		{"bad base64", []string{"whsec_not*base64"}, []error{ErrInvalidSecret}},
+		{"too short", []string{"whsec_AAAA"}, []error{ErrInvalidSecret}},
+		{"one bad among good", []string{katSecret, "whsec_AAAA", otherSecret}, []error{ErrInvalidSecret}},
+		{"no key bytes", []string{SecretPrefix}, []error{ErrInvalidSecret, ErrEmptyKey}},
+		{"no key bytes among good", []string{katSecret, SecretPrefix}, []error{ErrInvalidSecret, ErrEmptyKey}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v, err := NewVerifier(tt.secrets...)
-			require.ErrorIs(t, err, ErrInvalidSecret)
+			for _, want := range tt.want {
+				require.ErrorIs(t, err, want)
+			}
+			if !slices.Contains(tt.want, ErrEmptyKey) {
+				require.NotErrorIs(t, err, ErrEmptyKey)
+			}
 			require.Nil(t, v)
 		})
 	}
@@ -226,23 +234,62 @@ func TestNewVerifierRaw(t *testing.T) {
 	t.Run("verifies and owns its keys", func(t *testing.T) {
 		t.Parallel()
 		key := mustKey(t, katSecret)
-		v := NewVerifierRaw([]byte("unrelated key, 24+ bytes"), key)
+		v, err := NewVerifierRaw([]byte("unrelated key, 24+ bytes"), key)
+		require.NoError(t, err)
 		v.Now = testNow
 		h := signed(t, testNow(), katSecret)
 		clear(key) // the caller reusing its buffer must not change v
 		require.NoError(t, v.Verify(h, []byte(testBody)))
-	})
-	t.Run("no keys match nothing", func(t *testing.T) {
-		t.Parallel()
-		v := NewVerifierRaw()
-		v.Now = testNow
-		require.ErrorIs(t, v.Verify(signed(t, testNow(), katSecret), []byte(testBody)), ErrNoMatchingSignature)
 	})
 	t.Run("zero Verifier matches nothing", func(t *testing.T) {
 		t.Parallel()
 		v := &Verifier{Now: testNow}
 		require.ErrorIs(t, v.Verify(signed(t, testNow(), katSecret), []byte(testBody)), ErrNoMatchingSignature)
 	})
+	t.Run("accepts the sizes ParseSecret accepts", func(t *testing.T) {
+		t.Parallel()
+		for _, n := range []int{minKeyLen, newKeyLen, maxKeyLen} {
+			v, err := NewVerifierRaw(make([]byte, n))
+			require.NoError(t, err, "%d bytes", n)
+			require.NotNil(t, v)
+		}
+	})
+
+	for _, tt := range []struct {
+		name string
+		keys [][]byte
+		want []error
+	}{
+		// An empty key is the dangerous one: HMAC accepts it, and anyone can
+		// compute the signatures a Verifier built on it would accept.
+		{"empty key", [][]byte{{}}, []error{ErrInvalidSecret, ErrEmptyKey}},
+		{"nil key", [][]byte{nil}, []error{ErrInvalidSecret, ErrEmptyKey}},
+		{"empty key among good", [][]byte{mustKey(t, katSecret), {}}, []error{ErrInvalidSecret, ErrEmptyKey}},
+		{"no keys", nil, []error{ErrInvalidSecret}},
+		{"one byte short", [][]byte{make([]byte, minKeyLen-1)}, []error{ErrInvalidSecret}},
+		{"one byte long", [][]byte{make([]byte, maxKeyLen+1)}, []error{ErrInvalidSecret}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := NewVerifierRaw(tt.keys...)
+			for _, want := range tt.want {
+				require.ErrorIs(t, err, want)
+			}
+			if !slices.Contains(tt.want, ErrEmptyKey) {
+				require.NotErrorIs(t, err, ErrEmptyKey)
+			}
+			require.Nil(t, v)
+		})
+	}
+
+	// Both constructors agree on every key: a raw key is accepted exactly
+	// when its whsec_ form is.
+	for n := range maxKeyLen + 2 {
+		key := make([]byte, n)
+		_, rawErr := NewVerifierRaw(key)
+		_, secretErr := NewVerifier(SecretPrefix + base64.StdEncoding.EncodeToString(key))
+		require.Equal(t, rawErr == nil, secretErr == nil, "%d bytes: raw %v, secret %v", n, rawErr, secretErr)
+	}
 }
 
 func TestVerifyDefaultsToRealClock(t *testing.T) {
@@ -318,14 +365,15 @@ func FuzzVerify(f *testing.F) {
 	f.Add("x\x00y", "1e9", "v1,====", []byte("\r\n"))
 
 	f.Fuzz(func(t *testing.T, msgID, timestamp, signature string, body []byte) {
-		v := NewVerifierRaw(keyA, keyB)
+		v, err := NewVerifierRaw(keyA, keyB)
+		require.NoError(t, err)
 		v.Now = func() time.Time { return now }
 		h := http.Header{}
 		h.Set(HeaderID, msgID)
 		h.Set(HeaderTimestamp, timestamp)
 		h.Set(HeaderSignature, signature)
 
-		err := v.Verify(h, body)
+		err = v.Verify(h, body)
 		if err != nil {
 			for _, sentinel := range []error{ErrMissingHeaders, ErrInvalidTimestamp, ErrMessageTooOld, ErrMessageTooNew, ErrNoMatchingSignature} {
 				if errors.Is(err, sentinel) {

@@ -4,9 +4,11 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // paymentForm is the hosted page's form, parsed and validated.
@@ -29,7 +31,7 @@ func parsePaymentForm(v url.Values, sessionEmail string, now time.Time) (payment
 		email := strings.TrimSpace(v.Get("email"))
 		if email == "" {
 			errs["email"] = "Enter your email address."
-		} else if valid, err := checkout.ValidateEmail("email", email); err != nil {
+		} else if valid, err := checkout.ValidateEmail("email", email); err != nil || !printableText(v.Get("email")) {
 			errs["email"] = "Enter a valid email address."
 		} else {
 			f.Email = valid
@@ -47,8 +49,29 @@ func parsePaymentForm(v url.Values, sessionEmail string, now time.Time) (payment
 	switch {
 	case f.CardholderName == "":
 		errs["cardholder_name"] = "Enter the name on your card."
-	case utf8.RuneCountInString(f.CardholderName) > 100 || !utf8.ValidString(f.CardholderName):
+	case !printableText(v.Get("cardholder_name")):
+		// Checked before the length, on what was posted: a NUL would
+		// otherwise reach the charge row, which PostgreSQL refuses.
+		errs["cardholder_name"] = "The name contains characters that are not allowed."
+	case utf8.RuneCountInString(f.CardholderName) > 100:
 		errs["cardholder_name"] = "The name must be at most 100 characters."
 	}
 	return f, errs
+}
+
+// printableText reports whether s is valid UTF-8 without control
+// characters: what a person can type into a text field.
+func printableText(s string) bool {
+	return utf8.ValidString(s) && !validation.HasControl(s)
+}
+
+// redisplay returns s fit to be put back into the form after an error:
+// invalid UTF-8 and control characters dropped.
+func redisplay(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 }

@@ -13,7 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,9 +183,9 @@ func (p *Pages) handlePay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form, fieldErrs := parsePaymentForm(r.PostForm, page.Session.CustomerEmail, p.cfg.Now())
-	view := payView{Email: form.Email, CardholderName: form.CardholderName, Errors: fieldErrs}
+	view := payView{Email: form.Email, CardholderName: redisplay(form.CardholderName), Errors: fieldErrs}
 	if form.Email == "" {
-		view.Email = r.PostFormValue("email")
+		view.Email = redisplay(r.PostFormValue("email"))
 	}
 	if len(fieldErrs) > 0 {
 		view.Alert = "Check the highlighted fields."
@@ -411,18 +411,15 @@ func contentSecurityPolicy(nonce string, sess *checkout.Session, m account.Merch
 		"; form-action " + strings.Join(form, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
-// appendOrigin adds raw's scheme://host to list once. URLs were validated
-// as absolute http(s) on the way in.
+// appendOrigin adds raw's scheme://host[:port] to list once. URLs were
+// validated on the way in, but the policy does not rely on it (a logo URL
+// is set by the operator, rows may predate the validation): only an origin
+// checkout.Origin accepts, letters, digits and ".-:[]" in the host, ever
+// reaches the header, so no URL can add a directive or a source to it.
 func appendOrigin(list []string, raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	origin, ok := checkout.Origin(raw)
+	if !ok || slices.Contains(list, origin) {
 		return list
-	}
-	origin := u.Scheme + "://" + u.Host
-	for _, o := range list {
-		if o == origin {
-			return list
-		}
 	}
 	return append(list, origin)
 }

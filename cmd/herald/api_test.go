@@ -538,6 +538,7 @@ func TestCommandErrors(t *testing.T) {
 		{"public url with path", []string{"serve", "--public-url", "https://x.test/pay"}, map[string]string{"DATABASE_URL": "postgres://x"}, "invalid HERALD_PUBLIC_URL"},
 		{"bad role", []string{"serve", "--roles", "api,web"}, map[string]string{"DATABASE_URL": "postgres://x"}, `unknown role "web"`},
 		{"bad rate limit", []string{"serve"}, map[string]string{"DATABASE_URL": "postgres://x", "HERALD_RATE_LIMIT": "0"}, "invalid HERALD_RATE_LIMIT"},
+		{"bad auth failure limit", []string{"serve", "--auth-failure-limit", "0"}, map[string]string{"DATABASE_URL": "postgres://x"}, "invalid HERALD_AUTH_FAILURE_LIMIT"},
 		{"bad interval", []string{"serve"}, map[string]string{"DATABASE_URL": "postgres://x", "HERALD_EXPIRY_INTERVAL": "soon"}, "invalid HERALD_EXPIRY_INTERVAL"},
 		{"private endpoints in production", []string{"serve"}, map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": "production",
 			"HERALD_SECRET": strings.Repeat("s", 32), "HERALD_ALLOW_PRIVATE_ENDPOINTS": "10.0.0.0/8"}, "must be empty in production"},

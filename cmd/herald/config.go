@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliverynet"
+	"github.com/heraldpay/herald/internal/httpapi"
 )
 
 // Config is everything `herald serve` reads from the environment or flags.
@@ -48,6 +49,11 @@ type Config struct {
 	// RateLimit is the merchant API's allowance per key per second
 	// (HERALD_RATE_LIMIT). Default 100.
 	RateLimit int
+	// AuthFailureLimit is how many requests with a missing or invalid API
+	// key one client address may send to the merchant API per minute before
+	// all its requests are answered 429 until the minute ends
+	// (HERALD_AUTH_FAILURE_LIMIT). Default 30.
+	AuthFailureLimit int
 	// ExpiryInterval is how often open sessions past expires_at are expired
 	// (HERALD_EXPIRY_INTERVAL). Default 1m.
 	ExpiryInterval time.Duration
@@ -236,6 +242,7 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		return nil
 	})
 	s.add("rate-limit", "HERALD_RATE_LIMIT", "100", "API requests per second per key", parseInt(&cfg.RateLimit, 1))
+	s.add("auth-failure-limit", "HERALD_AUTH_FAILURE_LIMIT", strconv.Itoa(httpapi.DefaultAuthFailureLimit), "API requests with a missing or invalid key per client address per minute", parseInt(&cfg.AuthFailureLimit, 1))
 	s.add("expiry-interval", "HERALD_EXPIRY_INTERVAL", "1m", "session expiry sweep interval", parseDuration(&cfg.ExpiryInterval, time.Second))
 	s.add("shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "30s", "drain time on SIGTERM", parseDuration(&cfg.ShutdownTimeout, time.Millisecond))
 	s.add("allow-private-endpoints", "HERALD_ALLOW_PRIVATE_ENDPOINTS", "", "CIDRs deliveries may reach although private", func(v string) error {

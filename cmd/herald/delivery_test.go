@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -369,18 +370,18 @@ func TestAttemptErrorClasses(t *testing.T) {
 	})
 	// The fixture's own endpoint is not part of this test.
 	require.Equal(t, http.StatusOK, f.ts.call(t, http.MethodDelete, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil).Status)
-	want := map[string]struct {
+	type outcome struct {
 		class  string
 		status float64
-	}{}
-	for endpointURL, w := range map[string]struct {
-		class  string
-		status float64
-	}{
-		refused:                            {"connection_refused", 0},
-		slow.srv.URL + "/hooks":            {"timeout", 0},
-		redirect.srv.URL + "/hooks":        {"http_status", 302},
-		"http://nonexistent.invalid/hooks": {"dns", 0},
+		// message is how the attempt log's error_message starts.
+		message string
+	}
+	want := map[string]outcome{}
+	for endpointURL, w := range map[string]outcome{
+		refused:                            {"connection_refused", 0, "connection refused by the endpoint's IP address, port "},
+		slow.srv.URL + "/hooks":            {"timeout", 0, "no response within 300ms"},
+		redirect.srv.URL + "/hooks":        {"http_status", 302, ""},
+		"http://nonexistent.invalid/hooks": {"dns", 0, "could not resolve host nonexistent.invalid"},
 	} {
 		want[f.createEndpoint(t, endpointURL)["id"].(string)] = w
 	}
@@ -405,7 +406,9 @@ func TestAttemptErrorClasses(t *testing.T) {
 		require.Equal(t, w.class, a["error_class"], "endpoint %s", d["endpoint"])
 		if w.status == 0 {
 			require.Nil(t, a["response_status"])
-			require.NotEmpty(t, a["error_message"])
+			msg := a["error_message"].(string)
+			require.True(t, strings.HasPrefix(msg, w.message), "error_message %q", msg)
+			requireNoIPLiteral(t, msg)
 		} else {
 			require.InDelta(t, w.status, a["response_status"], 0)
 		}
@@ -417,6 +420,17 @@ func TestAttemptErrorClasses(t *testing.T) {
 	for _, class := range []string{"connection_refused", "timeout", "dns", "3xx"} {
 		require.Contains(t, metrics, `herald_delivery_attempts_total{result="failure",status_class="`+class+`"} 1`)
 	}
+}
+
+var ipLiteral = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}\b|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}`)
+
+// requireNoIPLiteral checks that an attempt message shown to merchants
+// names no address: not the endpoint's resolved one, not Herald's, not the
+// resolver's.
+func requireNoIPLiteral(t *testing.T, msg string) {
+	t.Helper()
+	require.False(t, ipLiteral.MatchString(msg), "an IP address in %q", msg)
+	require.NotContains(t, msg, ":53", "the resolver's port in %q", msg)
 }
 
 // After five failures in a row the endpoint's breaker opens: further
@@ -589,6 +603,12 @@ func TestSSRFGuardBlocksPrivateTargets(t *testing.T) {
 	for _, d := range list {
 		a := attemptsOf(f.delivery(t, d["id"].(string)))[0]
 		require.Equal(t, "ssrf_blocked", a["error_class"])
+		msg := a["error_message"].(string)
+		require.Contains(t, []string{
+			"localhost resolves to an address Herald does not deliver to (loopback, private, link-local or reserved)",
+			"the endpoint's IP address is one Herald does not deliver to (loopback, private, link-local or reserved)",
+		}, msg)
+		requireNoIPLiteral(t, msg)
 	}
 	require.Empty(t, f.sink.requests(), "nothing reached the private address")
 }

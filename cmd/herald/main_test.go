@@ -141,16 +141,23 @@ func (ts *testServer) call(t *testing.T, method, path, key string, body any, hea
 	}
 	req, err := http.NewRequest(method, ts.URL()+path, rd)
 	require.NoError(t, err)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return ts.do(t, http.DefaultClient, req, key, body != nil)
+}
+
+// do sends req through c with key and, for a body, a JSON content type
+// unless req has one, and decodes the answer.
+func (ts *testServer) do(t *testing.T, c *http.Client, req *http.Request, key string, jsonBody bool) apiResponse {
+	t.Helper()
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if jsonBody && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

@@ -86,6 +86,12 @@ func TestPaymentPageSecurityHeaders(t *testing.T) {
 	require.Contains(t, csp, "frame-ancestors 'none'")
 	require.Contains(t, csp, "img-src 'self' data: https://cdn.shop.test")
 	require.Contains(t, csp, "form-action 'self' "+f.shop.URL)
+	nonce := regexp.MustCompile(`'nonce-[A-Za-z0-9+/=]{24}'`).FindString(csp)
+	require.NotEmpty(t, nonce)
+	require.Equal(t, []string{
+		"default-src 'none'", "style-src 'self' " + nonce, "img-src 'self' data: https://cdn.shop.test",
+		"form-action 'self' " + f.shop.URL, "frame-ancestors 'none'", "base-uri 'none'",
+	}, strings.Split(csp, "; "), "exactly these directives")
 	require.Equal(t, "DENY", h.Get("X-Frame-Options"))
 	require.Equal(t, "no-referrer", h.Get("Referrer-Policy"))
 	require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -172,12 +173,15 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	}
 
 	r := chi.NewRouter()
-	r.Use(httpapi.RequestIDs, httpapi.AccessLog(logger), httpapi.Recover(logger))
+	// GetHead answers HEAD on every GET route (chi's r.Get alone answers 405).
+	r.Use(httpapi.RequestIDs, httpapi.AccessLog(logger), httpapi.Recover(logger), middleware.GetHead)
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.hasRole(roleAPI) {
 		r.Route("/v1", func(r chi.Router) {
-			r.Use(httpapi.RequireKey(account.NewStore(s.pool), logger), httpapi.RateLimit(cfg.RateLimit, logger), idem.Middleware)
+			authFailures := httpapi.NewAuthFailures(httpapi.AuthFailuresConfig{Limit: cfg.AuthFailureLimit})
+			r.Use(httpapi.RequireKey(account.NewStore(s.pool), authFailures, logger), httpapi.RateLimit(cfg.RateLimit, logger),
+				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
 			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {

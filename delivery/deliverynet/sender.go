@@ -84,7 +84,7 @@ func (s *Sender) Send(ctx context.Context, req delivery.SendRequest) delivery.At
 	result := delivery.AttemptResult{RequestHeader: header.Clone()}
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
-		result.Err = &delivery.AttemptError{Class: delivery.ClassConnection, Err: fmt.Errorf("build request: %w", err)}
+		result.Err = s.attemptError(ctx, req.URL, fmt.Errorf("build request: %w", err))
 		return result
 	}
 	httpReq.Header = header
@@ -93,7 +93,7 @@ func (s *Sender) Send(ctx context.Context, req delivery.SendRequest) delivery.At
 	resp, err := s.client.Do(httpReq)
 	if err != nil {
 		result.Duration = time.Since(start)
-		result.Err = attemptError(ctx, err)
+		result.Err = s.attemptError(ctx, req.URL, err)
 		return result
 	}
 	defer resp.Body.Close()
@@ -114,16 +114,18 @@ func (s *Sender) requestHeader(req delivery.SendRequest) http.Header {
 	return h
 }
 
-// attemptError classifies the error of an attempt that got no answer.
-// Whatever shape the transport gave the error, an attempt whose context
-// ended was ended by that context, so it is a timeout; a guard refusal
-// stays one, since no waiting was involved.
-func attemptError(ctx context.Context, err error) *delivery.AttemptError {
+// attemptError classifies the error of an attempt to endpointURL that got
+// no answer, and words it for the merchant (see describe). Whatever shape
+// the transport gave the error, an attempt whose context ended was ended by
+// that context, so it is a timeout; a guard refusal stays one, since no
+// waiting was involved.
+func (s *Sender) attemptError(ctx context.Context, endpointURL string, err error) *delivery.AttemptError {
 	class := Classify(err)
 	if class != delivery.ClassSSRFBlocked && ctx.Err() != nil {
 		class = delivery.ClassTimeout
 	}
-	return &delivery.AttemptError{Class: class, Err: err}
+	msg := describe(class, endpointURL, s.timeout, ctx.Err(), err)
+	return &delivery.AttemptError{Class: class, Err: &describedError{msg: msg, err: err}}
 }
 
 // readKept reads at most delivery.MaxResponseBody bytes of body. A read

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -385,6 +387,8 @@ func TestSendTimeout(t *testing.T) {
 			require.Less(t, elapsed, timeout+2*time.Second, "the timeout cuts the attempt")
 			if tt.wantClass == delivery.ClassTimeout {
 				require.ErrorIs(t, res.Err, context.DeadlineExceeded)
+				require.Equal(t, "no response within 200ms", res.Err.Error())
+				requireMerchantSafe(t, res.Err.Error())
 				require.Nil(t, res.Header)
 				return
 			}
@@ -420,6 +424,7 @@ func TestSendCancelledByCaller(t *testing.T) {
 
 		require.Equal(t, delivery.ClassTimeout, res.Class())
 		require.ErrorIs(t, res.Err, context.Canceled)
+		require.Equal(t, stoppedMessage, res.Err.Error())
 		require.Zero(t, res.StatusCode)
 	})
 	t.Run("before sending", func(t *testing.T) {
@@ -434,9 +439,14 @@ func TestSendCancelledByCaller(t *testing.T) {
 
 		require.Equal(t, delivery.ClassTimeout, res.Class())
 		require.ErrorIs(t, res.Err, context.Canceled)
+		require.Equal(t, stoppedMessage, res.Err.Error())
 		require.Zero(t, hits.Load())
 	})
 }
+
+// stoppedMessage is the attempt message when the caller cancels an attempt
+// to a test server.
+const stoppedMessage = "the attempt was stopped before the endpoint's IP address answered (Herald was shutting down); it will be retried"
 
 func TestSendConnectionRefused(t *testing.T) {
 	t.Parallel()
@@ -445,11 +455,29 @@ func TestSendConnectionRefused(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
+	_, p, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
 
-	res := newTestSender(t, Config{}).Send(t.Context(), newTestRequest("http://"+addr+"/"))
+	tests := []struct{ name, url, want string }{
+		{"by IP address", "http://" + addr + "/", "connection refused by the endpoint's IP address, port " + p},
+		// localhost resolves to 127.0.0.1 and ::1 here: the message names
+		// the host, not the addresses tried.
+		{"by name", "http://localhost:" + p + "/", "connection refused by localhost:" + p},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 
-	require.Equal(t, delivery.ClassConnectionRefused, res.Class())
-	require.Zero(t, res.StatusCode)
+			s := newTestSender(t, Config{Guard: NewGuard([]netip.Prefix{loopback4, loopback6})})
+			res := s.Send(t.Context(), newTestRequest(tt.url))
+
+			require.Equal(t, delivery.ClassConnectionRefused, res.Class(), "error: %v", res.Err)
+			require.ErrorIs(t, res.Err, syscall.ECONNREFUSED)
+			require.Equal(t, tt.want, res.Err.Error())
+			requireMerchantSafe(t, res.Err.Error())
+			require.Zero(t, res.StatusCode)
+		})
+	}
 }
 
 func TestSendDNSFailure(t *testing.T) {
@@ -459,9 +487,9 @@ func TestSendDNSFailure(t *testing.T) {
 	// answers NXDOMAIN, refuses, or is absent, the lookup fails with a
 	// *net.DNSError; the generous timeout lets even a black-holed resolver
 	// give up on its own (2 tries of 5 s) before the attempt does.
-	tests := []struct{ name, url string }{
-		{"http", "http://nonexistent.invalid/"},
-		{"https with port", "https://hooks.nonexistent.invalid:8443/x"},
+	tests := []struct{ name, url, host string }{
+		{"http", "http://nonexistent.invalid/", "nonexistent.invalid"},
+		{"https with port", "https://hooks.nonexistent.invalid:8443/x", "hooks.nonexistent.invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,6 +499,10 @@ func TestSendDNSFailure(t *testing.T) {
 				Send(t.Context(), newTestRequest(tt.url))
 
 			require.Equal(t, delivery.ClassDNS, res.Class(), "error: %v", res.Err)
+			require.True(t, strings.HasPrefix(res.Err.Error(), "could not resolve host "+tt.host), res.Err.Error())
+			requireMerchantSafe(t, res.Err.Error())
+			_, isDNS := errors.AsType[*net.DNSError](res.Err)
+			require.True(t, isDNS, "the cause is still reachable")
 			require.Zero(t, res.StatusCode)
 		})
 	}
@@ -485,12 +517,15 @@ func TestSendTLS(t *testing.T) {
 		return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
+	const failed = "TLS handshake with the endpoint's IP address failed: "
 	tests := []struct {
 		name      string
 		server    func(t *testing.T, h http.Handler) *httptest.Server
 		scheme    string
+		host      string // instead of the server's IP address
 		tlsConfig func(srv *httptest.Server) *tls.Config
 		wantClass delivery.ErrorClass
+		wantMsg   string
 		wantHits  int32
 	}{
 		{
@@ -498,6 +533,7 @@ func TestSendTLS(t *testing.T) {
 			server:    func(t *testing.T, h http.Handler) *httptest.Server { return newTestTLSServer(t, h, nil) },
 			tlsConfig: func(*httptest.Server) *tls.Config { return nil },
 			wantClass: delivery.ClassTLS,
+			wantMsg:   failed + "the certificate is not trusted (unknown authority)",
 		},
 		{
 			name:      "trusted test CA",
@@ -515,6 +551,17 @@ func TestSendTLS(t *testing.T) {
 				return c
 			},
 			wantClass: delivery.ClassTLS,
+			wantMsg:   failed + "the certificate does not match the host",
+		},
+		{
+			// httptest's certificate is for example.com and the loopback
+			// addresses, not for the name localhost.
+			name:      "certificate for another name, by host name",
+			server:    func(t *testing.T, h http.Handler) *httptest.Server { return newTestTLSServer(t, h, nil) },
+			host:      "localhost",
+			tlsConfig: trusting,
+			wantClass: delivery.ClassTLS,
+			wantMsg:   "TLS handshake with localhost failed: the certificate does not match the host",
 		},
 		{
 			name: "client certificate required",
@@ -523,6 +570,7 @@ func TestSendTLS(t *testing.T) {
 			},
 			tlsConfig: trusting,
 			wantClass: delivery.ClassTLS,
+			wantMsg:   failed + "the server refused the handshake with a TLS alert",
 		},
 		{
 			name:      "plain HTTP behind an https URL",
@@ -530,6 +578,7 @@ func TestSendTLS(t *testing.T) {
 			scheme:    "https",
 			tlsConfig: func(*httptest.Server) *tls.Config { return nil },
 			wantClass: delivery.ClassTLS,
+			wantMsg:   failed + "the server does not speak TLS on this port (plain HTTP behind an https URL?)",
 		},
 	}
 	for _, tt := range tests {
@@ -542,14 +591,25 @@ func TestSendTLS(t *testing.T) {
 			if tt.scheme != "" {
 				url = tt.scheme + "://" + srv.Listener.Addr().String()
 			}
+			if tt.host != "" {
+				url = "https://" + tt.host + ":" + port(t, srv)
+			}
 
 			res := newTestSender(t, Config{TLSConfig: tt.tlsConfig(srv)}).Send(t.Context(), newTestRequest(url))
 
 			require.Equal(t, tt.wantClass, res.Class(), "error: %v", res.Err)
 			require.Equal(t, tt.wantHits, hits.Load())
+			if tt.wantMsg != "" {
+				require.Equal(t, tt.wantMsg, res.Err.Error())
+				requireMerchantSafe(t, res.Err.Error())
+			}
 		})
 	}
 }
+
+// blockedIPMessage is the attempt message for an endpoint registered by an
+// address the guard refuses.
+const blockedIPMessage = "the endpoint's IP address is one Herald does not deliver to (loopback, private, link-local or reserved)"
 
 func TestSendSSRFBlocked(t *testing.T) {
 	t.Parallel()
@@ -562,8 +622,8 @@ func TestSendSSRFBlocked(t *testing.T) {
 		name string
 		// target returns the URL to send to and the hit counter of the
 		// server behind it (nil when there is none).
-		target   func(t *testing.T) (string, *atomic.Int32)
-		wantAddr string
+		target  func(t *testing.T) (string, *atomic.Int32)
+		wantMsg string
 	}{
 		{
 			name: "IPv4 loopback",
@@ -571,7 +631,7 @@ func TestSendSSRFBlocked(t *testing.T) {
 				p, hits := loopbackServer(t)
 				return "http://127.0.0.1:" + p + "/", hits
 			},
-			wantAddr: "127.0.0.1",
+			wantMsg: blockedIPMessage,
 		},
 		{
 			name: "hostname resolving to loopback",
@@ -579,7 +639,7 @@ func TestSendSSRFBlocked(t *testing.T) {
 				p, hits := loopbackServer(t)
 				return "http://localhost:" + p + "/", hits
 			},
-			wantAddr: "is loopback",
+			wantMsg: "localhost resolves to an address Herald does not deliver to (loopback, private, link-local or reserved)",
 		},
 		{
 			name: "IPv6 loopback",
@@ -587,7 +647,7 @@ func TestSendSSRFBlocked(t *testing.T) {
 				h, hits := counted(func(http.ResponseWriter, *http.Request) {})
 				return "http://[::1]:" + port(t, newTestServer6(t, h)) + "/", hits
 			},
-			wantAddr: "::1",
+			wantMsg: blockedIPMessage,
 		},
 		{
 			// Connecting to 0.0.0.0 reaches local listeners on Linux.
@@ -596,7 +656,7 @@ func TestSendSSRFBlocked(t *testing.T) {
 				p, hits := loopbackServer(t)
 				return "http://0.0.0.0:" + p + "/", hits
 			},
-			wantAddr: "0.0.0.0",
+			wantMsg: blockedIPMessage,
 		},
 		{
 			name: "IPv4-mapped loopback",
@@ -604,21 +664,21 @@ func TestSendSSRFBlocked(t *testing.T) {
 				p, hits := loopbackServer(t)
 				return "http://[::ffff:127.0.0.1]:" + p + "/", hits
 			},
-			wantAddr: "127.0.0.1",
+			wantMsg: blockedIPMessage,
 		},
 		{
 			name: "cloud metadata",
 			target: func(*testing.T) (string, *atomic.Int32) {
 				return "http://169.254.169.254/latest/meta-data/", nil
 			},
-			wantAddr: "169.254.169.254",
+			wantMsg: blockedIPMessage,
 		},
 		{
 			name: "private",
 			target: func(*testing.T) (string, *atomic.Int32) {
 				return "https://10.20.30.40/hooks", nil
 			},
-			wantAddr: "10.20.30.40",
+			wantMsg: blockedIPMessage,
 		},
 	}
 	for _, tt := range tests {
@@ -632,7 +692,8 @@ func TestSendSSRFBlocked(t *testing.T) {
 
 			require.Equal(t, delivery.ClassSSRFBlocked, res.Class(), "error: %v", res.Err)
 			require.ErrorIs(t, res.Err, delivery.ErrSSRFBlocked)
-			require.ErrorContains(t, res.Err, tt.wantAddr)
+			require.Equal(t, tt.wantMsg, res.Err.Error())
+			requireMerchantSafe(t, res.Err.Error())
 			require.NotContains(t, res.Err.Error(), string(newTestRequest("").Secrets[0]), "errors never carry the secret")
 			require.Zero(t, res.StatusCode)
 			if hits != nil {
@@ -672,12 +733,13 @@ func TestSendAllowList(t *testing.T) {
 func TestSendMalformedURL(t *testing.T) {
 	t.Parallel()
 
-	for _, url := range []string{
-		"://no-scheme",
-		"http://",
-		"ftp://127.0.0.1/hooks",
-		"http://127.0.0.1:99999/",
-		"http://[::1/",
+	const notAURL = "the endpoint URL is not an absolute http or https URL"
+	for url, want := range map[string]string{
+		"://no-scheme":            notAURL,
+		"http://":                 notAURL,
+		"ftp://127.0.0.1/hooks":   notAURL,
+		"http://127.0.0.1:99999/": "connection to the endpoint's IP address, port 99999 failed",
+		"http://[::1/":            notAURL,
 	} {
 		t.Run(url, func(t *testing.T) {
 			t.Parallel()
@@ -686,6 +748,8 @@ func TestSendMalformedURL(t *testing.T) {
 			res := newTestSender(t, Config{}).Send(t.Context(), req)
 
 			require.Equal(t, delivery.ClassConnection, res.Class(), "error: %v", res.Err)
+			require.Equal(t, want, res.Err.Error())
+			requireMerchantSafe(t, res.Err.Error())
 			require.NotContains(t, res.Err.Error(), string(req.Secrets[0]), "errors never carry the secret")
 			require.Zero(t, res.StatusCode)
 			require.Equal(t, req.MsgID, res.RequestHeader.Get(webhook.HeaderID), "the headers are recorded even so")

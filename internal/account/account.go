@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // KeyPrefix starts every secret key. Herald only has a test mode: its
@@ -50,6 +51,9 @@ func (m *Merchant) Validate() error {
 	m.Name = strings.TrimSpace(m.Name)
 	if m.Name == "" || utf8.RuneCountInString(m.Name) > 100 {
 		return errors.New("name must be 1 to 100 characters")
+	}
+	if validation.HasControl(m.Name) || validation.HasControl(m.LogoURL) {
+		return errors.New("name and logo URL must not contain control characters")
 	}
 	if m.LogoURL != "" {
 		u, err := url.Parse(m.LogoURL)

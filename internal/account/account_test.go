@@ -60,6 +60,8 @@ func TestMerchantValidate(t *testing.T) {
 		{"long name", Merchant{Name: strings.Repeat("x", 101)}, "name must be"},
 		{"relative logo", Merchant{Name: "A", LogoURL: "/logo.png"}, "logo URL"},
 		{"ftp logo", Merchant{Name: "A", LogoURL: "ftp://x/logo.png"}, "logo URL"},
+		{"NUL in the name", Merchant{Name: "Acme\x00"}, "control characters"},
+		{"C1 in the logo", Merchant{Name: "A", LogoURL: "https://cdn.test/\u0085.png"}, "control characters"},
 		{"bad colour", Merchant{Name: "A", AccentColor: "red"}, "accent colour"},
 		{"short colour", Merchant{Name: "A", AccentColor: "#abc"}, "accent colour"},
 	} {

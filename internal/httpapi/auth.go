@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/heraldpay/herald/internal/account"
@@ -31,9 +33,30 @@ func WithMerchantID(ctx context.Context, merchantID string) context.Context {
 // RequireKey authenticates every request by its secret key, sent as
 // "Authorization: Bearer sk_test_…" or as the Basic-auth user name (curl -u
 // sk_test_…:), and stores the merchant id in the context.
-func RequireKey(auth KeyAuthenticator, logger *slog.Logger) func(http.Handler) http.Handler {
+//
+// A request without a key or with an invalid one counts against its
+// client in failures; a client that has used up its failed attempts is
+// answered 429 with Retry-After, before its key is even looked at, until
+// its window ends, so guessing keys costs neither a database query nor
+// anything but time. A nil failures turns this off.
+func RequireKey(auth KeyAuthenticator, failures *AuthFailures, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			client := ClientAddr(r)
+			if failures != nil {
+				if wait, blocked := failures.Blocked(client); blocked {
+					w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+					WriteError(w, r, logger, &Error{Status: http.StatusTooManyRequests, Type: TypeRateLimit, Code: "auth_rate_limit",
+						Message: "Too many requests with a missing or invalid API key from this address. Retry after the number of seconds in Retry-After."})
+					return
+				}
+			}
+			fail := func(err *Error) {
+				if failures != nil {
+					failures.Fail(client)
+				}
+				WriteError(w, r, logger, err)
+			}
 			key := ""
 			if user, _, ok := r.BasicAuth(); ok {
 				key = user
@@ -42,13 +65,13 @@ func RequireKey(auth KeyAuthenticator, logger *slog.Logger) func(http.Handler) h
 			}
 			if key == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-				WriteError(w, r, logger, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Code: "api_key_missing",
+				fail(&Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Code: "api_key_missing",
 					Message: "No API key provided. Send your secret key as \"Authorization: Bearer sk_test_…\"."})
 				return
 			}
 			merchantID, err := auth.Authenticate(r.Context(), key)
 			if errors.Is(err, account.ErrInvalidKey) {
-				WriteError(w, r, logger, &Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Code: "api_key_invalid",
+				fail(&Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Code: "api_key_invalid",
 					Message: "Invalid API key provided: " + redactKey(key) + "."})
 				return
 			}

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // DefaultMaxBody bounds request bodies: a session with 100 line items and
@@ -98,8 +100,11 @@ func malformed(err error) *Error {
 }
 
 // check walks a decoded JSON value against the Go type it will be decoded
-// into, reporting unknown fields and type mismatches with their full path.
-// encoding/json reports neither with a usable path.
+// into, reporting unknown fields, type mismatches and control characters in
+// strings and keys with their full path. encoding/json reports none of
+// these with a usable path, and control characters must be refused here,
+// for every parameter at once: PostgreSQL refuses NUL in text (a 500 after
+// the fact), and the others have no business in names, URLs or metadata.
 func check(v any, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -119,6 +124,9 @@ func check(v any, t reflect.Type, path string) error {
 		}
 		fields := jsonFields(t)
 		for key, val := range obj {
+			if err := checkKey(key, path); err != nil {
+				return err
+			}
 			f, ok := fields[key]
 			if !ok {
 				return Invalid("parameter_unknown", join(path, key), fmt.Sprintf("Received unknown parameter: %s.", join(path, key)))
@@ -133,6 +141,9 @@ func check(v any, t reflect.Type, path string) error {
 			return wrongType(param, "an object", v)
 		}
 		for key, val := range obj {
+			if err := checkKey(key, path); err != nil {
+				return err
+			}
 			if err := check(val, t.Elem(), join(path, key)); err != nil {
 				return err
 			}
@@ -148,8 +159,12 @@ func check(v any, t reflect.Type, path string) error {
 			}
 		}
 	case reflect.String:
-		if _, ok := v.(string); !ok {
+		str, ok := v.(string)
+		if !ok {
 			return wrongType(param, "a string", v)
+		}
+		if validation.HasControl(str) {
+			return Invalid(validation.CodeInvalid, param, fmt.Sprintf("Invalid value for %s: %s.", param, validation.MessageControl))
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
@@ -167,9 +182,50 @@ func check(v any, t reflect.Type, path string) error {
 			return Invalid("parameter_invalid_integer", param, fmt.Sprintf("Invalid integer: %s is out of range.", n))
 		}
 	case reflect.Interface:
-		// Any JSON is acceptable.
+		// Any JSON is acceptable, but not control characters in it.
+		return checkAnyText(v, path)
 	default:
 		panic("httpapi: cannot check JSON against " + t.String())
+	}
+	return nil
+}
+
+// checkKey refuses an object key holding a control character. The error
+// names the object rather than the key, so that the key's bytes are not
+// sent back.
+func checkKey(key, path string) error {
+	if !validation.HasControl(key) {
+		return nil
+	}
+	if path == "" {
+		return Invalid(validation.CodeInvalid, "", "Invalid parameter name: "+validation.MessageControl+".")
+	}
+	return Invalid(validation.CodeInvalid, path, fmt.Sprintf("Invalid key in %s: %s.", path, validation.MessageControl))
+}
+
+// checkAnyText refuses control characters anywhere in a free-form JSON
+// value: its strings and its keys.
+func checkAnyText(v any, path string) error {
+	switch v := v.(type) {
+	case string:
+		if validation.HasControl(v) {
+			return Invalid(validation.CodeInvalid, path, fmt.Sprintf("Invalid value for %s: %s.", path, validation.MessageControl))
+		}
+	case map[string]any:
+		for key, val := range v {
+			if err := checkKey(key, path); err != nil {
+				return err
+			}
+			if err := checkAnyText(val, join(path, key)); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, val := range v {
+			if err := checkAnyText(val, join(path, strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

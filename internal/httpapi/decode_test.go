@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 type item struct {
@@ -64,6 +66,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"object for array", `{"items":{"name":"a"}}`, "", 400, "parameter_invalid_type", "items", "expected an array, got an object"},
 		{"number in map", `{"metadata":{"k":1}}`, "", 400, "parameter_invalid_type", "metadata[k]", "expected a string"},
 		{"string for bool", `{"enabled":"yes"}`, "", 400, "parameter_invalid_type", "enabled", "expected a boolean"},
+		{"NUL in a value", `{"currency":"us\u0000d"}`, "", 400, "parameter_invalid", "currency", "Invalid value for currency: control characters are not allowed."},
+		{"raw DEL in a value", "{\"currency\":\"usd\x7f\"}", "", 400, "parameter_invalid", "currency", "control characters are not allowed"},
+		{"C1 in a value", "{\"currency\":\"usd\u0085\"}", "", 400, "parameter_invalid", "currency", "control characters are not allowed"},
+		{"tab in a nested value", `{"items":[{"name":"a"},{"name":"b\tc"}]}`, "", 400, "parameter_invalid", "items[1][name]", "Invalid value for items[1][name]"},
+		{"bell in a map value", `{"metadata":{"note":"ding\u0007"}}`, "", 400, "parameter_invalid", "metadata[note]", "Invalid value for metadata[note]"},
+		{"NUL in a map key", `{"metadata":{"no\u0000te":"x"}}`, "", 400, "parameter_invalid", "metadata", "Invalid key in metadata: control characters are not allowed."},
+		{"NUL in a field name", `{"curr\u0000ency":"usd"}`, "", 400, "parameter_invalid", "", "Invalid parameter name: control characters are not allowed."},
 		{"form encoded", `currency=usd`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", "", "application/json"},
 		{"too large", `{"currency":"` + strings.Repeat("x", 2000) + `"}`, "", 413, "body_too_large", "", "at most 1024 bytes"},
 	} {
@@ -86,6 +95,15 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeAcceptsPrintableText(t *testing.T) {
+	t.Parallel()
+
+	var dst body
+	require.NoError(t, DecodeBytes([]byte(`{"items":[{"name":"Café ☕, 50\u00a0cl — \"house\" blend"}],"metadata":{"ключ":"東京\u200b"}}`), &dst))
+	require.Equal(t, "Café ☕, 50\u00a0cl — \"house\" blend", dst.Items[0].Name)
+	require.Equal(t, map[string]string{"ключ": "東京\u200b"}, dst.Metadata)
+}
+
 func TestDecodeNullKeepsZero(t *testing.T) {
 	t.Parallel()
 
@@ -98,6 +116,7 @@ func TestDecodeNullKeepsZero(t *testing.T) {
 func FuzzDecodeBytes(f *testing.F) {
 	for _, seed := range []string{
 		`{"items":[{"name":"a","quantity":2}],"currency":"usd"}`, `{"metadata":{"a":"b"}}`, `[]`, `{`, `{"items":[{"quantity":1e400}]}`,
+		`{"metadata":{"k\u0000":"\u0085"}}`, "{\"currency\":\"\x7f\"}",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -108,6 +127,18 @@ func FuzzDecodeBytes(f *testing.F) {
 			var apiErr *Error
 			require.ErrorAs(t, err, &apiErr, "every decode error is an API error")
 			require.Less(t, apiErr.Status, 500)
+			return
+		}
+		// Whatever is accepted holds no control character anywhere.
+		texts := []string{dst.Currency}
+		for _, it := range dst.Items {
+			texts = append(texts, it.Name)
+		}
+		for k, v := range dst.Metadata {
+			texts = append(texts, k, v)
+		}
+		for _, s := range texts {
+			require.False(t, validation.HasControl(s), "accepted %q", s)
 		}
 	})
 }

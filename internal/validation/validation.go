@@ -3,6 +3,8 @@
 // httpapi answers it with a 400 naming the parameter, in one place.
 package validation
 
+import "unicode"
+
 // Error reports one invalid parameter. Param uses the API's bracket
 // notation, e.g. "line_items[2][unit_amount]".
 type Error struct {
@@ -28,4 +30,26 @@ const (
 // Invalid returns an *Error.
 func Invalid(param, code, message string) *Error {
 	return &Error{Param: param, Code: code, Message: message}
+}
+
+// MessageControl is the message for a value with a control character.
+const MessageControl = "control characters are not allowed"
+
+// HasControl reports whether s contains a control character: C0
+// (U+0000–U+001F, tab and newline included), DEL (U+007F) or C1
+// (U+0080–U+009F). Such characters have no business in a name, a URL or
+// metadata, PostgreSQL refuses NUL in text outright, and the rest turn up
+// in pages, logs and webhooks where they can hide or fake text.
+func HasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Control returns the *Error for a parameter holding a control character.
+func Control(param string) *Error {
+	return Invalid(param, CodeInvalid, MessageControl)
 }
