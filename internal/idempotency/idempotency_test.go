@@ -32,6 +32,10 @@ type testBundle struct {
 	pool       *pgxpool.Pool
 	merchantID string
 	logs       *syncBuffer
+	// stopped is closed when the test ends, releasing handlers it left
+	// blocked, so that a failed test fails instead of hanging.
+	stopped chan struct{}
+	stop    func()
 }
 
 func setup(t *testing.T) *testBundle {
@@ -39,7 +43,9 @@ func setup(t *testing.T) *testBundle {
 	pool := pgtest.NewPool(t)
 	m, _, err := account.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
-	return &testBundle{pool: pool, merchantID: m.ID, logs: &syncBuffer{}}
+	stopped := make(chan struct{})
+	return &testBundle{pool: pool, merchantID: m.ID, logs: &syncBuffer{}, stopped: stopped,
+		stop: sync.OnceFunc(func() { close(stopped) })}
 }
 
 // newStore returns a store sealing under a key made of keyByte.
@@ -64,7 +70,20 @@ func (b *testBundle) serve(t *testing.T, s *Store, handler http.HandlerFunc) str
 		inner.ServeHTTP(w, r.WithContext(httpapi.WithMerchantID(r.Context(), b.merchantID)))
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(b.stop) // first: Close waits for the handlers
 	return srv.URL
+}
+
+// wait blocks a handler until ch is closed, ctx is done or the test ends,
+// and reports whether ch was closed.
+func (b *testBundle) wait(ctx context.Context, ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+	case <-b.stopped:
+	}
+	return false
 }
 
 // row is the stored state of a key.
@@ -256,8 +275,9 @@ func TestInFlightConflict(t *testing.T) {
 		if calls.Add(1) == 1 {
 			close(started)
 		}
-		<-release
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"done": true})
+		if b.wait(r.Context(), release) {
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"done": true})
+		}
 	})
 
 	results := make(chan result, 8)
@@ -265,15 +285,15 @@ func TestInFlightConflict(t *testing.T) {
 	for range 8 {
 		wg.Go(func() { results <- post(t, url, "k", `{}`) })
 	}
-	<-started
+	receive(t, started)
 	for range 7 {
-		r := <-results
+		r := receive(t, results)
 		require.Equal(t, http.StatusConflict, r.status, r.body)
 		require.Equal(t, "idempotency_error/idempotency_key_in_use", r.errorCode())
 	}
 	close(release)
 	wg.Wait()
-	require.Equal(t, http.StatusOK, (<-results).status)
+	require.Equal(t, http.StatusOK, receive(t, results).status)
 	require.Equal(t, int32(1), calls.Load())
 	require.Equal(t, "true", post(t, url, "k", `{}`).header.Get("Idempotent-Replayed"))
 }
@@ -422,20 +442,21 @@ func TestLeaseRenewalKeepsOthersOut(t *testing.T) {
 		if calls.Add(1) == 1 {
 			close(started)
 		}
-		select {
-		case <-release:
+		if b.wait(r.Context(), release) {
 			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"done": true})
-		case <-r.Context().Done():
-			handlerErr.Store(context.Cause(r.Context()))
-			w.WriteHeader(http.StatusServiceUnavailable)
+			return
 		}
+		if err := context.Cause(r.Context()); err != nil {
+			handlerErr.Store(err)
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
 	})
 	// The other requests come through another process's store.
 	other := b.serve(t, b.newStore(t, 1, lease), counting(&calls, http.StatusOK))
 
 	first := make(chan result, 1)
 	go func() { first <- post(t, url, "k", `{}`) }()
-	<-started
+	receive(t, started)
 	begin := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -448,7 +469,7 @@ func TestLeaseRenewalKeepsOthersOut(t *testing.T) {
 	}
 	require.Greater(t, polls, 10)
 	close(release)
-	require.Equal(t, http.StatusOK, (<-first).status)
+	require.Equal(t, http.StatusOK, receive(t, first).status)
 	require.Nil(t, handlerErr.Load(), "the first request was never cancelled")
 	require.Equal(t, int32(1), calls.Load())
 	require.Equal(t, "true", post(t, other, "k", `{}`).header.Get("Idempotent-Replayed"))
@@ -476,21 +497,16 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 		cause := make(chan error, 1)
 		url := b.serve(t, b.newStore(t, 1, shortLease), func(w http.ResponseWriter, r *http.Request) {
 			close(started)
-			<-r.Context().Done()
+			b.wait(r.Context(), nil)
 			cause <- context.Cause(r.Context())
 			w.WriteHeader(http.StatusServiceUnavailable)
 		})
 		first := make(chan result, 1)
 		go func() { first <- post(t, url, "k", `{}`) }()
-		<-started
+		receive(t, started)
 		expire(t, b)
-		select {
-		case err := <-cause:
-			require.ErrorIs(t, err, ErrLeaseLost, "an expired lease is lost, never revived")
-		case <-time.After(5 * time.Second):
-			t.Fatal("the request's context was not cancelled")
-		}
-		require.Equal(t, http.StatusServiceUnavailable, (<-first).status)
+		require.ErrorIs(t, receive(t, cause), ErrLeaseLost, "an expired lease is lost, never revived")
+		require.Equal(t, http.StatusServiceUnavailable, receive(t, first).status)
 		require.Contains(t, b.logs.String(), "idempotency lease lost")
 	})
 
@@ -507,16 +523,18 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 				switch n {
 				case 1:
 					close(started)
-					<-r.Context().Done()
+					b.wait(r.Context(), nil)
 					cause <- context.Cause(r.Context())
 					// The first request answers only once the key has its
 					// new holder, as a request that did its work anyway.
-					<-secondStarted
-					httpapi.WriteJSON(w, firstStatus, map[string]any{"call": n})
+					if b.wait(context.Background(), secondStarted) {
+						httpapi.WriteJSON(w, firstStatus, map[string]any{"call": n})
+					}
 				case 2:
 					close(secondStarted)
-					<-releaseSecond
-					httpapi.WriteJSON(w, http.StatusOK, map[string]any{"call": n})
+					if b.wait(r.Context(), releaseSecond) {
+						httpapi.WriteJSON(w, http.StatusOK, map[string]any{"call": n})
+					}
 				default:
 					httpapi.WriteJSON(w, http.StatusOK, map[string]any{"call": n})
 				}
@@ -524,16 +542,11 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 
 			first, second := make(chan result, 1), make(chan result, 1)
 			go func() { first <- post(t, url, "k", `{}`) }()
-			<-started
+			receive(t, started)
 			expire(t, b)
 			go func() { second <- post(t, url, "k", `{}`) }()
-			select {
-			case err := <-cause:
-				require.ErrorIs(t, err, ErrLeaseLost)
-			case <-time.After(5 * time.Second):
-				t.Fatal("the first request's context was not cancelled")
-			}
-			r := <-first
+			require.ErrorIs(t, receive(t, cause), ErrLeaseLost)
+			r := receive(t, first)
 			require.Equal(t, firstStatus, r.status)
 			require.Contains(t, r.body, `"call":1`)
 
@@ -543,7 +556,7 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 			require.Equal(t, "idempotency_error/idempotency_key_in_use", r.errorCode())
 
 			close(releaseSecond)
-			r = <-second
+			r = receive(t, second)
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, `"call":2`)
 			again := post(t, url, "k", `{}`)
@@ -566,14 +579,14 @@ func TestUnrenewableLeaseCancelsHandler(t *testing.T) {
 	url := b.serve(t, b.newStore(t, 1, func(s *Store) { s.Lease, s.Heartbeat = time.Second, 200*time.Millisecond }),
 		func(w http.ResponseWriter, r *http.Request) {
 			close(started)
-			<-r.Context().Done()
+			b.wait(r.Context(), nil)
 			cause <- context.Cause(r.Context())
 			w.WriteHeader(http.StatusServiceUnavailable)
 		})
 
 	first := make(chan result, 1)
 	go func() { first <- post(t, url, "k", `{}`) }()
-	<-started
+	receive(t, started)
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck // released below; this covers a failed assertion
@@ -589,11 +602,25 @@ func TestUnrenewableLeaseCancelsHandler(t *testing.T) {
 		t.Fatal("the request was not cancelled")
 	}
 	require.NoError(t, tx.Rollback(ctx))
-	require.Equal(t, http.StatusServiceUnavailable, (<-first).status)
+	require.Equal(t, http.StatusServiceUnavailable, receive(t, first).status)
 	require.Eventually(t, func() bool {
 		_, kept := b.row(t, "k")
 		return !kept
 	}, 5*time.Second, 20*time.Millisecond, "the failed request released its key")
+}
+
+// receive returns the next value from ch, failing the test if none comes
+// within 10 seconds.
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+	}
+	t.Fatal("nothing received within 10 s")
+	var zero T
+	return zero
 }
 
 // syncBuffer collects log output from concurrent goroutines.
