@@ -327,47 +327,19 @@ func TestCardDataNeverStoredOrLogged(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)),
 		fillAndPay("4242 4242 4242 4242", "12/34", cvc), chromedp.WaitVisible(chromedp.ID("thanks")))
 
-	dump := dumpDatabase(t, f.ts)
-	require.Contains(t, dump, f.sessionID, "the dump covers the checkout tables")
-	require.Contains(t, dump, "4242", "last4 is kept")
+	dump := dumpDatabase(t, f.ts.Pool())
+	require.True(t, dump.contains(f.sessionID), "the dump covers the checkout tables")
+	require.True(t, dump.contains("4242"), "last4 is kept")
 	logs := f.ts.logs.String()
 	require.Contains(t, logs, "/pay/"+f.sessionID, "the logs cover the payment requests")
-	for _, where := range []struct{ name, text string }{{"database", dump}, {"logs", logs}} {
-		for _, pan := range append(pans, "4242424242424241") {
-			require.NotContains(t, where.text, pan, "%s contains a card number", where.name)
-			require.NotContains(t, where.text, spaced(pan), "%s contains a card number", where.name)
-		}
+	places := append(dump, haystack{"the logs", []byte(logs)})
+	for _, pan := range append(pans, "4242424242424241") {
+		requireAbsent(t, "a card number", pan, places)
+		requireAbsent(t, "a card number", spaced(pan), places)
+	}
+	for _, where := range []struct{ name, text string }{{"database", dump.text()}, {"logs", logs}} {
 		require.False(t, cvcPattern(cvc).MatchString(where.text), "%s contains the CVC", where.name)
 	}
-}
-
-// dumpDatabase renders every row of every table as text.
-func dumpDatabase(t *testing.T, ts *testServer) string {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := ts.Pool().Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
-		WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
-	require.NoError(t, err)
-	var tables []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
-	require.NoError(t, rows.Err())
-	require.Contains(t, tables, "charges")
-	var b strings.Builder
-	for _, table := range tables {
-		rows, err := ts.Pool().Query(ctx, `SELECT x::text FROM `+table+` x`)
-		require.NoError(t, err)
-		for rows.Next() {
-			var line string
-			require.NoError(t, rows.Scan(&line))
-			b.WriteString(table + "\t" + line + "\n")
-		}
-		require.NoError(t, rows.Err())
-	}
-	return b.String()
 }
 
 func spaced(pan string) string {

@@ -87,6 +87,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
 		poolCfg.MaxConns = defaultPoolConns
 	}
+	abortStatementsOfLostClients(poolCfg)
 	if s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
 	}
@@ -148,7 +149,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	if err := s.Checkout.SeedBlocklist(ctx); err != nil {
 		return nil, err
 	}
-	idem := idempotency.NewStore(s.pool, logger)
+	idemBox, err := seal.New(deriveKey(secret, "idempotency-responses"))
+	if err != nil {
+		return nil, err
+	}
+	idem := idempotency.NewStore(s.pool, idemBox, logger)
 
 	sender := deliverynet.NewSender(deliverynet.Config{
 		Timeout: cfg.DeliveryTimeout,

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/internal/pgtest"
+)
+
+// A herald process is killed (SIGKILL) while it runs a create under an
+// Idempotency-Key. The retry, sent to another process on the same database,
+// gets 409 while the dead request's lease lives, then runs within 15 s of
+// the kill; the dead request's own INSERT, which was waiting on a lock, is
+// aborted by Postgres rather than committed later. One endpoint exists.
+func TestKilledRequestFreesItsIdempotencyKey(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, key, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+	killed := newHeraldProcess(t, dbURL, "HERALD_ROLES=api")
+	other := newHeraldProcess(t, dbURL, "HERALD_ROLES=api")
+	killed.start(t)
+	other.start(t)
+
+	const body = `{"url":"https://merchant.test/hooks","enabled_events":["*"]}`
+	create := func(ctx context.Context, baseURL string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/webhook_endpoints", bytes.NewReader([]byte(body)))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "endpoint-1")
+		return http.DefaultClient.Do(req)
+	}
+	// waiting counts the statements inserting an endpoint that wait on a lock.
+	waiting := func() int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO webhook_endpoints%'`).Scan(&n))
+		return n
+	}
+
+	// The first request blocks in its handler: the test holds the table.
+	lock, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer lock.Rollback(ctx) //nolint:errcheck // rolled back below; this covers a failed assertion
+	_, err = lock.Exec(ctx, `LOCK TABLE webhook_endpoints IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		if resp, err := create(ctx, killed.url()); err == nil { // the kill cuts it off
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, 15*time.Second, "the first request's INSERT to wait on the lock", func() bool { return waiting() == 1 })
+
+	killed.kill()
+	killedAt := time.Now()
+	<-firstDone
+	var leaseLeft time.Duration
+	require.NoError(t, pool.QueryRow(ctx, `SELECT locked_until - now() FROM idempotency_keys WHERE key = 'endpoint-1'`).Scan(&leaseLeft))
+	leaseEnds := time.Now().Add(leaseLeft)
+	require.Positive(t, leaseLeft, "the dead request's lease is still alive")
+	require.LessOrEqual(t, leaseLeft, 15*time.Second, "the key is free within 15 s of the kill")
+	// Postgres notices the client is gone and aborts the INSERT; only then
+	// is the table released, so a statement surviving its process would
+	// show as a second endpoint.
+	waitFor(t, 10*time.Second, "Postgres to abort the killed request's INSERT", func() bool { return waiting() == 0 })
+	require.NoError(t, lock.Rollback(ctx))
+
+	conflicts := 0
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var created apiResponse
+	for {
+		sent := time.Now()
+		resp, err := create(ctx, other.url())
+		require.NoError(t, err)
+		r := readResponse(t, resp)
+		if r.Status == http.StatusOK {
+			require.True(t, sent.After(leaseEnds.Add(-time.Second)), "the retry ran while the lease lived")
+			require.True(t, sent.Before(leaseEnds.Add(time.Second)), "the retry ran %s after the lease ended", sent.Sub(leaseEnds))
+			created = r
+			break
+		}
+		require.Equal(t, http.StatusConflict, r.Status, r.Raw)
+		require.Equal(t, "idempotency_key_in_use", r.errorField("code"))
+		require.Less(t, time.Since(killedAt), 20*time.Second, "the key is still held")
+		conflicts++
+		<-tick.C
+	}
+	require.Positive(t, conflicts, "the retry waited for the lease to end")
+	t.Logf("%d conflicts; the retry ran %s after the kill (the lease had %s left)", conflicts, time.Since(killedAt).Round(time.Millisecond), leaseLeft.Round(time.Millisecond))
+
+	resp, err := create(ctx, other.url())
+	require.NoError(t, err)
+	replay := readResponse(t, resp)
+	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+	require.Equal(t, created.Body["id"], replay.Body["id"])
+	var ids []string
+	rows, err := pool.Query(ctx, `SELECT id FROM webhook_endpoints`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{created.Body["id"].(string)}, ids, "exactly one endpoint, the one answered")
+}
+
+// readResponse reads and decodes an API answer.
+func readResponse(t *testing.T, resp *http.Response) apiResponse {
+	t.Helper()
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := apiResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	require.NoError(t, json.Unmarshal(raw, &out.Body), "body: %s", raw)
+	return out
+}
