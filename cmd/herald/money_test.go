@@ -114,3 +114,34 @@ func TestUnconfirmedPaymentReconciledByJob(t *testing.T) {
 	require.Equal(t, sessionID, obj["id"])
 	require.Contains(t, scrape(t, ts), `herald_charges_reconciled_total{result="succeeded"} 1`)
 }
+
+func TestReconcileAfterSetting(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		name string
+		env  string
+		args []string
+		want time.Duration
+		err  string
+	}{
+		{"Default", "", nil, 2 * time.Minute, ""},
+		{"Env", "30s", nil, 30 * time.Second, ""},
+		{"Flag", "30s", []string{"--reconcile-after", "5m"}, 5 * time.Minute, ""},
+		{"TooShort", "0s", nil, 0, `invalid HERALD_RECONCILE_AFTER "0s": want a duration of at least 1s, like 30s`},
+		{"NotADuration", "soon", nil, 0, `invalid HERALD_RECONCILE_AFTER "soon": want a duration of at least 1s, like 30s`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			env := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_RECONCILE_AFTER": tt.env}
+			cfg, err := parseServeConfig(tt.args, func(k string) string { return env[k] })
+			if tt.err != "" {
+				require.EqualError(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.ReconcileAfter)
+		})
+	}
+}
