@@ -1,10 +1,21 @@
 package checkout
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrUnknownCharge is returned by Lookup for a charge id the acquirer never
+// saw: nothing was charged under it.
+var ErrUnknownCharge = errors.New("acquirer never saw this charge")
 
 // Acquirer is the card network as Herald sees it: it approves or declines
 // charges and may ask for 3-D Secure. Implementations must treat
-// ChargeRequest.ChargeID as an idempotency key.
+// ChargeRequest.ChargeID as an idempotency key: charging a known id again
+// moves no money and answers what the first call answered. Herald records
+// every charge (status processing) before it calls Charge or
+// CompleteAuthentication, and reconciles with Lookup and Void when the
+// answer was never recorded.
 type Acquirer interface {
 	// Charge asks for the money. When the issuer (or req.RequireAuthentication)
 	// wants 3-D Secure it charges nothing yet and returns
@@ -16,6 +27,16 @@ type Acquirer interface {
 	// Secure challenge. Errors: ErrInvalidAuthenticationRef for a reference
 	// the acquirer did not issue for chargeID.
 	CompleteAuthentication(ctx context.Context, chargeID, ref string, authenticated bool) (ChargeResult, error)
+	// Lookup returns the acquirer's current answer for chargeID, including
+	// OutcomeVoided for a voided charge. Errors: ErrUnknownCharge when the
+	// charge never reached the acquirer.
+	Lookup(ctx context.Context, chargeID string) (ChargeResult, error)
+	// Void releases an approved charge's money, and abandons one waiting for
+	// 3-D Secure. Voiding a declined or already voided charge does nothing.
+	// Voiding a charge the acquirer never saw records it voided, so that a
+	// request for it still on its way is refused (answered OutcomeVoided)
+	// instead of charging.
+	Void(ctx context.Context, chargeID string) error
 }
 
 // ChargeRequest is one charge attempt.
@@ -35,6 +56,9 @@ const (
 	OutcomeSucceeded              Outcome = "succeeded"
 	OutcomeDeclined               Outcome = "declined"
 	OutcomeRequiresAuthentication Outcome = "requires_authentication"
+	// OutcomeVoided is only ever answered for a charge that was voided:
+	// approved once, its money released since.
+	OutcomeVoided Outcome = "voided"
 )
 
 // ChargeResult is what the acquirer said about a charge.

@@ -10,11 +10,17 @@ type ChargeStatus string
 
 // Charge statuses.
 const (
+	// ChargeProcessing is a charge handed to the acquirer whose answer is not
+	// recorded yet. It is committed before the acquirer is called, so a
+	// charge can never be made without Herald knowing; one found processing
+	// when nobody is working on it is reconciled with the acquirer.
+	ChargeProcessing             ChargeStatus = "processing"
 	ChargeRequiresAuthentication ChargeStatus = "requires_authentication"
 	ChargeSucceeded              ChargeStatus = "succeeded"
 	ChargeFailed                 ChargeStatus = "failed"
 	// ChargeCanceled is a 3-D Secure attempt abandoned for a new one, or left
-	// pending when its session expired. No money moved.
+	// pending when its session expired, or an approval voided because its
+	// session closed before the approval could be recorded. No money is kept.
 	ChargeCanceled ChargeStatus = "canceled"
 )
 

@@ -16,4 +16,10 @@ var (
 	// ErrNoPendingAuthentication means a 3-D Secure result arrived for a
 	// session that is not waiting for one.
 	ErrNoPendingAuthentication = errors.New("no payment is waiting for authentication")
+	// ErrPaymentUnconfirmed means a charge was handed to the acquirer but its
+	// answer could not be recorded, or the acquirer could not be asked about
+	// an earlier such charge. Nothing is lost and nothing is charged twice:
+	// the charge stays processing until it is reconciled by its key, on the
+	// customer's next attempt or by the reconcile job.
+	ErrPaymentUnconfirmed = errors.New("payment outcome not confirmed yet")
 )

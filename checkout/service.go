@@ -35,12 +35,16 @@ type PaymentService interface {
 	// Pay tokenizes the card, runs the fraud rules and charges it, completing
 	// the session on success. A declined card is not an error: see
 	// PayResult.Outcome. Concurrent calls for one session are serialised; at
-	// most one charge ever succeeds. Errors: ErrNotFound, ErrSessionExpired,
-	// ErrSessionComplete (already paid: send the customer to the success URL).
+	// most one charge ever succeeds. A charge an earlier attempt left
+	// unconfirmed is reconciled first, which may complete the session.
+	// Errors: ErrNotFound, ErrSessionExpired, ErrSessionComplete (already
+	// paid: send the customer to the success URL), ErrPaymentUnconfirmed
+	// (this or an earlier attempt's outcome is not known yet; trying again is
+	// safe).
 	Pay(ctx context.Context, req PayRequest) (*PayResult, error)
 	// Authenticate applies the customer's 3-D Secure answer to the pending
 	// charge. Errors: ErrNotFound, ErrSessionExpired, ErrSessionComplete,
-	// ErrNoPendingAuthentication.
+	// ErrNoPendingAuthentication, ErrPaymentUnconfirmed.
 	Authenticate(ctx context.Context, sessionID string, authenticated bool) (*PayResult, error)
 }
 

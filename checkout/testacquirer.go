@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"strings"
+	"fmt"
 )
 
 // ErrInvalidAuthenticationRef is returned by CompleteAuthentication for a
@@ -53,20 +53,23 @@ var testCardOutcomes = map[string]string{
 // be exercised without a real network. Any other number is declined with
 // test_mode_live_card.
 //
-// It keeps no state. The outcome a 3-D Secure charge will have once
-// authenticated travels inside the authentication reference, sealed with an
-// HMAC so the page cannot forge it; any process holding the same key can
-// finish the charge, which matters when the challenge is answered through a
-// different Herald instance than the one that started it.
+// It keeps a ledger of every charge by charge id and honours that id as an
+// idempotency key, as a real network does: charging a known id again moves
+// no money and answers what the first call answered, whatever card comes
+// with it. The ledger is what Herald reconciles against (Lookup, Void) when
+// it could not record an answer. With a ledger in Postgres, any Herald
+// process can finish a 3-D Secure challenge another one started.
 type TestAcquirer struct {
-	key []byte
+	key    []byte
+	ledger Ledger
 }
 
 var _ Acquirer = (*TestAcquirer)(nil)
 
-// NewTestAcquirer returns a TestAcquirer sealing references with key.
-func NewTestAcquirer(key []byte) *TestAcquirer {
-	return &TestAcquirer{key: key}
+// NewTestAcquirer returns a TestAcquirer keeping its book in ledger and
+// signing 3-D Secure references with key.
+func NewTestAcquirer(key []byte, ledger Ledger) *TestAcquirer {
+	return &TestAcquirer{key: key, ledger: ledger}
 }
 
 // Charge implements Acquirer.
@@ -78,53 +81,95 @@ func (a *TestAcquirer) Charge(ctx context.Context, req ChargeRequest) (ChargeRes
 	if !known {
 		code = DeclineTestModeLiveCard
 	}
-	if req.RequireAuthentication || req.Card.Number() == TestCardThreeDSecure {
-		return ChargeResult{Outcome: OutcomeRequiresAuthentication, AuthenticationRef: a.seal(req.ChargeID, code)}, nil
+	e := LedgerEntry{ChargeID: req.ChargeID, Amount: req.Amount, Currency: req.Currency}
+	switch {
+	case req.RequireAuthentication || req.Card.Number() == TestCardThreeDSecure:
+		e.Status, e.DeferredCode = LedgerRequiresAuthentication, code
+	case code == "":
+		e.Status = LedgerApproved
+	default:
+		e.Status, e.DeclineCode = LedgerDeclined, code
 	}
-	return result(code), nil
+	stored, err := a.ledger.Open(ctx, e)
+	if err != nil {
+		return ChargeResult{}, fmt.Errorf("test acquirer ledger: %w", err)
+	}
+	return a.result(stored), nil
 }
 
-// CompleteAuthentication implements Acquirer.
+// CompleteAuthentication implements Acquirer. Completing a charge that is
+// no longer waiting answers its recorded outcome again.
 func (a *TestAcquirer) CompleteAuthentication(ctx context.Context, chargeID, ref string, authenticated bool) (ChargeResult, error) {
 	if err := ctx.Err(); err != nil {
 		return ChargeResult{}, err
 	}
-	code, ok := a.open(chargeID, ref)
-	if !ok {
+	if !hmac.Equal([]byte(ref), []byte(a.ref(chargeID))) {
 		return ChargeResult{}, ErrInvalidAuthenticationRef
 	}
-	if !authenticated {
-		return result(DeclineAuthenticationFailed), nil
+	e, err := a.ledger.Entry(ctx, chargeID)
+	if errors.Is(err, ErrUnknownCharge) {
+		return ChargeResult{}, ErrInvalidAuthenticationRef
 	}
-	return result(code), nil
+	if err != nil {
+		return ChargeResult{}, fmt.Errorf("test acquirer ledger: %w", err)
+	}
+	if e.Status != LedgerRequiresAuthentication {
+		return a.result(e), nil
+	}
+	to, code := LedgerApproved, e.DeferredCode
+	switch {
+	case !authenticated:
+		to, code = LedgerDeclined, DeclineAuthenticationFailed
+	case code != "":
+		to = LedgerDeclined
+	}
+	e, err = a.ledger.Move(ctx, chargeID, []LedgerStatus{LedgerRequiresAuthentication}, to, code)
+	if err != nil {
+		return ChargeResult{}, fmt.Errorf("test acquirer ledger: %w", err)
+	}
+	return a.result(e), nil
 }
 
-func result(declineCode string) ChargeResult {
-	if declineCode == "" {
+// Lookup implements Acquirer.
+func (a *TestAcquirer) Lookup(ctx context.Context, chargeID string) (ChargeResult, error) {
+	e, err := a.ledger.Entry(ctx, chargeID)
+	if err != nil {
+		return ChargeResult{}, err
+	}
+	return a.result(e), nil
+}
+
+// Void implements Acquirer.
+func (a *TestAcquirer) Void(ctx context.Context, chargeID string) error {
+	// A tombstone for an id never seen; a no-op for a known one.
+	if _, err := a.ledger.Open(ctx, LedgerEntry{ChargeID: chargeID, Status: LedgerVoided}); err != nil {
+		return fmt.Errorf("test acquirer ledger: %w", err)
+	}
+	_, err := a.ledger.Move(ctx, chargeID, []LedgerStatus{LedgerApproved, LedgerRequiresAuthentication}, LedgerVoided, "")
+	if err != nil {
+		return fmt.Errorf("test acquirer ledger: %w", err)
+	}
+	return nil
+}
+
+// result is what the acquirer answers for a ledger entry.
+func (a *TestAcquirer) result(e LedgerEntry) ChargeResult {
+	switch e.Status {
+	case LedgerApproved:
 		return ChargeResult{Outcome: OutcomeSucceeded}
+	case LedgerRequiresAuthentication:
+		return ChargeResult{Outcome: OutcomeRequiresAuthentication, AuthenticationRef: a.ref(e.ChargeID)}
+	case LedgerVoided:
+		return ChargeResult{Outcome: OutcomeVoided}
 	}
-	return ChargeResult{Outcome: OutcomeDeclined, DeclineCode: declineCode}
+	return ChargeResult{Outcome: OutcomeDeclined, DeclineCode: e.DeclineCode}
 }
 
-// seal returns "3ds1.<code>.<mac>" binding the deferred outcome to chargeID.
-func (a *TestAcquirer) seal(chargeID, code string) string {
-	return "3ds1." + code + "." + a.mac(chargeID, code)
-}
-
-func (a *TestAcquirer) open(chargeID, ref string) (string, bool) {
-	rest, ok := strings.CutPrefix(ref, "3ds1.")
-	if !ok {
-		return "", false
-	}
-	code, mac, ok := strings.Cut(rest, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(a.mac(chargeID, code))) {
-		return "", false
-	}
-	return code, true
-}
-
-func (a *TestAcquirer) mac(chargeID, code string) string {
+// ref is the 3-D Secure reference of chargeID: an HMAC binding it to the
+// charge, so the page can neither forge one nor use one charge's for
+// another. What the charge becomes once authenticated is in the ledger.
+func (a *TestAcquirer) ref(chargeID string) string {
 	m := hmac.New(sha256.New, a.key)
-	m.Write([]byte("herald test acquirer 3ds\x00" + chargeID + "\x00" + code))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte("herald test acquirer 3ds\x00" + chargeID))
+	return "3ds2." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -249,6 +249,13 @@ func (p *Pages) respond(w http.ResponseWriter, r *http.Request, page *checkout.C
 	case errors.Is(err, checkout.ErrSessionExpired):
 		page.Session.Status = checkout.StatusExpired
 		p.closed(w, r, page, http.StatusGone)
+	case errors.Is(err, checkout.ErrPaymentUnconfirmed):
+		// The charge may have gone through: the customer must know that
+		// trying again is safe, and that it settles the first attempt.
+		p.cfg.Logger.WarnContext(r.Context(), "payment outcome unconfirmed", "path", r.URL.Path, "err", err)
+		view.Alert = unconfirmedAlert
+		view.Errors = nil
+		p.renderPay(w, r, http.StatusServiceUnavailable, page, view)
 	case err != nil:
 		p.serverError(w, r, page, err)
 	case res.Outcome == checkout.OutcomeSucceeded:
@@ -261,6 +268,10 @@ func (p *Pages) respond(w http.ResponseWriter, r *http.Request, page *checkout.C
 		p.renderPay(w, r, http.StatusPaymentRequired, page, view)
 	}
 }
+
+// unconfirmedAlert answers checkout.ErrPaymentUnconfirmed.
+const unconfirmedAlert = "We could not confirm your payment yet. You will not be charged twice: " +
+	"try again in a moment, and if the payment went through you will go straight to your order."
 
 // serverError logs err (it never holds card data: Card redacts itself) and
 // shows the form again when there is one, so the customer can retry.

@@ -5,8 +5,9 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics counts checkout activity. Labels are bounded sets: never a
 // merchant or session id.
 type Metrics struct {
-	sessions *prometheus.CounterVec
-	payments *prometheus.CounterVec
+	sessions   *prometheus.CounterVec
+	payments   *prometheus.CounterVec
+	reconciled *prometheus.CounterVec
 }
 
 // Session events counted by herald_checkout_sessions_total.
@@ -25,6 +26,15 @@ const (
 	paymentError      = "error"
 )
 
+// Results counted by herald_charges_reconciled_total.
+const (
+	reconcileSucceeded              = "succeeded"
+	reconcileFailed                 = "failed"
+	reconcileRequiresAuthentication = "requires_authentication"
+	reconcileVoided                 = "voided"
+	reconcileCanceled               = "canceled"
+)
+
 // NewMetrics registers the checkout metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
@@ -36,8 +46,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "herald_payments_total",
 			Help: "Payment attempts on the hosted page, by outcome (succeeded, declined, blocked, challenged, error).",
 		}, []string{"outcome"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_charges_reconciled_total",
+			Help: "Charges whose answer the payment attempt did not record, settled with the acquirer afterwards, by result " +
+				"(succeeded, failed, requires_authentication, voided, canceled).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.sessions, m.payments)
+	reg.MustRegister(m.sessions, m.payments, m.reconciled)
 	// Start every series at zero so rate() and alerts see them before the
 	// first event.
 	for _, e := range []string{sessionCreated, sessionCompleted, sessionExpired} {
@@ -45,6 +60,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, o := range []string{paymentSucceeded, paymentDeclined, paymentBlocked, paymentChallenged, paymentError} {
 		m.payments.WithLabelValues(o)
+	}
+	for _, r := range []string{reconcileSucceeded, reconcileFailed, reconcileRequiresAuthentication, reconcileVoided, reconcileCanceled} {
+		m.reconciled.WithLabelValues(r)
 	}
 	return m
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/id"
@@ -30,12 +32,36 @@ type EventPublisher interface {
 	PublishTx(ctx context.Context, tx pgx.Tx, merchantID string, events ...webhook.Event) error
 }
 
+// JobInserter enqueues a River job in the caller's transaction. A
+// *river.Client[pgx.Tx] satisfies it.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// DefaultReconcileAfter is Config.ReconcileAfter's default.
+const DefaultReconcileAfter = 2 * time.Minute
+
 // Config holds a Service's collaborators and settings.
 type Config struct {
 	// Acquirer charges cards. Required.
 	Acquirer checkout.Acquirer
 	// Publisher records events in the payment transaction. Required.
 	Publisher EventPublisher
+	// SidePool commits what must be durable before the acquirer is called
+	// (the charge, status processing, and its reconcile job), outside the
+	// payment's transaction. Required, and not the Service's own pool: a
+	// payment holds one of those connections for its whole attempt, so
+	// taking the second from the same pool would deadlock as soon as every
+	// connection is held by an attempt waiting for another.
+	SidePool *pgxpool.Pool
+	// Jobs enqueues reconcile jobs. Required.
+	Jobs JobInserter
+	// ReconcileAfter is how long after a charge is handed to the acquirer
+	// its reconcile job runs, should the attempt not record the answer
+	// itself. Longer than any payment request; the job waits for the
+	// session's lock anyway, so a slower attempt is never reconciled under
+	// its feet. Default DefaultReconcileAfter.
+	ReconcileAfter time.Duration
 	// FingerprintKey keys the card fingerprint HMAC. Required; every Herald
 	// process must use the same one.
 	FingerprintKey []byte
@@ -66,8 +92,15 @@ var (
 // NewService returns a Service. It panics when a required collaborator is
 // missing: that is a wiring bug, not a runtime condition.
 func NewService(pool *pgxpool.Pool, cfg Config) *Service {
-	if cfg.Acquirer == nil || cfg.Publisher == nil || len(cfg.FingerprintKey) == 0 || cfg.PublicURL == "" || cfg.Metrics == nil {
-		panic("checkoutpg: Acquirer, Publisher, FingerprintKey, PublicURL and Metrics are required")
+	if cfg.Acquirer == nil || cfg.Publisher == nil || cfg.SidePool == nil || cfg.Jobs == nil ||
+		len(cfg.FingerprintKey) == 0 || cfg.PublicURL == "" || cfg.Metrics == nil {
+		panic("checkoutpg: Acquirer, Publisher, SidePool, Jobs, FingerprintKey, PublicURL and Metrics are required")
+	}
+	if cfg.SidePool == pool {
+		panic("checkoutpg: SidePool must be a pool of its own")
+	}
+	if cfg.ReconcileAfter <= 0 {
+		cfg.ReconcileAfter = DefaultReconcileAfter
 	}
 	cfg.FraudRules = cfg.FraudRules.WithDefaults()
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
@@ -249,7 +282,8 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 }
 
 // expireTx expires a locked open session: status, its pending 3-D Secure
-// charge if any, and the event.
+// charge if any, and the event. A charge still processing is left to its
+// reconciliation, which voids an approval the expired session cannot take.
 func (s *Service) expireTx(ctx context.Context, tx pgx.Tx, sess *checkout.Session, now time.Time) error {
 	if err := sess.Expire(); err != nil {
 		return err

@@ -33,6 +33,7 @@ type testBundle struct {
 	pool     *pgxpool.Pool
 	svc      *Service
 	acquirer *countingAcquirer
+	inserter *river.Client[pgx.Tx]
 	merchant string
 	clock    *clock
 	metrics  *Metrics
@@ -56,15 +57,40 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // countingAcquirer counts calls to the real test acquirer, to prove that
-// blocked charges never reach the network.
+// blocked charges never reach the network, and breaks the network on
+// demand.
 type countingAcquirer struct {
 	*checkout.TestAcquirer
 	charges atomic.Int32
+	// lost drops Charge requests on the way: the network never sees them,
+	// and the caller gets an error.
+	lost atomic.Bool
+	// down makes Lookup and Void fail: the network cannot be reached.
+	down atomic.Bool
 }
+
+var errNetworkDown = errors.New("acquirer unreachable")
 
 func (a *countingAcquirer) Charge(ctx context.Context, req checkout.ChargeRequest) (checkout.ChargeResult, error) {
 	a.charges.Add(1)
+	if a.lost.Load() {
+		return checkout.ChargeResult{}, errors.New("connection reset by peer")
+	}
 	return a.TestAcquirer.Charge(ctx, req)
+}
+
+func (a *countingAcquirer) Lookup(ctx context.Context, chargeID string) (checkout.ChargeResult, error) {
+	if a.down.Load() {
+		return checkout.ChargeResult{}, errNetworkDown
+	}
+	return a.TestAcquirer.Lookup(ctx, chargeID)
+}
+
+func (a *countingAcquirer) Void(ctx context.Context, chargeID string) error {
+	if a.down.Load() {
+		return errNetworkDown
+	}
+	return a.TestAcquirer.Void(ctx, chargeID)
 }
 
 func setup(t *testing.T) *testBundle {
@@ -73,19 +99,24 @@ func setup(t *testing.T) *testBundle {
 	pool := pgtest.NewPool(t)
 	m, _, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
+	// The side pool, on the same database, as the server wires it.
+	side, err := pgxpool.New(ctx, pool.Config().ConnString())
+	require.NoError(t, err)
+	t.Cleanup(side.Close)
 	b := &testBundle{
 		pool:     pool,
-		acquirer: &countingAcquirer{TestAcquirer: checkout.NewTestAcquirer([]byte("acq"))},
+		acquirer: &countingAcquirer{TestAcquirer: checkout.NewTestAcquirer([]byte("acq"), NewLedger(side))},
 		merchant: m.ID,
 		clock:    &clock{now: time.Now().Truncate(time.Second)},
 		metrics:  NewMetrics(prometheus.NewRegistry()),
 	}
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	b.inserter, err = river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
 	require.NoError(t, err)
 	box, err := seal.New(bytes.Repeat([]byte{1}, 32))
 	require.NoError(t, err)
 	b.svc = NewService(pool, Config{
-		Acquirer: b.acquirer, Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter}),
+		Acquirer: b.acquirer, Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: b.inserter}),
+		SidePool: side, Jobs: b.inserter, ReconcileAfter: 2 * time.Minute,
 		FingerprintKey: []byte("fp"),
 		PublicURL:      "http://pay.test/", Metrics: b.metrics, Now: b.clock.Now,
 	})
@@ -562,7 +593,8 @@ func (failingPublisher) PublishTx(context.Context, pgx.Tx, string, ...webhook.Ev
 }
 
 // If the events cannot be recorded, the payment must not commit either: no
-// completed session without its event.
+// completed session without its event. The charge the acquirer approved
+// stays known, processing, for its reconciliation (reconcile_test.go).
 func TestPaymentRollsBackWithoutEvents(t *testing.T) {
 	t.Parallel()
 
@@ -572,14 +604,17 @@ func TestPaymentRollsBackWithoutEvents(t *testing.T) {
 	b.svc.cfg.Publisher = failingPublisher{}
 
 	_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
+	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
 	require.ErrorContains(t, err, "delivery queue unavailable")
 
 	got, err := b.svc.FindSession(ctx, b.merchant, sess.ID)
 	require.NoError(t, err)
 	require.Equal(t, checkout.StatusOpen, got.Status)
-	var charges, tokens int
-	require.NoError(t, b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM charges), (SELECT count(*) FROM card_tokens)`).Scan(&charges, &tokens))
-	require.Zero(t, charges)
-	require.Zero(t, tokens)
+	require.Empty(t, b.events(t))
+	rows, err := b.pool.Query(ctx, `SELECT status FROM charges`)
+	require.NoError(t, err)
+	statuses, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"processing"}, statuses)
 	require.Equal(t, float64(1), testutil.ToFloat64(b.metrics.payments.WithLabelValues(paymentError)))
 }

@@ -57,6 +57,10 @@ type Config struct {
 	// ExpiryInterval is how often open sessions past expires_at are expired
 	// (HERALD_EXPIRY_INTERVAL). Default 1m.
 	ExpiryInterval time.Duration
+	// ReconcileAfter is when a charge handed to the acquirer is reconciled
+	// by a job, should its payment attempt not have recorded the answer
+	// (HERALD_RECONCILE_AFTER). Default 2m: longer than any payment request.
+	ReconcileAfter time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests and jobs on
 	// SIGTERM (HERALD_SHUTDOWN_TIMEOUT). Default 30s.
 	ShutdownTimeout time.Duration
@@ -244,6 +248,7 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	s.add("rate-limit", "HERALD_RATE_LIMIT", "100", "API requests per second per key", parseInt(&cfg.RateLimit, 1))
 	s.add("auth-failure-limit", "HERALD_AUTH_FAILURE_LIMIT", strconv.Itoa(httpapi.DefaultAuthFailureLimit), "API requests with a missing or invalid key per client address per minute", parseInt(&cfg.AuthFailureLimit, 1))
 	s.add("expiry-interval", "HERALD_EXPIRY_INTERVAL", "1m", "session expiry sweep interval", parseDuration(&cfg.ExpiryInterval, time.Second))
+	s.add("reconcile-after", "HERALD_RECONCILE_AFTER", "2m", "reconcile a charge whose answer went unrecorded after", parseDuration(&cfg.ReconcileAfter, time.Second))
 	s.add("shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "30s", "drain time on SIGTERM", parseDuration(&cfg.ShutdownTimeout, time.Millisecond))
 	s.add("allow-private-endpoints", "HERALD_ALLOW_PRIVATE_ENDPOINTS", "", "CIDRs deliveries may reach although private", func(v string) error {
 		prefixes, err := deliverynet.ParseAllowList(v)

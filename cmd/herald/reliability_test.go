@@ -139,6 +139,30 @@ func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []str
 	}
 	require.NoError(t, rows.Err())
 	require.Len(t, eventIDs, complete)
+
+	// Money: charges cut off between the acquirer's answer and its record
+	// are reconciled (the tests set a short HERALD_RECONCILE_AFTER), and then
+	// every approval at the acquirer is a succeeded charge and the reverse.
+	waitFor(t, 2*time.Minute, "no charge left processing", func() bool {
+		var processing int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM charges WHERE status = 'processing'`).Scan(&processing))
+		return processing == 0
+	})
+	var unrecorded, unapproved int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM acquirer_ledger l WHERE l.status = 'approved' AND NOT EXISTS (
+			SELECT 1 FROM charges c WHERE c.id = l.charge_id AND c.status = 'succeeded')),
+		(SELECT count(*) FROM charges c WHERE c.status = 'succeeded' AND NOT EXISTS (
+			SELECT 1 FROM acquirer_ledger l WHERE l.charge_id = c.id AND l.status = 'approved'))`).Scan(&unrecorded, &unapproved))
+	require.Zero(t, unrecorded, "no money taken without a succeeded charge")
+	require.Zero(t, unapproved, "no succeeded charge the acquirer did not approve")
+	var paidLate, neverSent int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM checkout_sessions s JOIN charges c ON c.id = s.charge_id
+			WHERE s.completed_at > c.created_at + interval '1 second'),
+		(SELECT count(*) FROM charges WHERE failure_code = 'processing_error')`).Scan(&paidLate, &neverSent))
+	t.Logf("reconciled: %d sessions completed after their attempt died, %d charges that never reached the acquirer", paidLate, neverSent)
+
 	waitFor(t, 3*time.Minute, "every completed event at the sink", func() bool {
 		seen := map[string]bool{}
 		for _, r := range s.requests() {
@@ -168,7 +192,7 @@ func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 
 	proc := newHeraldProcess(t, dbURL, "HERALD_DELIVERY_TIMEOUT=1s", "HERALD_RESCUE_AFTER=16s",
-		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s")
+		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s", "HERALD_RECONCILE_AFTER=2s")
 	proc.start(t)
 	r := callAt(t, proc.url(), http.MethodPost, "/v1/webhook_endpoints", key,
 		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
@@ -204,6 +228,7 @@ func TestPostgresRestartMidLoad(t *testing.T) {
 		c.DeliveryTimeout = time.Second
 		c.RescueAfter = 16 * time.Second
 		c.RetrySchedule = []time.Duration{time.Second, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second}
+		c.ReconcileAfter = 2 * time.Second
 	})
 	s := newSink(t, nil)
 	_, key := ts.newMerchant(t, "Acme")

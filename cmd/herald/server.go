@@ -44,12 +44,18 @@ import (
 // few processes share it.
 const defaultPoolConns = 24
 
+// sidePoolConns sizes the second pool, for the writes that commit on their
+// own while a payment's transaction holds a connection of the first: the
+// processing charge with its reconcile job, and the test acquirer's ledger.
+const sidePoolConns = 4
+
 // Server is one Herald process: its Postgres pool, HTTP listener and River
 // client, wired from a Config. Tests run it on 127.0.0.1:0.
 type Server struct {
 	cfg      Config
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
+	sidePool *pgxpool.Pool
 	river    *river.Client[pgx.Tx]
 	ln       net.Listener
 	http     *http.Server
@@ -92,6 +98,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
 	}
 	if err := s.pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("connect to Postgres: %w", err)
+	}
+	sideCfg := poolCfg.Copy()
+	sideCfg.MaxConns = sidePoolConns
+	if s.sidePool, err = pgxpool.NewWithConfig(ctx, sideCfg); err != nil {
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
 	}
 	if cfg.Migrate {
@@ -139,8 +150,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	}
 
 	s.Checkout = checkoutpg.NewService(s.pool, checkoutpg.Config{
-		Acquirer:       checkout.NewTestAcquirer(deriveKey(secret, "test-acquirer")),
+		Acquirer:       checkout.NewTestAcquirer(deriveKey(secret, "test-acquirer"), checkoutpg.NewLedger(s.sidePool)),
 		Publisher:      s.Delivery,
+		SidePool:       s.sidePool,
+		Jobs:           inserter,
+		ReconcileAfter: cfg.ReconcileAfter,
 		FingerprintKey: deriveKey(secret, "card-fingerprint"),
 		PublicURL:      s.cfg.PublicURL,
 		Metrics:        checkoutpg.NewMetrics(reg),
@@ -223,6 +237,7 @@ func (s *Server) riverLogger() *slog.Logger {
 func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWorker, metrics *deliverypg.Metrics) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, checkoutpg.NewExpireSessionsWorker(s.Checkout))
+	river.AddWorker(workers, checkoutpg.NewReconcileChargeWorker(s.Checkout))
 	river.AddWorker(workers, idempotency.NewCleanupWorker(idem))
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
@@ -333,6 +348,9 @@ func (s *Server) close() {
 	}
 	if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if s.sidePool != nil {
+		s.sidePool.Close()
 	}
 	if s.pool != nil {
 		s.pool.Close()
