@@ -28,8 +28,13 @@ type BreakerSettings struct {
 	MinRequests  uint32
 	Window       time.Duration
 	// OpenFor is how long an open breaker refuses before letting one probe
-	// through. Default 30 s.
+	// through. Default DefaultBreakerOpenFor.
 	OpenFor time.Duration
+	// Now is the clock of the breakers' own bookkeeping (when one opened,
+	// when it will probe). Default time.Now. gobreaker itself reads
+	// time.Now: tests run the breakers in a testing/synctest bubble, whose
+	// fake clock both see.
+	Now func() time.Time
 }
 
 // WithDefaults returns s with zero fields set to their defaults.
@@ -47,7 +52,10 @@ func (s BreakerSettings) WithDefaults() BreakerSettings {
 		s.Window = time.Minute
 	}
 	if s.OpenFor == 0 {
-		s.OpenFor = 30 * time.Second
+		s.OpenFor = DefaultBreakerOpenFor
+	}
+	if s.Now == nil {
+		s.Now = time.Now
 	}
 	return s
 }
@@ -89,16 +97,17 @@ func NewBreakers(s BreakerSettings) *Breakers {
 var errAttemptFailed = errors.New("attempt failed")
 
 // Allow asks whether an attempt to endpointID may go ahead. If so, the
-// caller must call done with the attempt's outcome. If not, wait says how
+// caller must call done with whether the attempt found the endpoint up
+// (see EndpointDown: a 500 is up, a timeout is not). If not, wait says how
 // long until the breaker may let a probe through.
-func (b *Breakers) Allow(endpointID string) (done func(success bool), wait time.Duration, ok bool) {
+func (b *Breakers) Allow(endpointID string) (done func(up bool), wait time.Duration, ok bool) {
 	eb := b.get(endpointID)
 	report, err := eb.cb.Allow()
 	if err != nil {
 		return nil, b.waitFor(eb, err), false
 	}
-	return func(success bool) {
-		if success {
+	return func(up bool) {
+		if up {
 			report(nil)
 		} else {
 			report(errAttemptFailed)
@@ -115,7 +124,7 @@ func (b *Breakers) waitFor(eb *endpointBreaker, err error) time.Duration {
 	b.mu.Lock()
 	openedAt := eb.openedAt
 	b.mu.Unlock()
-	return max(time.Until(openedAt.Add(b.settings.OpenFor)), 100*time.Millisecond)
+	return max(openedAt.Add(b.settings.OpenFor).Sub(b.settings.Now()), 100*time.Millisecond)
 }
 
 func (b *Breakers) get(endpointID string) *endpointBreaker {
@@ -144,7 +153,7 @@ func (b *Breakers) get(endpointID string) *endpointBreaker {
 }
 
 func (b *Breakers) record(endpointID string, to gobreaker.State) {
-	now := time.Now()
+	now := b.settings.Now()
 	change := BreakerChange{EndpointID: endpointID, State: stateOf(to), At: now}
 	b.mu.Lock()
 	defer b.mu.Unlock()

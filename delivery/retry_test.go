@@ -100,20 +100,20 @@ func TestDecide(t *testing.T) {
 		name     string
 		res      AttemptResult
 		attempts int
-		want     Decision
+		want     RetryDecision
 	}{
-		{"2xx delivers", answer(204), 1, Decision{Verdict: Delivered}},
-		{"2xx on the last attempt delivers", answer(200), 10, Decision{Verdict: Delivered}},
-		{"500 retries on schedule", answer(500), 1, Decision{Verdict: Retry, RetryIn: 5 * time.Second}},
-		{"timeout retries on schedule", timeout, 3, Decision{Verdict: Retry, RetryIn: 30 * time.Minute}},
-		{"redirect is a failure", answer(302, "Location", "https://elsewhere.test"), 2, Decision{Verdict: Retry, RetryIn: 5 * time.Minute}},
-		{"410 disables", answer(410), 1, Decision{Verdict: Gone}},
-		{"410 on the last attempt still disables", answer(410), 10, Decision{Verdict: Gone}},
-		{"429 honours Retry-After", answer(429, "Retry-After", "42"), 1, Decision{Verdict: Retry, RetryIn: 42 * time.Second, HonoredRetryAfter: true}},
-		{"503 honours Retry-After", answer(503, "Retry-After", "3600"), 4, Decision{Verdict: Retry, RetryIn: time.Hour, HonoredRetryAfter: true}},
-		{"429 without Retry-After follows the schedule", answer(429), 1, Decision{Verdict: Retry, RetryIn: 5 * time.Second}},
-		{"last attempt exhausts", answer(500), 10, Decision{Verdict: Exhausted}},
-		{"Retry-After does not extend past the last attempt", answer(429, "Retry-After", "5"), 10, Decision{Verdict: Exhausted}},
+		{"2xx delivers", answer(204), 1, RetryDecision{Verdict: Delivered}},
+		{"2xx on the last attempt delivers", answer(200), 10, RetryDecision{Verdict: Delivered}},
+		{"500 retries on schedule", answer(500), 1, RetryDecision{Verdict: Retry, RetryIn: 5 * time.Second}},
+		{"timeout retries on schedule", timeout, 3, RetryDecision{Verdict: Retry, RetryIn: 30 * time.Minute}},
+		{"redirect is a failure", answer(302, "Location", "https://elsewhere.test"), 2, RetryDecision{Verdict: Retry, RetryIn: 5 * time.Minute}},
+		{"410 disables", answer(410), 1, RetryDecision{Verdict: Gone}},
+		{"410 on the last attempt still disables", answer(410), 10, RetryDecision{Verdict: Gone}},
+		{"429 honours Retry-After", answer(429, "Retry-After", "42"), 1, RetryDecision{Verdict: Retry, RetryIn: 42 * time.Second, HonoredRetryAfter: true}},
+		{"503 honours Retry-After", answer(503, "Retry-After", "3600"), 4, RetryDecision{Verdict: Retry, RetryIn: time.Hour, HonoredRetryAfter: true}},
+		{"429 without Retry-After follows the schedule", answer(429), 1, RetryDecision{Verdict: Retry, RetryIn: 5 * time.Second}},
+		{"last attempt exhausts", answer(500), 10, RetryDecision{Verdict: Exhausted}},
+		{"Retry-After does not extend past the last attempt", answer(429, "Retry-After", "5"), 10, RetryDecision{Verdict: Exhausted}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -28,7 +28,6 @@ import (
 
 	"github.com/heraldpay/herald/bench"
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/migrations"
@@ -500,8 +499,8 @@ func (b *benchRun) fairness(ctx context.Context) error {
 	srv, err := b.server(ctx, []string{roleAPI, roleWorker}, func(c *Config) {
 		c.DeliveryTimeout = time.Second
 		c.RescueAfter = time.Minute
-		c.InflightPerEndpoint = deliverypg.DefaultInflightPerEndpoint
-		c.InflightPerMerchant = deliverypg.DefaultInflightPerMerchant
+		c.InflightPerEndpoint = delivery.DefaultInflightPerEndpoint
+		c.InflightPerMerchant = delivery.DefaultInflightPerMerchant
 	})
 	if err != nil {
 		return err

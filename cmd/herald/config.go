@@ -108,8 +108,9 @@ type Config struct {
 	DashboardPassword string
 	// RescueAfter is how long a job stays "running" after its process died
 	// before River retries it (HERALD_RESCUE_AFTER). Default
-	// DeliveryTimeout + 45s, against River's hour; at least DeliveryTimeout
-	// + 15s, since jobs time out at DeliveryTimeout + 10s.
+	// delivery.DefaultRescueAfter (DeliveryTimeout + 45s), against River's
+	// hour; at least delivery.MinRescueAfter (DeliveryTimeout + 15s), since
+	// jobs time out at delivery.JobTimeout (DeliveryTimeout + 10s).
 	RescueAfter time.Duration
 }
 
@@ -255,7 +256,7 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		cfg.AllowPrivateEndpoints = prefixes
 		return err
 	})
-	s.add("delivery-timeout", "HERALD_DELIVERY_TIMEOUT", "15s", "timeout of one delivery attempt", parseDuration(&cfg.DeliveryTimeout, 100*time.Millisecond))
+	s.add("delivery-timeout", "HERALD_DELIVERY_TIMEOUT", delivery.DefaultAttemptTimeout.String(), "timeout of one delivery attempt", parseDuration(&cfg.DeliveryTimeout, 100*time.Millisecond))
 	s.add("retry-schedule", "HERALD_RETRY_SCHEDULE", "", "waits between delivery attempts", func(v string) error {
 		if v == "" {
 			cfg.RetrySchedule = delivery.DefaultSchedule
@@ -270,11 +271,11 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		}
 		return nil
 	})
-	s.add("inflight-per-endpoint", "HERALD_INFLIGHT_PER_ENDPOINT", "10", "concurrent attempts per endpoint per process", parseInt(&cfg.InflightPerEndpoint, 1))
-	s.add("inflight-per-merchant", "HERALD_INFLIGHT_PER_MERCHANT", "100", "concurrent attempts per merchant per process", parseInt(&cfg.InflightPerMerchant, 1))
+	s.add("inflight-per-endpoint", "HERALD_INFLIGHT_PER_ENDPOINT", strconv.Itoa(delivery.DefaultInflightPerEndpoint), "concurrent attempts per endpoint per process", parseInt(&cfg.InflightPerEndpoint, 1))
+	s.add("inflight-per-merchant", "HERALD_INFLIGHT_PER_MERCHANT", strconv.Itoa(delivery.DefaultInflightPerMerchant), "concurrent attempts per merchant per process", parseInt(&cfg.InflightPerMerchant, 1))
 	s.add("sweep-interval", "HERALD_SWEEP_INTERVAL", "1m", "how often orphaned deliveries are looked for", parseDuration(&cfg.SweepInterval, 100*time.Millisecond))
-	s.add("breaker-open-for", "HERALD_BREAKER_OPEN_FOR", "30s", "open breaker wait before a probe", parseDuration(&cfg.BreakerOpenFor, 10*time.Millisecond))
-	s.add("disable-endpoint-after", "HERALD_DISABLE_ENDPOINT_AFTER", "120h", "disable endpoints failing this long", parseDuration(&cfg.DisableEndpointAfter, time.Minute))
+	s.add("breaker-open-for", "HERALD_BREAKER_OPEN_FOR", delivery.DefaultBreakerOpenFor.String(), "open breaker wait before a probe", parseDuration(&cfg.BreakerOpenFor, 10*time.Millisecond))
+	s.add("disable-endpoint-after", "HERALD_DISABLE_ENDPOINT_AFTER", delivery.DefaultDisableAfter.String(), "disable endpoints failing this long", parseDuration(&cfg.DisableEndpointAfter, time.Minute))
 	s.add("delivery-workers", "HERALD_DELIVERY_WORKERS", "1000", "River MaxWorkers of the delivery queue", parseInt(&cfg.DeliveryWorkers, 1))
 	s.add("fetch-cooldown", "HERALD_FETCH_COOLDOWN", "10ms", "River FetchCooldown", parseDuration(&cfg.FetchCooldown, time.Millisecond))
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
@@ -307,11 +308,11 @@ func (c *Config) validate() error {
 		return errors.New("HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production")
 	}
 	if c.RescueAfter == 0 {
-		c.RescueAfter = c.DeliveryTimeout + 45*time.Second
+		c.RescueAfter = delivery.DefaultRescueAfter(c.DeliveryTimeout)
 	}
 	// A job still running must never look stuck: the rescuer would start it
 	// again beside itself.
-	if c.RescueAfter < c.DeliveryTimeout+15*time.Second {
+	if c.RescueAfter < delivery.MinRescueAfter(c.DeliveryTimeout) {
 		return errors.New("HERALD_RESCUE_AFTER must exceed HERALD_DELIVERY_TIMEOUT by at least 15s")
 	}
 	return nil

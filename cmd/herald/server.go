@@ -182,9 +182,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	s.closers = append(s.closers, sender.Close)
 	s.deliverWorker = deliverypg.NewDeliverWorker(s.pool, deliverypg.WorkerConfig{
 		Sender: sender, Breakers: s.breakers, Box: box, Inserter: inserter, Metrics: deliveryMetrics,
-		Retry:               delivery.RetryPolicy{Schedule: cfg.RetrySchedule},
+		Policy:              delivery.Policy{Retry: delivery.RetryPolicy{Schedule: cfg.RetrySchedule}, DisableAfter: cfg.DisableEndpointAfter},
 		InflightPerEndpoint: cfg.InflightPerEndpoint, InflightPerMerchant: cfg.InflightPerMerchant,
-		DisableAfter:   cfg.DisableEndpointAfter,
 		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
 	})
 	if s.river, err = s.newRiver(idem, s.deliverWorker, deliveryMetrics); err != nil {
@@ -248,7 +247,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 		FetchCooldown:     s.cfg.FetchCooldown,
 		FetchPollInterval: s.cfg.FetchPollInterval,
 		// Every job must end before it could be mistaken for a stuck one.
-		JobTimeout: s.cfg.DeliveryTimeout + 10*time.Second,
+		JobTimeout: delivery.JobTimeout(s.cfg.DeliveryTimeout),
 		// A job whose process died is retried after this long instead of
 		// River's default hour.
 		RescueStuckJobsAfter: s.cfg.RescueAfter,

@@ -15,9 +15,9 @@ import (
 
 // Defaults applied by NewSender to zero Config fields.
 const (
-	// DefaultTimeout bounds a whole attempt (DESIGN.md: success is a 2xx
-	// within 15 s).
-	DefaultTimeout = 15 * time.Second
+	// DefaultTimeout bounds a whole attempt: delivery's default, the one
+	// source of it.
+	DefaultTimeout = delivery.DefaultAttemptTimeout
 	// DefaultUserAgent names Herald to endpoints and their operators.
 	DefaultUserAgent = "Herald-Webhooks/1.0 (+https://github.com/heraldpay/herald)"
 	// DefaultMaxIdleConnsPerHost is enough for the default per-endpoint

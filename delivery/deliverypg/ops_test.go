@@ -95,7 +95,7 @@ func TestEndpointDisabledEventAfterLongOutage(t *testing.T) {
 func TestDeliveryFailedEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *testConfig) {
-		c.worker.Retry.Schedule = []time.Duration{10 * time.Millisecond} // two attempts
+		c.worker.Policy.Retry.Schedule = []time.Duration{10 * time.Millisecond} // two attempts
 	})
 	m := b.merchant(t, "Acme")
 	failing, watcher := newSink(t, answer(http.StatusInternalServerError)), newSink(t, nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,21 +18,19 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 )
 
-// attemptRecord is one attempt and its verdict, to be written.
+// attemptRecord is one attempt and its judgement, to be written.
 type attemptRecord struct {
-	t        *target
-	res      delivery.AttemptResult
-	start    time.Time
-	attempts int
-	trigger  string
-	decision delivery.Decision
-	now      time.Time
+	t     *target
+	res   delivery.AttemptResult
+	start time.Time
+	j     delivery.Judgement
+	now   time.Time
 }
 
 // terminal reports whether the record ends its delivery for good or
 // disables its endpoint: both raise an operational event.
 func (r attemptRecord) terminal() bool {
-	return r.decision.Verdict == delivery.Exhausted || r.decision.Verdict == delivery.Gone
+	return r.j.Verdict == delivery.Exhausted || r.j.Disable != ""
 }
 
 // failed returns the delivery as it stands once an exhausted record is
@@ -40,7 +39,7 @@ func (r attemptRecord) failed() *delivery.Delivery {
 	d := r.t.Delivery
 	start, now := r.start, r.now
 	d.Status, d.Held, d.HeldReason = delivery.StatusFailed, false, delivery.HoldNone
-	d.Attempts, d.NextAttemptAt, d.LastAttemptAt, d.CompletedAt = r.attempts, nil, &start, &now
+	d.Attempts, d.NextAttemptAt, d.LastAttemptAt, d.CompletedAt = r.j.Attempts, nil, &start, &now
 	d.LastStatusCode, d.LastErrorClass = r.res.StatusCode, r.res.Class()
 	d.AttemptLog = nil
 	return &d
@@ -59,25 +58,15 @@ func (r attemptRecord) bare() attemptRecord {
 
 var errUnrecordable = errors.New("the details of this attempt could not be stored")
 
-// recordOutcome is what writing a record found out.
-type recordOutcome struct {
-	// err is set when this record alone could not be written.
-	err error
-	// disabled is set when the endpoint is disabled: this attempt (a 410)
-	// disabled it.
-	disabled bool
-	// failingSince is when the endpoint's current outage began, for a
-	// failed attempt.
-	failingSince time.Time
-}
-
 // recordBatch writes many attempts and their consequences, normally in one
-// round trip (see writeRecords). One bad record must never block the
-// others: if the batch fails, each record is written on its own, and a
-// record that still fails is written once more without its outside text.
-// Only a record that fails even then reports an error, to its own job.
-func (w *DeliverWorker) recordBatch(ctx context.Context, recs []attemptRecord) ([]recordOutcome, error) {
-	out, err := w.writeRecords(ctx, recs)
+// round trip (see writeRecords), and returns one error per record (nil:
+// written). One bad record must never block the others: if the batch
+// fails, each record is written on its own, and a record that still fails
+// is written once more without its outside text. Only a record that fails
+// even then reports an error, to its own job.
+func (w *DeliverWorker) recordBatch(ctx context.Context, recs []attemptRecord) ([]error, error) {
+	out := make([]error, len(recs))
+	err := w.writeRecords(ctx, recs)
 	if err == nil {
 		return out, nil
 	}
@@ -87,18 +76,11 @@ func (w *DeliverWorker) recordBatch(ctx context.Context, recs []attemptRecord) (
 	if len(recs) > 1 {
 		w.cfg.Logger.Warn("record attempts: batch failed, writing its records one by one", "records", len(recs), "err", err)
 	}
-	out = make([]recordOutcome, len(recs))
 	for i, r := range recs {
-		one, err := w.writeRecords(ctx, []attemptRecord{r})
-		if err != nil {
+		if err := w.writeRecords(ctx, []attemptRecord{r}); err != nil {
 			w.cfg.Logger.Warn("record attempt: writing it without the endpoint's text", "delivery_id", r.t.ID, "err", err)
-			one, err = w.writeRecords(ctx, []attemptRecord{r.bare()})
+			out[i] = w.writeRecords(ctx, []attemptRecord{r.bare()})
 		}
-		if err != nil {
-			out[i].err = err
-			continue
-		}
-		out[i] = one[0]
 	}
 	return out, nil
 }
@@ -115,31 +97,35 @@ func (w *DeliverWorker) recordBatch(ctx context.Context, recs []attemptRecord) (
 // a recorded attempt that did not happen. Events themselves are always
 // committed synchronously.
 //
-// A batch holding a terminal record (a delivery's last failed attempt, or
-// a 410) runs as an explicit, synchronously committed transaction instead:
+// A batch holding a terminal record (a delivery's last failed attempt, a
+// 410, or an attempt that finds its endpoint failing for too long) runs as
+// an explicit, synchronously committed transaction instead:
 // the endpoint's disabling and the operational events are written with the
 // attempts, so neither is ever committed without the other.
 //
 // A delivered job is completed by River's batched completer once Work
 // returns, not inside this transaction: should the process die in between,
 // the rescued job finds the delivery succeeded and stops without a request.
-func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) ([]recordOutcome, error) {
+func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) error {
 	var (
 		a attemptColumns
 		d deliveryColumnsUpdate
 	)
 	succeeded, failing := map[string]time.Time{}, map[string]time.Time{}
-	gone := map[string]time.Time{}
+	disable := map[string]attemptRecord{}
 	terminal := false
 	for _, r := range recs {
 		a.add(r)
 		d.add(r)
 		terminal = terminal || r.terminal()
+		if r.j.Disable != "" {
+			disable[r.t.EndpointID] = r
+		}
 		switch {
 		case r.res.Succeeded():
 			succeeded[r.t.EndpointID] = r.now
-		case r.decision.Verdict == delivery.Gone:
-			gone[r.t.EndpointID] = r.now
+		case r.j.Verdict == delivery.Gone:
+			// Disabled below: no outage to measure.
 		default:
 			if at, ok := failing[r.t.EndpointID]; !ok || r.start.Before(at) {
 				failing[r.t.EndpointID] = r.start
@@ -183,81 +169,60 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 			WHERE e.id = u.id AND (e.last_success_at IS NULL OR e.last_success_at < u.at - interval '1 second'
 				OR e.failing_since IS NOT NULL)`, ids, at)
 	}
-	failingSince := map[string]time.Time{}
 	if len(failing) > 0 {
-		// Likewise only the first failure of an outage writes the row; the
-		// outage's start is read back for the auto-disable rule.
+		// Likewise only the first failure of an outage writes the row: its
+		// start is what the auto-disable rule measures (Policy.Judge).
 		ids, at := sortedKeys(failing)
-		b.Queue(`WITH first AS (
-				UPDATE webhook_endpoints e SET failing_since = u.at
-				FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-				WHERE e.id = u.id AND e.failing_since IS NULL RETURNING e.id, e.failing_since)
-			SELECT e.id, COALESCE(f.failing_since, e.failing_since) FROM webhook_endpoints e
-			LEFT JOIN first f ON f.id = e.id WHERE e.id = ANY($1)`, ids, at).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var endpointID string
-				var since *time.Time
-				if err := rows.Scan(&endpointID, &since); err != nil {
-					return err
-				}
-				if since != nil {
-					failingSince[endpointID] = *since
-				}
-			}
-			return rows.Err()
-		})
+		b.Queue(`UPDATE webhook_endpoints e SET failing_since = u.at
+			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+			WHERE e.id = u.id AND e.failing_since IS NULL`, ids, at)
 	}
 
-	var ops []func()
 	if !terminal {
 		if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
+			return fmt.Errorf("record attempts: %w", err)
 		}
-	} else {
-		err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil
+	}
+	var ops []func()
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		endpointIDs := slices.Sorted(maps.Keys(disable)) // one lock order for every batch
+		for _, endpointID := range endpointIDs {
+			r := disable[endpointID]
+			reason := delivery.DisabledReasonGone
+			if r.j.Disable == delivery.CauseFailing {
+				reason = delivery.DisabledReasonFailing(w.cfg.Policy.DisableAfter, *r.t.FailingSince)
+			}
+			e, err := disableTx(ctx, tx, w.cfg.Inserter, endpointID, reason, r.now)
+			if err != nil {
 				return err
 			}
-			ids, _ := sortedKeys(gone)
-			for _, endpointID := range ids {
-				e, err := disableTx(ctx, tx, w.cfg.Inserter, endpointID, delivery.DisabledReasonGone, gone[endpointID])
-				if err != nil {
-					return err
-				}
-				if e != nil {
-					ops = append(ops, func() { w.ops.endpointDisabled(e, delivery.CauseGone) })
-				}
+			if e != nil {
+				ops = append(ops, func() { w.ops.endpointDisabled(e, r.j.Disable) })
 			}
-			for _, r := range recs {
-				if r.decision.Verdict != delivery.Exhausted {
-					continue
-				}
-				f := r.failed()
-				if _, err := failedTx(ctx, tx, w.cfg.Inserter, f, r.now); err != nil {
-					return err
-				}
-				ops = append(ops, func() { w.ops.deliveryFailed(f) })
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
 		}
+		for _, r := range recs {
+			if r.j.Verdict != delivery.Exhausted {
+				continue
+			}
+			f := r.failed()
+			if _, err := failedTx(ctx, tx, w.cfg.Inserter, f, r.now); err != nil {
+				return err
+			}
+			ops = append(ops, func() { w.ops.deliveryFailed(f) })
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record attempts: %w", err)
 	}
 	for _, report := range ops {
 		report()
 	}
-
-	out := make([]recordOutcome, len(recs))
-	for i, r := range recs {
-		switch {
-		case r.decision.Verdict == delivery.Gone:
-			out[i].disabled = true
-		case !r.res.Succeeded():
-			out[i].failingSince = failingSince[r.t.EndpointID]
-		}
-	}
-	return out, nil
+	return nil
 }
 
 func sortedKeys(m map[string]time.Time) ([]string, []time.Time) {
@@ -295,8 +260,8 @@ func (c *attemptColumns) add(r attemptRecord) {
 	}
 	c.ids = append(c.ids, id.New("att"))
 	c.deliveryIDs = append(c.deliveryIDs, r.t.ID)
-	c.numbers = append(c.numbers, int32(r.attempts))
-	c.triggers = append(c.triggers, r.trigger)
+	c.numbers = append(c.numbers, int32(r.j.Attempts))
+	c.triggers = append(c.triggers, r.j.Trigger)
 	c.started = append(c.started, r.start)
 	c.durations = append(c.durations, r.res.Duration.Microseconds())
 	c.requestHeaders = append(c.requestHeaders, headerJSON(r.res.RequestHeader))
@@ -323,11 +288,11 @@ type deliveryColumnsUpdate struct {
 func (c *deliveryColumnsUpdate) add(r attemptRecord) {
 	status := delivery.StatusPending
 	var next, completed *time.Time
-	switch r.decision.Verdict {
+	switch r.j.Verdict {
 	case delivery.Delivered:
 		status, completed = delivery.StatusSucceeded, &r.now
 	case delivery.Retry:
-		at := r.now.Add(r.decision.RetryIn)
+		at := r.now.Add(r.j.RetryIn)
 		next = &at
 	default:
 		status, completed = delivery.StatusFailed, &r.now
@@ -335,7 +300,7 @@ func (c *deliveryColumnsUpdate) add(r attemptRecord) {
 	start := r.start
 	c.ids = append(c.ids, r.t.ID)
 	c.statuses = append(c.statuses, string(status))
-	c.attempts = append(c.attempts, int32(r.attempts))
+	c.attempts = append(c.attempts, int32(r.j.Attempts))
 	c.seqs = append(c.seqs, int32(r.t.Seq))
 	c.nextAttempts = append(c.nextAttempts, next)
 	c.lastAttempts = append(c.lastAttempts, &start)

@@ -41,9 +41,13 @@ func recordFixture(t *testing.T, b *testBundle, merchants int) []*target {
 	return targets
 }
 
-func record(t *target, res delivery.AttemptResult, d delivery.Decision) attemptRecord {
+// record judges res as the first attempt of t's delivery, under the default
+// policy with a schedule of one hour.
+func record(t *target, res delivery.AttemptResult) attemptRecord {
 	now := time.Now()
-	return attemptRecord{t: t, res: res, start: now, attempts: 1, trigger: delivery.TriggerInitial, decision: d, now: now}
+	p := delivery.Policy{Retry: delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}}}.WithDefaults()
+	j := p.Judge(res, delivery.AttemptContext{Start: now}, func() float64 { return 0.5 })
+	return attemptRecord{t: t, res: res, start: now, j: j, now: now}
 }
 
 type storedAttempt struct {
@@ -80,13 +84,12 @@ func TestRecordCleansOutsideText(t *testing.T) {
 		header.Set(fmt.Sprintf("X-Many-%03d", i), "v")
 	}
 	outs, err := b.worker.recordBatch(context.Background(), []attemptRecord{
-		record(healthy, delivery.AttemptResult{StatusCode: 200, Header: http.Header{"Ok": {"yes"}}}, delivery.Decision{Verdict: delivery.Delivered}),
-		record(hostile, delivery.AttemptResult{StatusCode: 500, Header: header, Body: []byte("raw \x00 bytes are fine")},
-			delivery.Decision{Verdict: delivery.Retry, RetryIn: time.Hour}),
+		record(healthy, delivery.AttemptResult{StatusCode: 200, Header: http.Header{"Ok": {"yes"}}}),
+		record(hostile, delivery.AttemptResult{StatusCode: 500, Header: header, Body: []byte("raw \x00 bytes are fine")}),
 	})
 	require.NoError(t, err)
-	for _, o := range outs {
-		require.NoError(t, o.err)
+	for _, err := range outs {
+		require.NoError(t, err)
 	}
 	require.Equal(t, delivery.StatusSucceeded, readAttempt(t, b, healthy.ID).delivery)
 
@@ -109,13 +112,12 @@ func TestRecordCleansErrorText(t *testing.T) {
 	targets := recordFixture(t, b, 2)
 	message := "x509: certificate is valid for evil\x00.example, \xff not 127.0.0.1" + strings.Repeat("!", 3000)
 	outs, err := b.worker.recordBatch(context.Background(), []attemptRecord{
-		record(targets[0], delivery.AttemptResult{StatusCode: 204}, delivery.Decision{Verdict: delivery.Delivered}),
-		record(targets[1], delivery.AttemptResult{Err: &delivery.AttemptError{Class: delivery.ClassTLS, Err: errors.New(message)}},
-			delivery.Decision{Verdict: delivery.Retry, RetryIn: time.Hour}),
+		record(targets[0], delivery.AttemptResult{StatusCode: 204}),
+		record(targets[1], delivery.AttemptResult{Err: &delivery.AttemptError{Class: delivery.ClassTLS, Err: errors.New(message)}}),
 	})
 	require.NoError(t, err)
-	require.NoError(t, outs[0].err)
-	require.NoError(t, outs[1].err)
+	require.NoError(t, outs[0])
+	require.NoError(t, outs[1])
 	require.Equal(t, delivery.StatusSucceeded, readAttempt(t, b, targets[0].ID).delivery)
 	a := readAttempt(t, b, targets[1].ID)
 	require.Equal(t, "tls", a.class)
@@ -140,14 +142,14 @@ func TestRecordFallsBackRowByRow(t *testing.T) {
 	require.NoError(t, err)
 
 	outs, err := b.worker.recordBatch(ctx, []attemptRecord{
-		record(targets[0], delivery.AttemptResult{StatusCode: 200}, delivery.Decision{Verdict: delivery.Delivered}),
-		record(targets[1], delivery.AttemptResult{StatusCode: 200, Body: []byte("poison")}, delivery.Decision{Verdict: delivery.Delivered}),
-		record(targets[2], delivery.AttemptResult{StatusCode: 200}, delivery.Decision{Verdict: delivery.Delivered}),
+		record(targets[0], delivery.AttemptResult{StatusCode: 200}),
+		record(targets[1], delivery.AttemptResult{StatusCode: 200, Body: []byte("poison")}),
+		record(targets[2], delivery.AttemptResult{StatusCode: 200}),
 	})
 	require.NoError(t, err, "the batch as a whole does not fail")
-	require.NoError(t, outs[0].err)
-	require.NoError(t, outs[1].err)
-	require.ErrorContains(t, outs[2].err, "test_refused")
+	require.NoError(t, outs[0])
+	require.NoError(t, outs[1])
+	require.ErrorContains(t, outs[2], "test_refused")
 
 	require.Equal(t, delivery.StatusSucceeded, readAttempt(t, b, targets[0].ID).delivery)
 	poisoned := readAttempt(t, b, targets[1].ID)

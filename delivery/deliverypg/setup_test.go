@@ -55,7 +55,7 @@ type testConfig struct {
 func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 	t.Helper()
 	cfg := testConfig{workers: 50, worker: WorkerConfig{
-		Retry:          delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}},
+		Policy:         delivery.Policy{Retry: delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}}},
 		AttemptTimeout: 2 * time.Second,
 	}}
 	for _, m := range mutate {

@@ -19,6 +19,8 @@ import (
 )
 
 // WorkerConfig holds the delivery worker's collaborators and settings.
+// Defaults come from package delivery (DefaultAttemptTimeout and the rest),
+// the one place each is written.
 type WorkerConfig struct {
 	// Sender makes the HTTP attempt. Required.
 	Sender delivery.Sender
@@ -31,33 +33,26 @@ type WorkerConfig struct {
 	Inserter JobInserter
 	// Metrics records attempts. Required.
 	Metrics *Metrics
-	// Retry is the retry policy; zero fields take delivery's defaults.
-	Retry delivery.RetryPolicy
+	// Policy decides what follows each attempt (retries, auto-disable);
+	// zero fields take delivery's defaults.
+	Policy delivery.Policy
 	// InflightPerEndpoint caps concurrent attempts to one endpoint in this
 	// process, so one slow endpoint cannot hold every worker. Default
-	// DefaultInflightPerEndpoint.
+	// delivery.DefaultInflightPerEndpoint.
 	InflightPerEndpoint int
 	// InflightPerMerchant caps concurrent attempts to all of one merchant's
 	// endpoints in this process, so a merchant with many slow endpoints
-	// cannot hold every worker either. Default DefaultInflightPerMerchant.
+	// cannot hold every worker either. Default
+	// delivery.DefaultInflightPerMerchant.
 	InflightPerMerchant int
-	// DisableAfter disables an endpoint that has not had a single success
-	// for this long. Default 5 days.
-	DisableAfter time.Duration
-	// AttemptTimeout bounds one attempt; the job's timeout is a little
-	// longer. Default 15 s.
+	// AttemptTimeout bounds one attempt; the job's timeout is
+	// delivery.JobTimeout of it. Default delivery.DefaultAttemptTimeout.
 	AttemptTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
-
-// Defaults of WorkerConfig.
-const (
-	DefaultInflightPerEndpoint = 10
-	DefaultInflightPerMerchant = 100
-)
 
 // DeliverWorker works DeliverArgs: one attempt per run.
 //
@@ -77,7 +72,7 @@ type DeliverWorker struct {
 	// loads and records batch the per-attempt reads and writes of
 	// concurrent workers; see coalescer. Run serves them.
 	loads   *coalescer[string, *target]
-	records *coalescer[attemptRecord, recordOutcome]
+	records *coalescer[attemptRecord, error]
 }
 
 // NewDeliverWorker returns the worker. It panics when a required
@@ -86,18 +81,15 @@ func NewDeliverWorker(pool *pgxpool.Pool, cfg WorkerConfig) *DeliverWorker {
 	if cfg.Sender == nil || cfg.Breakers == nil || cfg.Box == nil || cfg.Inserter == nil || cfg.Metrics == nil {
 		panic("deliverypg: Sender, Breakers, Box, Inserter and Metrics are required")
 	}
-	cfg.Retry = cfg.Retry.WithDefaults()
+	cfg.Policy = cfg.Policy.WithDefaults()
 	if cfg.InflightPerEndpoint == 0 {
-		cfg.InflightPerEndpoint = DefaultInflightPerEndpoint
+		cfg.InflightPerEndpoint = delivery.DefaultInflightPerEndpoint
 	}
 	if cfg.InflightPerMerchant == 0 {
-		cfg.InflightPerMerchant = DefaultInflightPerMerchant
-	}
-	if cfg.DisableAfter == 0 {
-		cfg.DisableAfter = 5 * 24 * time.Hour
+		cfg.InflightPerMerchant = delivery.DefaultInflightPerMerchant
 	}
 	if cfg.AttemptTimeout == 0 {
-		cfg.AttemptTimeout = 15 * time.Second
+		cfg.AttemptTimeout = delivery.DefaultAttemptTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -130,9 +122,10 @@ func (w *DeliverWorker) Run(ctx context.Context) {
 }
 
 // Timeout implements river.Worker: the attempt's own timeout plus time to
-// record it. River's RescueStuckJobsAfter must be longer.
+// record it. River's RescueStuckJobsAfter must be longer
+// (delivery.MinRescueAfter).
 func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
-	return w.cfg.AttemptTimeout + recordTimeout
+	return delivery.JobTimeout(w.cfg.AttemptTimeout)
 }
 
 // NextRetry implements river.Worker for infrastructure failures only
@@ -150,49 +143,54 @@ type target struct {
 	EndpointStatus  delivery.EndpointStatus
 	Paused          bool
 	Deleted         bool
+	FailingSince    *time.Time
 	Secret          string
 	PreviousSecret  *string
 	PreviousExpires *time.Time
 	Body            []byte
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker: load the delivery, make one attempt if it
+// may go now, judge it (delivery.Policy.Judge holds the whole policy),
+// record it, and act on the judgement.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	t, err := w.load(ctx, job.Args.DeliveryID)
-	if errors.Is(err, delivery.ErrNotFound) {
-		return nil
-	}
+	step, err := w.work(ctx, job)
 	if err != nil {
-		return err
+		return err // an infrastructure failure: River retries it (NextRetry)
 	}
-	if t.Seq != job.Args.Seq || t.Status != delivery.StatusPending || t.Held {
-		return nil // a newer job owns the delivery, or there is nothing left to do
-	}
+	return riverStep(step)
+}
+
+func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (delivery.Step, error) {
+	t, err := w.load(ctx, job.Args.DeliveryID)
 	switch {
+	case errors.Is(err, delivery.ErrNotFound):
+		return delivery.StepDone, nil
+	case err != nil:
+		return delivery.Step{}, err
+	case t.Seq != job.Args.Seq || t.Status != delivery.StatusPending || t.Held:
+		return delivery.StepDone, nil // a newer job owns the delivery, or there is nothing left to do
 	case t.Deleted || t.EndpointStatus != delivery.EndpointEnabled:
-		if err := w.cancel(ctx, t); err != nil {
-			return err
-		}
-		return river.JobCancel(delivery.ErrEndpointDisabled)
+		return delivery.StepEndpointDisabled, w.cancel(ctx, t)
 	case t.Paused:
 		return w.hold(ctx, t)
 	}
 
 	if capped := w.inflight.acquire(t.EndpointID, t.MerchantID); capped != "" {
 		w.cfg.Metrics.snoozes.WithLabelValues(capped).Inc()
-		return river.JobSnooze(jitter(500 * time.Millisecond))
+		return delivery.SnoozeFor(jitter(500 * time.Millisecond)), nil
 	}
 	defer w.inflight.release(t.EndpointID, t.MerchantID)
 	done, wait, ok := w.cfg.Breakers.Allow(t.EndpointID)
 	if !ok {
 		w.cfg.Metrics.snoozes.WithLabelValues(snoozeBreakerOpen).Inc()
-		return river.JobSnooze(wait + jitter(200*time.Millisecond))
+		return delivery.SnoozeFor(wait + jitter(200*time.Millisecond)), nil
 	}
 
 	secrets, err := w.secrets(t)
 	if err != nil {
 		done(false)
-		return err
+		return delivery.Step{}, err
 	}
 	start := w.cfg.Now()
 	res := w.cfg.Sender.Send(ctx, delivery.SendRequest{
@@ -201,73 +199,36 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	// Only an endpoint that looks down counts against its breaker: one that
 	// rejects a few poison messages keeps receiving the others.
 	done(!delivery.EndpointDown(res))
-	attempts := t.Attempts + 1
-	decision := w.cfg.Retry.Decide(res, attempts-t.RedriveBase, start, rand.Float64)
-
 	redriven := job.Args.Redrive && (t.LastAttemptAt == nil || t.LastAttemptAt.Before(job.CreatedAt))
-	trigger := delivery.TriggerRetry
-	switch {
-	case redriven:
-		trigger = delivery.TriggerRedrive
-	case t.Attempts == 0:
-		trigger = delivery.TriggerInitial
-	}
+	j := w.cfg.Policy.Judge(res, delivery.AttemptContext{
+		Attempts: t.Attempts, RedriveBase: t.RedriveBase, Redriven: redriven, FailingSince: t.FailingSince, Start: start,
+	}, rand.Float64)
+
 	// Record even if the job's context is ending (shutdown, timeout): the
 	// attempt happened and the log must say so.
-	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), delivery.RecordTimeout)
 	defer cancel()
-	outcome, err := w.records.do(recordCtx, attemptRecord{
-		t: t, res: res, start: start, attempts: attempts, trigger: trigger, decision: decision, now: w.cfg.Now(),
-	})
+	recErr, err := w.records.do(recordCtx, attemptRecord{t: t, res: res, start: start, j: j, now: w.cfg.Now()})
 	if err == nil {
-		err = outcome.err
+		err = recErr
 	}
 	if err != nil {
-		return err
-	}
-	disabled := outcome.disabled
-	if !disabled && !outcome.failingSince.IsZero() && w.cfg.Now().Sub(outcome.failingSince) >= w.cfg.DisableAfter {
-		reason := delivery.DisabledReasonFailing(w.cfg.DisableAfter, outcome.failingSince)
-		if err := w.disable(recordCtx, t.EndpointID, reason, delivery.CauseFailing); err != nil {
-			return err
-		}
-		disabled = true
+		return delivery.Step{}, err
 	}
 	// The first-attempt lag is the time from the event to its first try;
 	// a redrive of a skipped delivery, days later, says nothing about it.
 	w.cfg.Metrics.observe(res, t.Attempts == 0 && !redriven, start.Sub(t.Created))
-
-	switch {
-	case disabled:
-		return river.JobCancel(delivery.ErrEndpointDisabled)
-	case decision.Verdict == delivery.Delivered:
-		return nil
-	case decision.Verdict == delivery.Retry:
-		return river.JobSnooze(decision.RetryIn)
-	case decision.Verdict == delivery.Exhausted:
-		return river.JobCancel(fmt.Errorf("delivery %s failed after %d attempts", t.ID, attempts-t.RedriveBase))
-	}
-	return river.JobCancel(errors.New("the endpoint answered 410 Gone and was disabled"))
+	return j.Step, nil
 }
 
-// recordTimeout bounds the writing of an attempt's record, which goes on
-// after the job's own context has ended.
-const recordTimeout = 10 * time.Second
-
-// disable disables an endpoint that has failed for too long, with its
-// operational event, in one transaction.
-func (w *DeliverWorker) disable(ctx context.Context, endpointID, reason string, cause delivery.DisableCause) error {
-	var e *delivery.Endpoint
-	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		var err error
-		e, err = disableTx(ctx, tx, w.cfg.Inserter, endpointID, reason, w.cfg.Now())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if e != nil {
-		w.ops.endpointDisabled(e, cause)
+// riverStep tells River a job's next step: the one place a delivery job's
+// outcome becomes River's control flow.
+func riverStep(s delivery.Step) error {
+	switch s.Action {
+	case delivery.Snooze:
+		return river.JobSnooze(s.After)
+	case delivery.Cancel:
+		return river.JobCancel(errors.New(s.Reason))
 	}
 	return nil
 }
@@ -288,7 +249,7 @@ func (w *DeliverWorker) load(ctx context.Context, deliveryID string) (*target, e
 func (w *DeliverWorker) loadBatch(ctx context.Context, ids []string) ([]*target, error) {
 	rows, err := w.pool.Query(ctx, `SELECT d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held,
 		d.attempts, d.redrive_base, d.job_seq, d.last_attempt_at, d.created_at,
-		e.url, e.status, e.paused, e.deleted_at IS NOT NULL, e.secret_sealed, e.previous_secret_sealed,
+		e.url, e.status, e.paused, e.deleted_at IS NOT NULL, e.failing_since, e.secret_sealed, e.previous_secret_sealed,
 		e.previous_secret_expires_at, ev.body::text
 		FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
 		WHERE d.id = ANY($1)`, ids)
@@ -300,7 +261,7 @@ func (w *DeliverWorker) loadBatch(ctx context.Context, ids []string) ([]*target,
 		var t target
 		if err := rows.Scan(&t.ID, &t.MerchantID, &t.EventID, &t.EventType, &t.EndpointID, &t.Status,
 			&t.Held, &t.Attempts, &t.RedriveBase, &t.Seq, &t.LastAttemptAt, &t.Created, &t.URL, &t.EndpointStatus,
-			&t.Paused, &t.Deleted, &t.Secret, &t.PreviousSecret, &t.PreviousExpires, &t.Body); err != nil {
+			&t.Paused, &t.Deleted, &t.FailingSince, &t.Secret, &t.PreviousSecret, &t.PreviousExpires, &t.Body); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		byID[t.ID] = &t
@@ -351,7 +312,7 @@ func (w *DeliverWorker) cancel(ctx context.Context, t *target) error {
 // endpoint row is locked and read again so that a resume committing at the
 // same moment cannot be missed: either it sees the delivery held and
 // enqueues it, or this sees it resumed and runs the delivery now.
-func (w *DeliverWorker) hold(ctx context.Context, t *target) error {
+func (w *DeliverWorker) hold(ctx context.Context, t *target) (delivery.Step, error) {
 	held := false
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		var paused bool
@@ -366,13 +327,13 @@ func (w *DeliverWorker) hold(ctx context.Context, t *target) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("hold delivery: %w", err)
+		return delivery.Step{}, fmt.Errorf("hold delivery: %w", err)
 	}
 	if !held {
 		w.cfg.Metrics.snoozes.WithLabelValues(snoozeResumed).Inc()
-		return river.JobSnooze(0)
+		return delivery.SnoozeFor(0), nil
 	}
-	return river.JobCancel(errors.New("endpoint paused: the delivery is held until it is resumed"))
+	return delivery.StepHeld, nil
 }
 
 // jitter returns a duration in [d/2, 3d/2).

@@ -23,7 +23,7 @@ import (
 func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *testConfig) {
-		c.worker.Retry.Schedule = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, time.Hour}
+		c.worker.Policy.Retry.Schedule = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, time.Hour}
 	})
 	m := b.merchant(t, "Acme")
 	// The endpoint refuses charge.failed events (its handler crashes on
