@@ -237,6 +237,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 	workers := river.NewWorkers()
 	river.AddWorker(workers, checkoutpg.NewExpireSessionsWorker(s.Checkout))
 	river.AddWorker(workers, checkoutpg.NewReconcileChargeWorker(s.Checkout))
+	river.AddWorker(workers, checkoutpg.NewReconcileSweepWorker(s.Checkout))
 	river.AddWorker(workers, idempotency.NewCleanupWorker(idem))
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
@@ -261,6 +262,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 			checkoutpg.ExpiryPeriodicJob(s.cfg.ExpiryInterval),
 			idempotency.CleanupPeriodicJob(time.Hour),
 			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
+			checkoutpg.ReconcileSweepPeriodicJob(5*time.Minute),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
