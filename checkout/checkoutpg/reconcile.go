@@ -192,7 +192,9 @@ type ReconcileSweepWorker struct {
 }
 
 // NewReconcileSweepWorker returns the worker for svc.
-func NewReconcileSweepWorker(svc *Service) *ReconcileSweepWorker { return &ReconcileSweepWorker{svc: svc} }
+func NewReconcileSweepWorker(svc *Service) *ReconcileSweepWorker {
+	return &ReconcileSweepWorker{svc: svc}
+}
 
 // Work implements river.Worker.
 func (w *ReconcileSweepWorker) Work(ctx context.Context, _ *river.Job[ReconcileSweepArgs]) error {

@@ -262,7 +262,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 			checkoutpg.ExpiryPeriodicJob(s.cfg.ExpiryInterval),
 			idempotency.CleanupPeriodicJob(time.Hour),
 			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
-			checkoutpg.ReconcileSweepPeriodicJob(5*time.Minute),
+			checkoutpg.ReconcileSweepPeriodicJob(5 * time.Minute),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
