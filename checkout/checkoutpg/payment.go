@@ -22,10 +22,7 @@ func (s *Service) Checkout(ctx context.Context, sessionID string) (*checkout.Che
 		return nil, err
 	}
 	page := &checkout.CheckoutPage{Session: sess}
-	m := &page.Merchant
-	err = s.pool.QueryRow(ctx, `SELECT id, name, logo_url, accent_color FROM merchants WHERE id = $1`, sess.MerchantID).
-		Scan(&m.ID, &m.Name, &m.LogoURL, &m.AccentColor)
-	if err != nil {
+	if page.Merchant, err = s.cfg.Merchants.Find(ctx, sess.MerchantID); err != nil {
 		return nil, fmt.Errorf("read merchant: %w", err)
 	}
 	page.PendingAuthentication, _, err = s.pendingCharge(ctx, s.pool, sessionID)

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
@@ -38,6 +39,13 @@ type JobInserter interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
+// MerchantFinder reads a merchant by id: the hosted page shows its
+// branding. accountpg.Store implements it; the merchants table is its.
+type MerchantFinder interface {
+	// Find returns the merchant. Errors: account.ErrNotFound.
+	Find(ctx context.Context, merchantID string) (account.Merchant, error)
+}
+
 // DefaultReconcileAfter is Config.ReconcileAfter's default.
 const DefaultReconcileAfter = 2 * time.Minute
 
@@ -47,6 +55,8 @@ type Config struct {
 	Acquirer checkout.Acquirer
 	// Publisher records events in the payment transaction. Required.
 	Publisher EventPublisher
+	// Merchants reads the branding the hosted page shows. Required.
+	Merchants MerchantFinder
 	// SidePool commits what must be durable before the acquirer is called
 	// (the charge, status processing, and its reconcile job), outside the
 	// payment's transaction. Required, and not the Service's own pool: a
@@ -92,9 +102,9 @@ var (
 // NewService returns a Service. It panics when a required collaborator is
 // missing: that is a wiring bug, not a runtime condition.
 func NewService(pool *pgxpool.Pool, cfg Config) *Service {
-	if cfg.Acquirer == nil || cfg.Publisher == nil || cfg.SidePool == nil || cfg.Jobs == nil ||
+	if cfg.Acquirer == nil || cfg.Publisher == nil || cfg.Merchants == nil || cfg.SidePool == nil || cfg.Jobs == nil ||
 		len(cfg.FingerprintKey) == 0 || cfg.PublicURL == "" || cfg.Metrics == nil {
-		panic("checkoutpg: Acquirer, Publisher, SidePool, Jobs, FingerprintKey, PublicURL and Metrics are required")
+		panic("checkoutpg: Acquirer, Publisher, Merchants, SidePool, Jobs, FingerprintKey, PublicURL and Metrics are required")
 	}
 	if cfg.SidePool == pool {
 		panic("checkoutpg: SidePool must be a pool of its own")

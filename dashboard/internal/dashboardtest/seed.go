@@ -13,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -22,7 +23,7 @@ import (
 // Merchant creates a merchant and returns its id.
 func Merchant(t testing.TB, pool *pgxpool.Pool, name string) string {
 	t.Helper()
-	m, _, err := account.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
+	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
 	require.NoError(t, err)
 	return m.ID
 }
