@@ -63,7 +63,7 @@ func (s *Service) ReconcileCharge(ctx context.Context, chargeID string) error {
 		if err != nil {
 			return err
 		}
-		list, err := s.charges(ctx, tx, `c.id = $1 AND c.status = 'processing'`, chargeID)
+		list, err := s.charges(ctx, tx, `c.id = $1 AND c.status = $2`, chargeID, checkout.ChargeProcessing)
 		if err != nil || len(list) == 0 {
 			return err
 		}
@@ -123,8 +123,8 @@ func (s *Service) reconcileTx(ctx context.Context, tx pgx.Tx, sess *checkout.Ses
 			r.result = reconcileFailed
 		}
 	case checkout.ReconcileCancel:
-		_, err := tx.Exec(ctx, `UPDATE charges SET status = 'canceled', three_d_secure = $2, authentication_ref = '',
-			updated_at = $3 WHERE id = $1`, charge.ID, charge.ThreeDSecure, now)
+		_, err := tx.Exec(ctx, `UPDATE charges SET status = $4, three_d_secure = $2, authentication_ref = '',
+			updated_at = $3 WHERE id = $1`, charge.ID, charge.ThreeDSecure, now, checkout.ChargeCanceled)
 		if err != nil {
 			return reconciled{}, fmt.Errorf("cancel charge: %w", err)
 		}

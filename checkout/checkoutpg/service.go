@@ -255,6 +255,14 @@ func (s *Service) ExpireSession(ctx context.Context, merchantID, sessionID strin
 	return sess, nil
 }
 
+// expireDueSQL selects the open sessions past their expiry. 'open' is
+// written out, not passed as checkout.StatusOpen: the partial index
+// checkout_sessions_open_expires (WHERE status = 'open') serves the query
+// only when its predicate is that literal (plans_test.go checks both).
+const expireDueSQL = `SELECT ` + sessionColumns + sessionFrom + `
+	WHERE s.status = 'open' AND s.expires_at <= $1
+	ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED`
+
 // ExpireDue expires up to limit open sessions whose expires_at has passed,
 // each with its checkout.session.expired event, and returns how many it
 // expired. SKIP LOCKED lets it run beside payments (a session being paid
@@ -264,9 +272,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	now := s.cfg.Now()
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+sessionColumns+sessionFrom+`
-			WHERE s.status = 'open' AND s.expires_at <= $1
-			ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED`, now, limit)
+		rows, err := tx.Query(ctx, expireDueSQL, now, limit)
 		if err != nil {
 			return fmt.Errorf("select due sessions: %w", err)
 		}
@@ -298,12 +304,12 @@ func (s *Service) expireTx(ctx context.Context, tx pgx.Tx, sess *checkout.Sessio
 	if err := sess.Expire(); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = 'expired', expired_at = $2 WHERE id = $1`, sess.ID, now); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = $3, expired_at = $2 WHERE id = $1`,
+		sess.ID, now, checkout.StatusExpired); err != nil {
 		return fmt.Errorf("expire session: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE charges SET status = 'canceled', updated_at = $2
-		WHERE session_id = $1 AND status = 'requires_authentication'`, sess.ID, now); err != nil {
-		return fmt.Errorf("cancel pending charge: %w", err)
+	if err := cancelPendingCharge(ctx, tx, sess.ID, now); err != nil {
+		return err
 	}
 	return s.publish(ctx, tx, sess.MerchantID, now, event{webhook.TypeCheckoutSessionExpired, sess})
 }

@@ -166,12 +166,15 @@ func errorMessage(a AttemptOpts) string {
 	return ""
 }
 
-// Redrive creates a bulk redrive row (no job) and returns its id.
+// Redrive creates a bulk redrive of failed deliveries (a row, no job) and
+// returns its id.
 func Redrive(t testing.TB, pool *pgxpool.Pool, merchantID string, status delivery.RedriveStatus, matched, enqueued int, created time.Time) string {
 	t.Helper()
 	redriveID := id.New("rdr")
-	_, err := pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
-		VALUES ($1, $2, '{"status": "failed"}', $3, $4, $5, $6, $6)`, redriveID, merchantID, status, matched, enqueued, created)
+	filter, err := json.Marshal(delivery.RedriveParams{Status: delivery.StatusFailed})
+	require.NoError(t, err)
+	_, err = pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, redriveID, merchantID, filter, status, matched, enqueued, created)
 	require.NoError(t, err)
 	return redriveID
 }
