@@ -13,8 +13,14 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 )
 
-// endpointStates are the endpoints list's state filter, value and label.
-var endpointStates = [][2]string{
+// stateOption is a choice of the endpoints list's state filter.
+type stateOption struct {
+	Value EndpointState
+	Label string
+}
+
+// endpointStates are the endpoints list's state filter choices.
+var endpointStates = []stateOption{
 	{"", "All endpoints"},
 	{StateAttention, "Needing attention"},
 	{StateEnabled, "Enabled"},
@@ -26,9 +32,9 @@ var endpointStates = [][2]string{
 // endpointsView is the endpoints page's data.
 type endpointsView struct {
 	Merchant  string
-	State     string
+	State     EndpointState
 	Merchants []Merchant
-	States    [][2]string
+	States    []stateOption
 	Rows      []EndpointRow
 	NewerURL  string
 	OlderURL  string
@@ -39,9 +45,9 @@ type endpointsView struct {
 
 func (d *Dashboard) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := EndpointFilter{MerchantID: q.Get("merchant"), State: q.Get("state")}
+	f := EndpointFilter{MerchantID: q.Get("merchant"), State: EndpointState(q.Get("state"))}
 	if (f.MerchantID != "" && !id.HasPrefix(f.MerchantID, "acct")) ||
-		!slices.ContainsFunc(endpointStates, func(s [2]string) bool { return s[0] == f.State }) {
+		!slices.ContainsFunc(endpointStates, func(s stateOption) bool { return s.Value == f.State }) {
 		d.message(w, r, http.StatusBadRequest, "Invalid filter", "This link's filter is not one the dashboard knows. Start again from the endpoints list.")
 		return
 	}
@@ -65,7 +71,7 @@ func (d *Dashboard) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 		filter.Set("merchant", f.MerchantID)
 	}
 	if f.State != "" {
-		filter.Set("state", f.State)
+		filter.Set("state", string(f.State))
 	}
 	v := endpointsView{Merchant: f.MerchantID, State: f.State, Merchants: merchants, States: endpointStates, Rows: rows,
 		ReturnTo: r.URL.RequestURI()}

@@ -325,7 +325,8 @@ func (b *benchRun) waitDelivered(ctx context.Context, what string, n int, timeou
 	last := time.Now()
 	for {
 		var done int
-		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'succeeded'`).Scan(&done); err != nil {
+		err := b.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = $1`, delivery.StatusSucceeded).Scan(&done)
+		if err != nil {
 			return err
 		}
 		if done >= n {

@@ -14,7 +14,7 @@ import (
 
 // endpointStateCond returns the SQL condition of the endpoints list's state
 // filter, its statuses added to a, or false for an unknown state.
-func endpointStateCond(state string, a *args) (string, bool) {
+func endpointStateCond(state dashboard.EndpointState, a *args) (string, bool) {
 	switch state {
 	case dashboard.StateAttention:
 		return "(e.status = " + a.add(delivery.EndpointDisabled) + " OR e.paused OR e.breaker_state <> " +

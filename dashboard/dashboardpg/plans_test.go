@@ -171,9 +171,7 @@ func TestEveryQueryExplained(t *testing.T) {
 		// Every state filter, with and without a merchant, on every kind
 		// of page.
 		"ListEndpoints": func(t *testing.T) {
-			states := []string{"", dashboard.StateAttention, dashboard.StateEnabled, dashboard.StatePaused,
-				dashboard.StateDisabled, dashboard.StateBreakerOpen}
-			for _, state := range states {
+			for _, state := range append([]dashboard.EndpointState{""}, dashboard.EndpointStates...) {
 				for _, m := range []string{"", merchantID} {
 					for _, p := range pages {
 						_, _, err := store.ListEndpoints(ctx, dashboard.EndpointFilter{MerchantID: m, State: state}, p)
