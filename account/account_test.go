@@ -10,40 +10,6 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 )
 
-func TestMerchantValidate(t *testing.T) {
-	t.Parallel()
-
-	for _, tt := range []struct {
-		name    string
-		m       Merchant
-		wantErr string
-	}{
-		{"empty name", Merchant{Name: " "}, "name must be"},
-		{"long name", Merchant{Name: strings.Repeat("x", 101)}, "name must be"},
-		{"relative logo", Merchant{Name: "A", LogoURL: "/logo.png"}, "logo URL"},
-		{"ftp logo", Merchant{Name: "A", LogoURL: "ftp://x/logo.png"}, "logo URL"},
-		{"NUL in the name", Merchant{Name: "Acme\x00"}, "control characters"},
-		{"C1 in the logo", Merchant{Name: "A", LogoURL: "https://cdn.test/\u0085.png"}, "control characters"},
-		{"bad colour", Merchant{Name: "A", AccentColor: "red"}, "accent colour"},
-		{"short colour", Merchant{Name: "A", AccentColor: "#abc"}, "accent colour"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-
-			err := tt.m.Validate()
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tt.wantErr)
-		})
-	}
-
-	m := Merchant{Name: "  Acme Books ", AccentColor: " #AA3300"}
-	require.NoError(t, m.Validate())
-	require.Equal(t, Merchant{Name: "Acme Books", AccentColor: "#aa3300"}, m, "trimmed and lowercased")
-	m = Merchant{Name: "A"}
-	require.NoError(t, m.Validate())
-	require.Equal(t, DefaultAccentColor, m.AccentColor)
-}
-
 // The key format: what is made, what is looked up, what is stored and
 // what may be shown.
 func TestKeyFormat(t *testing.T) {
@@ -79,4 +45,38 @@ func TestKeyFormat(t *testing.T) {
 	hint := KeyHint(key)
 	require.Equal(t, "sk_test_…"+key[len(key)-4:], hint)
 	require.NotContains(t, hint, key[8:len(key)-4])
+}
+
+func TestMerchantValidate(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		name    string
+		m       Merchant
+		wantErr string
+	}{
+		{"empty name", Merchant{Name: " "}, "name must be"},
+		{"long name", Merchant{Name: strings.Repeat("x", 101)}, "name must be"},
+		{"relative logo", Merchant{Name: "A", LogoURL: "/logo.png"}, "logo URL"},
+		{"ftp logo", Merchant{Name: "A", LogoURL: "ftp://x/logo.png"}, "logo URL"},
+		{"NUL in the name", Merchant{Name: "Acme\x00"}, "control characters"},
+		{"C1 in the logo", Merchant{Name: "A", LogoURL: "https://cdn.test/\u0085.png"}, "control characters"},
+		{"bad colour", Merchant{Name: "A", AccentColor: "red"}, "accent colour"},
+		{"short colour", Merchant{Name: "A", AccentColor: "#abc"}, "accent colour"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			err := tt.m.Validate()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+
+	m := Merchant{Name: "  Acme Books ", AccentColor: " #AA3300"}
+	require.NoError(t, m.Validate())
+	require.Equal(t, Merchant{Name: "Acme Books", AccentColor: "#aa3300"}, m, "trimmed and lowercased")
+	m = Merchant{Name: "A"}
+	require.NoError(t, m.Validate())
+	require.Equal(t, DefaultAccentColor, m.AccentColor)
 }

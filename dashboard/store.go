@@ -137,12 +137,13 @@ type EndpointFilter struct {
 	State EndpointState
 }
 
-// EndpointState is a state the endpoints list can be narrowed to.
+// EndpointState is a state the endpoints list can be narrowed to;
+// "attention" gathers the disabled, the paused and those whose breaker is
+// not closed.
 type EndpointState string
 
 // Endpoint filter states.
 const (
-	// StateAttention: disabled, paused or breaker not closed.
 	StateAttention   EndpointState = "attention"
 	StateEnabled     EndpointState = "enabled"
 	StatePaused      EndpointState = "paused"

@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,26 +50,11 @@ type testBundle struct {
 	svc      *checkoutpg.Service
 	merchant account.Merchant
 	session  *checkout.Session
-	clock    *clock
+	// skew moves the pages' and the service's clock ahead of time.Now.
+	skew atomic.Int64
 }
 
-// clock is the pages' and the service's now, moved by tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func (b *testBundle) now() time.Time { return time.Now().Add(time.Duration(b.skew.Load())) }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
@@ -84,7 +69,7 @@ func setup(t *testing.T) *testBundle {
 	box, err := seal.New(make([]byte, 32))
 	require.NoError(t, err)
 	accounts := accountpg.NewStore(pool)
-	b := &testBundle{pool: pool, clock: &clock{now: time.Now()}}
+	b := &testBundle{pool: pool}
 	b.merchant, _, err = accounts.Create(ctx, account.Merchant{Name: "Bellwether", LogoURL: "https://cdn.bellwether.test/logo.png",
 		AccentColor: "#0a7d4f"})
 	require.NoError(t, err)
@@ -93,7 +78,7 @@ func setup(t *testing.T) *testBundle {
 		Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter, Logger: logger}),
 		Merchants: accounts, SidePool: side, Jobs: inserter, FingerprintKey: []byte("fingerprints"),
 		PublicURL: "https://pay.herald.test", Metrics: checkoutpg.NewMetrics(prometheus.NewRegistry()), Logger: logger,
-		Now: b.clock.Now,
+		Now: b.now,
 	})
 	require.NoError(t, b.svc.SeedBlocklist(ctx))
 	b.session, err = b.svc.CreateSession(ctx, b.merchant.ID, checkout.CreateSessionParams{
@@ -107,7 +92,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 
 	r := chi.NewRouter()
-	checkouthttp.NewPages(checkouthttp.PagesConfig{Payments: b.svc, CSRFKey: []byte("csrf"), Logger: logger, Now: b.clock.Now}).Register(r)
+	checkouthttp.NewPages(checkouthttp.PagesConfig{Payments: b.svc, CSRFKey: []byte("csrf"), Logger: logger, Now: b.now}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
@@ -467,7 +452,7 @@ func TestExpired(t *testing.T) {
 		b := setup(t)
 		br := b.browser(t)
 		token := br.get(t, b.payPath()).token(t)
-		b.clock.advance(2 * time.Hour)
+		b.skew.Store(int64(2 * time.Hour))
 		p := br.get(t, b.payPath())
 		require.Equal(t, http.StatusOK, p.status)
 		require.Contains(t, p.body, "This checkout has expired")
