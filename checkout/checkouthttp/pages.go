@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 )
 
@@ -194,7 +194,7 @@ func (p *Pages) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := p.cfg.Payments.Pay(r.Context(), checkout.PayRequest{
 		SessionID: page.Session.ID, Card: form.Card, CardholderName: form.CardholderName,
-		Email: form.Email, ClientIP: clientIP(r),
+		Email: form.Email, ClientIP: httpapi.ClientAddr(r),
 	})
 	p.respond(w, r, page, res, err, view)
 }
@@ -284,14 +284,6 @@ func (p *Pages) serverError(w http.ResponseWriter, r *http.Request, page *checko
 	}
 	p.renderPay(w, r, http.StatusBadGateway, page, payView{Email: page.Session.CustomerEmail,
 		Alert: checkout.DeclineMessage(checkout.DeclineProcessingError)})
-}
-
-func clientIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // baseView is what every page template uses.

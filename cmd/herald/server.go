@@ -195,6 +195,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	r := chi.NewRouter()
 	// GetHead answers HEAD on every GET route (chi's r.Get alone answers 405).
 	r.Use(httpapi.RequestIDs, httpapi.AccessLog(logger), httpapi.Recover(logger), middleware.GetHead)
+	// The client's address, through the trusted proxies, for everything below.
+	r.Use(cfg.TrustedProxies.Middleware)
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.hasRole(roleAPI) {
