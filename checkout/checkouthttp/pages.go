@@ -264,6 +264,11 @@ func (p *Pages) respond(w http.ResponseWriter, r *http.Request, page *checkout.C
 		http.Redirect(w, r, "/pay/"+page.Session.ID+"/3ds", http.StatusSeeOther)
 	default:
 		view.Alert = checkout.DeclineMessage(res.Charge.FailureCode)
+		if explained := checkout.BlockExplanation(res.Charge.Risk); explained != "" {
+			// Test mode, Herald's only mode, says which rule blocked and
+			// when to try again; a live mode would keep the plain decline.
+			view.Alert = explained
+		}
 		view.Errors = nil
 		p.renderPay(w, r, http.StatusPaymentRequired, page, view)
 	}
