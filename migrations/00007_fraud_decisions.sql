@@ -25,16 +25,17 @@ CREATE TABLE fraud_clearances (
 );
 CREATE INDEX fraud_clearances_scope_value ON fraud_clearances (scope, value, cleared_at DESC);
 
--- The dashboard's payments list: charges across merchants or of one,
--- newest first, and the blocked ones alone (few among many).
-CREATE INDEX charges_created ON charges (created_at DESC, id DESC);
-CREATE INDEX charges_merchant_created ON charges (merchant_id, created_at DESC, id DESC);
+-- The dashboard's payments list, newest first, across merchants or of one:
+-- like its deliveries list, one ordered range per status, merged; and the
+-- blocked attempts alone (few among many) from a partial index.
+CREATE INDEX charges_status_created ON charges (status, created_at DESC, id DESC);
+CREATE INDEX charges_merchant_status_created ON charges (merchant_id, status, created_at DESC, id DESC);
 CREATE INDEX charges_blocked_created ON charges (created_at DESC, id DESC) WHERE risk_decision = 'block';
 
 -- +goose Down
 DROP INDEX charges_blocked_created;
-DROP INDEX charges_merchant_created;
-DROP INDEX charges_created;
+DROP INDEX charges_merchant_status_created;
+DROP INDEX charges_status_created;
 DROP TABLE fraud_clearances;
 DROP INDEX charges_declined_ip;
 DROP INDEX charges_declined_fingerprint;
