@@ -231,10 +231,13 @@ func overviewCharts(c *Charts, now time.Time) []chartView {
 	percent := func(x float64) string { return formatRate(x / 100) }
 	millis := func(x float64) string { return shortDuration(time.Duration(x * float64(time.Millisecond))) }
 	perMinute := func(x float64) string {
-		if x > 0 && x < 10 {
-			return strconv.FormatFloat(x, 'f', 1, 64) + "/min"
+		switch {
+		case x >= 10 || x == 0:
+			return formatCount(int(math.Round(x))) + "/min"
+		case x >= 1:
+			return strconv.FormatFloat(math.Round(x*10)/10, 'f', -1, 64) + "/min"
 		}
-		return formatCount(int(math.Round(x))) + "/min"
+		return strconv.FormatFloat(x, 'g', 2, 64) + "/min"
 	}
 
 	success := layout(series{id: "success", title: "Success rate, last 24 hours",

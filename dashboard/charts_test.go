@@ -79,7 +79,10 @@ func TestOverviewCharts(t *testing.T) {
 		require.Equal(t, "0.00", volume.Marks[2].Value)
 		require.Zero(t, volume.Marks[2].H)
 		require.Equal(t, plotTop, volume.Marks[0].Y, "the busiest hour tops a scale of 2/min")
-		require.Equal(t, "216 attempts in 24 hours; busiest hour 2.0/min at 14:30 UTC.", volume.Summary)
+		require.Equal(t, "216 attempts in 24 hours; busiest hour 2/min at 14:30 UTC.", volume.Summary)
+		require.Equal(t, []string{"0/min", "1/min", "2/min"}, labels(volume.YTicks))
+		require.Equal(t, "14:30–15:30 UTC: 2/min", volume.Marks[0].Label)
+		require.Equal(t, "17:30–18:30 UTC: 0.1/min", volume.Marks[3].Label)
 	})
 
 	t.Run("Empty", func(t *testing.T) {

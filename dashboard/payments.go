@@ -140,7 +140,11 @@ func (d *Dashboard) handlePayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := paymentView{Payment: p, Velocity: v}
-	if p.FailureCode != "" {
+	switch {
+	case p.Risk.Decision == checkout.RiskBlock:
+		// Test mode, Herald's only mode, explains blocks on the page.
+		view.FailureMessage = "That the payment was blocked, by which rule, and when to try again (test mode)."
+	case p.FailureCode != "":
 		view.FailureMessage = checkout.DeclineMessage(p.FailureCode)
 	}
 	d.page(w, r, http.StatusOK, "payment", navPayments, "Payment "+p.ID, view)

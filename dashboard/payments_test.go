@@ -170,7 +170,8 @@ func TestPaymentPageClearsVelocityBlock(t *testing.T) {
 	page := br.get("/dashboard/payments/" + blocked.ID)
 	require.Equal(t, http.StatusOK, page.Status)
 	for _, want := range []string{
-		`<dd id="decision">block</dd>`, "<code>ip_decline_velocity</code>", "Your card was declined. Try another card.",
+		`<dd id="decision">block</dd>`, "<code>ip_decline_velocity</code>", "by which rule, and when to try again (test mode)",
+		"5 declines within 10 minutes block",
 		"visa •••• 4242", "198.51.100.7", "never reached the acquirer",
 	} {
 		require.Contains(t, page.Body, want)

@@ -52,6 +52,7 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		"when":     formatTime,
 		"ago":      func(t any) string { return relative(t, now()) },
 		"dur":      formatDuration,
+		"span":     formatSpan,
 		"rate":     formatRate,
 		"rateTone": rateTone,
 		"percent":  func(part, whole int) string { return formatRate(ratio(part, whole)) },
