@@ -108,8 +108,8 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 	do(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#chart-success svg`)))
 	for _, id := range []string{"success", "lag", "volume"} {
 		box := get(t, ctx, chromedp.Evaluate[struct{ Left, Right, Width, Text float64 }](`(() => {
-			const r = document.querySelector('#chart-` + id + ` svg').getBoundingClientRect();
-			const label = document.querySelector('#chart-` + id + ` .chart-axis text').getBoundingClientRect();
+			const r = document.querySelector('#chart-`+id+` svg').getBoundingClientRect();
+			const label = document.querySelector('#chart-`+id+` .chart-axis text').getBoundingClientRect();
 			return {Left: r.left, Right: r.right, Width: r.width, Text: label.height};
 		})()`))
 		require.GreaterOrEqual(t, box.Left, 0.0, id)
