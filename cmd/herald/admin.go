@@ -160,11 +160,9 @@ func (s *Server) readiness(ctx context.Context) readiness {
 		}
 	}
 	if s.cfg.hasRole(roleWorker) {
-		if s.riverRunning() {
-			res.Checks["river"] = "ok"
-		} else {
-			res.Checks["river"] = "not started"
-			problems = append(problems, "river not started")
+		res.Checks["river"] = s.riverState()
+		if res.Checks["river"] != "ok" {
+			problems = append(problems, "river "+res.Checks["river"])
 		}
 	}
 	if len(problems) > 0 {
@@ -173,16 +171,17 @@ func (s *Server) readiness(ctx context.Context) readiness {
 	return res
 }
 
-// riverRunning reports whether River's client has started and not stopped.
-func (s *Server) riverRunning() bool {
+// riverState says whether River's client works jobs: "ok", "not started"
+// or "stopped".
+func (s *Server) riverState() string {
 	if !s.riverStarted.Load() {
-		return false
+		return "not started"
 	}
 	select {
 	case <-s.river.Stopped():
-		return false
+		return "stopped"
 	default:
-		return true
+		return "ok"
 	}
 }
 
@@ -208,7 +207,9 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 		if err != nil {
 			return usageError{fmt.Errorf("invalid address %q: want host:port", addr)}
 		}
-		*target = "http://" + net.JoinHostPort(dialable(host), port) + "/readyz"
+		// A wildcard host (0.0.0.0, ::, or none) is dialled as the local
+		// system, which the listener also answers on.
+		*target = "http://" + net.JoinHostPort(host, port) + "/readyz"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -228,16 +229,4 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	}
 	fmt.Fprintln(stdout, "ready")
 	return nil
-}
-
-// dialable turns a listen host into one to connect to: a wildcard listens
-// on loopback too.
-func dialable(host string) string {
-	switch host {
-	case "", "0.0.0.0":
-		return "127.0.0.1"
-	case "::":
-		return "::1"
-	}
-	return host
 }

@@ -234,7 +234,60 @@ func TestReadyzFollowsRiver(t *testing.T) {
 	status, ready = ask()
 	require.Equal(t, http.StatusServiceUnavailable, status)
 	require.Contains(t, ready.Reason, "shutting down")
-	require.Equal(t, "not started", ready.Checks["river"])
+	require.Contains(t, ready.Reason, "river stopped")
+	require.Equal(t, "stopped", ready.Checks["river"])
+}
+
+// herald healthcheck, the image's healthcheck: exit 0 when /readyz says
+// ready, 1 with the reason when not or when nothing answers, 2 for a bad
+// address. A wildcard listen address reaches the local listener.
+func TestHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+
+	answer := func(status int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/readyz" {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	ready := answer(http.StatusOK, `{"status":"ready","checks":{"database":"ok"}}`)
+	_, readyPort, _ := strings.Cut(ready, ":")
+	unready := answer(http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database unreachable"}`)
+	for _, tt := range []struct {
+		name        string
+		env         map[string]string
+		args        []string
+		code        int
+		out, errOut string
+	}{
+		{"ready on the admin listener", map[string]string{"HERALD_ADMIN_ADDR": ready, "HERALD_ADDR": unready}, nil, 0, "ready\n", ""},
+		{"wildcard address", map[string]string{"HERALD_ADMIN_ADDR": "0.0.0.0:" + readyPort}, nil, 0, "ready\n", ""},
+		{"port only", map[string]string{"HERALD_ADMIN_ADDR": ":" + readyPort}, nil, 0, "ready\n", ""},
+		{"public listener without an admin one", map[string]string{"HERALD_ADDR": ready}, nil, 0, "ready\n", ""},
+		{"not ready", map[string]string{"HERALD_ADMIN_ADDR": unready}, nil, 1, "", "herald: not ready: 503 Service Unavailable database unreachable\n"},
+		{"explicit url", nil, []string{"--url", "http://" + unready + "/readyz"}, 1, "", "herald: not ready: 503 Service Unavailable database unreachable\n"},
+		{"nothing listening", map[string]string{"HERALD_ADMIN_ADDR": freeAddr(t)}, nil, 1, "", "herald: not ready: "},
+		{"bad address", map[string]string{"HERALD_ADMIN_ADDR": "9090"}, nil, exitUsage, "", `herald: invalid address "9090": want host:port` + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			var stdout, stderr strings.Builder
+			code := run(context.Background(), append([]string{"healthcheck"}, tt.args...), func(k string) string { return tt.env[k] }, &stdout, &stderr)
+			require.Equal(t, tt.code, code, stderr.String())
+			require.Equal(t, tt.out, stdout.String())
+			require.True(t, strings.HasPrefix(stderr.String(), tt.errOut), "stderr %q", stderr.String())
+			if tt.errOut == "" {
+				require.Empty(t, stderr.String())
+			}
+		})
+	}
 }
 
 // HTTP metrics name route patterns, never paths: no session id reaches
