@@ -217,7 +217,7 @@ func TestWebhookDeliveredAndVerified(t *testing.T) {
 	require.Contains(t, metrics, "herald_delivery_lag_seconds_count 1")
 	require.Contains(t, metrics, "herald_breakers_open 0")
 	require.Contains(t, metrics, `herald_endpoints{status="enabled"} 1`)
-	require.Contains(t, metrics, `herald_delivery_http_request_duration_seconds_count{code="200",method="post"} 1`)
+	require.Contains(t, metrics, `herald_delivery_http_request_duration_seconds_count{method="post",status_class="2xx"} 1`)
 	require.Contains(t, metrics, `herald_queue_jobs{queue=`)
 }
 
