@@ -112,8 +112,11 @@ func requireFree(t *testing.T, addr string) {
 // credentials, a second `make run` says what is running and leaves it
 // alone, a customer pays through the shop and the webhook fulfils the
 // order, SIGTERM to make stops everything, and it starts again.
+//
+// Not parallel: it builds two binaries and starts a cluster, Herald and the
+// shop twice; run before the parallel tests, it neither starves their
+// timing nor is starved by them.
 func TestMakeRun(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Herald and the shop")
 	}
