@@ -22,7 +22,6 @@ type DeliverArgs struct {
 	// Seq is the delivery's job_seq when the job was enqueued; see the
 	// deliveries table. Unique with DeliveryID.
 	Seq        int    `json:"seq" river:"unique"`
-	EndpointID string `json:"endpoint_id"`
 	// Redrive marks a job enqueued by a redrive, for the attempt log.
 	Redrive bool `json:"redrive,omitempty"`
 }
