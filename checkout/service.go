@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/account"
 )
 
 // SessionService is the merchant API's view of checkout sessions. Every

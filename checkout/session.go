@@ -236,20 +236,23 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 		Metadata:      map[string]string{},
 	}
 	if len(p.LineItems) == 0 {
-		return nil, validation.Invalid("line_items", validation.CodeMissing, "at least one line item is required")
+		return nil, &validation.Error{Param: "line_items", Code: validation.CodeMissing,
+			Message: "at least one line item is required"}
 	}
 	if len(p.LineItems) > MaxLineItems {
-		return nil, validation.Invalid("line_items", validation.CodeInvalid, fmt.Sprintf("at most %d line items are allowed", MaxLineItems))
+		return nil, &validation.Error{Param: "line_items", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("at most %d line items are allowed", MaxLineItems)}
 	}
 	if p.Currency == "" {
-		return nil, validation.Invalid("currency", validation.CodeMissing, "currency is required")
+		return nil, &validation.Error{Param: "currency", Code: validation.CodeMissing, Message: "currency is required"}
 	}
 	if validation.HasControl(p.Currency) {
 		return nil, validation.Control("currency")
 	}
 	s.Currency = strings.ToLower(p.Currency)
 	if _, ok := currencyExponents[s.Currency]; !ok {
-		return nil, validation.Invalid("currency", validation.CodeCurrencyInvalid, fmt.Sprintf("%q is not a supported ISO 4217 currency code", p.Currency))
+		return nil, &validation.Error{Param: "currency", Code: validation.CodeCurrencyInvalid,
+			Message: fmt.Sprintf("%q is not a supported ISO 4217 currency code", p.Currency)}
 	}
 	for i, lp := range p.LineItems {
 		item, err := newLineItem(lp, fmt.Sprintf("line_items[%d]", i))
@@ -258,13 +261,15 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 		}
 		total, carry := bits.Add64(uint64(s.AmountSubtotal), uint64(item.AmountTotal), 0)
 		if carry != 0 || total > MaxAmountTotal {
-			return nil, validation.Invalid("line_items", validation.CodeAmountTooLarge, fmt.Sprintf("the total must be at most %d", MaxAmountTotal))
+			return nil, &validation.Error{Param: "line_items", Code: validation.CodeAmountTooLarge,
+				Message: fmt.Sprintf("the total must be at most %d", MaxAmountTotal)}
 		}
 		s.AmountSubtotal = int64(total)
 		s.LineItems = append(s.LineItems, item)
 	}
 	if s.AmountSubtotal == 0 {
-		return nil, validation.Invalid("line_items", validation.CodeAmountTooSmall, "the total must be greater than zero")
+		return nil, &validation.Error{Param: "line_items", Code: validation.CodeAmountTooSmall,
+			Message: "the total must be greater than zero"}
 	}
 	s.AmountTotal = s.AmountSubtotal
 
@@ -285,8 +290,8 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 			return nil, validation.Control("client_reference_id")
 		}
 		if utf8.RuneCountInString(p.ClientReferenceID) > MaxClientReferenceLen || !printable(p.ClientReferenceID) {
-			return nil, validation.Invalid("client_reference_id", validation.CodeInvalid,
-				fmt.Sprintf("must be at most %d printable characters", MaxClientReferenceLen))
+			return nil, &validation.Error{Param: "client_reference_id", Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("must be at most %d printable characters", MaxClientReferenceLen)}
 		}
 		s.ClientReferenceID = p.ClientReferenceID
 	}
@@ -300,8 +305,8 @@ func NewSession(p CreateSessionParams, merchantID, sessionID string, now time.Ti
 	if p.ExpiresIn != nil {
 		expiresIn = *p.ExpiresIn
 		if expiresIn < MinExpiresIn || expiresIn > MaxExpiresIn {
-			return nil, validation.Invalid("expires_in", validation.CodeInvalid,
-				fmt.Sprintf("must be between %d and %d seconds", MinExpiresIn, MaxExpiresIn))
+			return nil, &validation.Error{Param: "expires_in", Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("must be between %d and %d seconds", MinExpiresIn, MaxExpiresIn)}
 		}
 	}
 	s.ExpiresAt = s.Created.Add(time.Duration(expiresIn) * time.Second)
@@ -314,23 +319,30 @@ func newLineItem(p LineItemParams, param string) (LineItem, error) {
 	case validation.HasControl(p.Name):
 		return LineItem{}, validation.Control(param + "[name]")
 	case name == "":
-		return LineItem{}, validation.Invalid(param+"[name]", validation.CodeMissing, "name is required")
+		return LineItem{}, &validation.Error{Param: param + "[name]", Code: validation.CodeMissing, Message: "name is required"}
 	case utf8.RuneCountInString(name) > MaxNameLen || !printable(name):
-		return LineItem{}, validation.Invalid(param+"[name]", validation.CodeInvalid, fmt.Sprintf("must be at most %d printable characters", MaxNameLen))
+		return LineItem{}, &validation.Error{Param: param + "[name]", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("must be at most %d printable characters", MaxNameLen)}
 	case p.UnitAmount == nil:
-		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeMissing, "unit_amount is required (an integer in the currency's minor unit)")
+		return LineItem{}, &validation.Error{Param: param + "[unit_amount]", Code: validation.CodeMissing,
+			Message: "unit_amount is required (an integer in the currency's minor unit)"}
 	case *p.UnitAmount < 0:
-		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeInvalid, "must not be negative")
+		return LineItem{}, &validation.Error{Param: param + "[unit_amount]", Code: validation.CodeInvalid,
+			Message: "must not be negative"}
 	case *p.UnitAmount > MaxUnitAmount:
-		return LineItem{}, validation.Invalid(param+"[unit_amount]", validation.CodeAmountTooLarge, fmt.Sprintf("must be at most %d", int64(MaxUnitAmount)))
+		return LineItem{}, &validation.Error{Param: param + "[unit_amount]", Code: validation.CodeAmountTooLarge,
+			Message: fmt.Sprintf("must be at most %d", int64(MaxUnitAmount))}
 	case p.Quantity == nil:
-		return LineItem{}, validation.Invalid(param+"[quantity]", validation.CodeMissing, "quantity is required")
+		return LineItem{}, &validation.Error{Param: param + "[quantity]", Code: validation.CodeMissing,
+			Message: "quantity is required"}
 	case *p.Quantity < 1 || *p.Quantity > MaxQuantity:
-		return LineItem{}, validation.Invalid(param+"[quantity]", validation.CodeInvalid, fmt.Sprintf("must be between 1 and %d", MaxQuantity))
+		return LineItem{}, &validation.Error{Param: param + "[quantity]", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("must be between 1 and %d", MaxQuantity)}
 	}
 	hi, lo := bits.Mul64(uint64(*p.UnitAmount), uint64(*p.Quantity))
 	if hi != 0 || lo > MaxAmountTotal {
-		return LineItem{}, validation.Invalid(param, validation.CodeAmountTooLarge, fmt.Sprintf("unit_amount × quantity must be at most %d", int64(MaxAmountTotal)))
+		return LineItem{}, &validation.Error{Param: param, Code: validation.CodeAmountTooLarge,
+			Message: fmt.Sprintf("unit_amount × quantity must be at most %d", int64(MaxAmountTotal))}
 	}
 	item := LineItem{Name: name, UnitAmount: *p.UnitAmount, Quantity: *p.Quantity, AmountTotal: int64(lo)}
 	if p.ImageURL != "" {
@@ -348,7 +360,7 @@ func newLineItem(p LineItemParams, param string) (LineItem, error) {
 func validateURL(param, raw string, required bool) (string, error) {
 	if raw == "" {
 		if required {
-			return "", validation.Invalid(param, validation.CodeMissing, param+" is required")
+			return "", &validation.Error{Param: param, Code: validation.CodeMissing, Message: param + " is required"}
 		}
 		return "", nil
 	}
@@ -356,21 +368,23 @@ func validateURL(param, raw string, required bool) (string, error) {
 		return "", validation.Control(param)
 	}
 	if len(raw) > MaxURLLen {
-		return "", validation.Invalid(param, validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxURLLen))
+		return "", &validation.Error{Param: param, Code: validation.CodeURLInvalid,
+			Message: fmt.Sprintf("must be at most %d characters", MaxURLLen)}
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", validation.Invalid(param, validation.CodeURLInvalid, "must be an absolute http or https URL")
+		return "", &validation.Error{Param: param, Code: validation.CodeURLInvalid,
+			Message: "must be an absolute http or https URL"}
 	}
 	if _, ok := Origin(raw); !ok {
-		return "", validation.Invalid(param, validation.CodeURLInvalid,
-			"the host must be a DNS name (letters, digits, hyphens and dots) or an IP address, with an optional port from 1 to 65535")
+		return "", &validation.Error{Param: param, Code: validation.CodeURLInvalid,
+			Message: "the host must be a DNS name (letters, digits, hyphens and dots) or an IP address, with an optional port from 1 to 65535"}
 	}
 	if u.User != nil {
-		return "", validation.Invalid(param, validation.CodeURLInvalid, "must not contain credentials")
+		return "", &validation.Error{Param: param, Code: validation.CodeURLInvalid, Message: "must not contain credentials"}
 	}
 	if strings.ContainsAny(raw, " \t\r\n") {
-		return "", validation.Invalid(param, validation.CodeURLInvalid, "must not contain whitespace")
+		return "", &validation.Error{Param: param, Code: validation.CodeURLInvalid, Message: "must not contain whitespace"}
 	}
 	return raw, nil
 }
@@ -384,28 +398,30 @@ func ValidateEmail(param, raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	addr, err := mail.ParseAddress(raw)
 	if err != nil || addr.Address != raw || len(raw) > 254 || !strings.Contains(raw[strings.LastIndexByte(raw, '@'):], ".") {
-		return "", validation.Invalid(param, validation.CodeInvalid, "must be a valid email address")
+		return "", &validation.Error{Param: param, Code: validation.CodeInvalid, Message: "must be a valid email address"}
 	}
 	return raw, nil
 }
 
 func validateMetadata(md map[string]string) error {
 	if len(md) > MaxMetadataKeys {
-		return validation.Invalid("metadata", validation.CodeInvalid, fmt.Sprintf("at most %d keys are allowed", MaxMetadataKeys))
+		return &validation.Error{Param: "metadata", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("at most %d keys are allowed", MaxMetadataKeys)}
 	}
 	for k, v := range md {
 		param := "metadata[" + k + "]"
 		switch {
 		case validation.HasControl(k):
 			// The key is the bad part: name the object, not the key.
-			return validation.Invalid("metadata", validation.CodeInvalid, "keys: "+validation.MessageControl)
+			return &validation.Error{Param: "metadata", Code: validation.CodeInvalid, Message: "keys: " + validation.MessageControl}
 		case validation.HasControl(v):
 			return validation.Control(param)
 		case k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen || !printable(k) || strings.ContainsAny(k, "[]"):
-			return validation.Invalid(param, validation.CodeInvalid,
-				fmt.Sprintf("keys must be 1 to %d printable characters without brackets", MaxMetadataKeyLen))
+			return &validation.Error{Param: param, Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("keys must be 1 to %d printable characters without brackets", MaxMetadataKeyLen)}
 		case utf8.RuneCountInString(v) > MaxMetadataValueLen:
-			return validation.Invalid(param, validation.CodeInvalid, fmt.Sprintf("values must be at most %d characters", MaxMetadataValueLen))
+			return &validation.Error{Param: param, Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("values must be at most %d characters", MaxMetadataValueLen)}
 		}
 	}
 	return nil

@@ -16,11 +16,11 @@ import (
 // endpointStates are the endpoints list's state filter, value and label.
 var endpointStates = [][2]string{
 	{"", "All endpoints"},
-	{StateAttention, "Needing attention"},
-	{StateEnabled, "Enabled"},
-	{StatePaused, "Paused"},
-	{StateDisabled, "Disabled"},
-	{StateBreakerOpen, "Breaker open"},
+	{string(StateAttention), "Needing attention"},
+	{string(StateEnabled), "Enabled"},
+	{string(StatePaused), "Paused"},
+	{string(StateDisabled), "Disabled"},
+	{string(StateBreakerOpen), "Breaker open"},
 }
 
 // endpointsView is the endpoints page's data.
@@ -39,9 +39,9 @@ type endpointsView struct {
 
 func (d *Dashboard) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := EndpointFilter{MerchantID: q.Get("merchant"), State: q.Get("state")}
+	f := EndpointFilter{MerchantID: q.Get("merchant"), State: EndpointState(q.Get("state"))}
 	if (f.MerchantID != "" && !id.HasPrefix(f.MerchantID, "acct")) ||
-		!slices.ContainsFunc(endpointStates, func(s [2]string) bool { return s[0] == f.State }) {
+		!slices.ContainsFunc(endpointStates, func(s [2]string) bool { return s[0] == string(f.State) }) {
 		d.message(w, r, http.StatusBadRequest, "Invalid filter", "This link's filter is not one the dashboard knows. Start again from the endpoints list.")
 		return
 	}
@@ -65,9 +65,9 @@ func (d *Dashboard) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 		filter.Set("merchant", f.MerchantID)
 	}
 	if f.State != "" {
-		filter.Set("state", f.State)
+		filter.Set("state", string(f.State))
 	}
-	v := endpointsView{Merchant: f.MerchantID, State: f.State, Merchants: merchants, States: endpointStates, Rows: rows,
+	v := endpointsView{Merchant: f.MerchantID, State: string(f.State), Merchants: merchants, States: endpointStates, Rows: rows,
 		ReturnTo: r.URL.RequestURI()}
 	p := newPager(rows, more, req, func(row EndpointRow) Cursor { return Cursor{At: row.Created, ID: row.ID} })
 	v.NewerURL, v.OlderURL, v.FirstURL = pagerURLs("/dashboard/endpoints", filter, p)

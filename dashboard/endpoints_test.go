@@ -114,12 +114,12 @@ func TestEndpointList(t *testing.T) {
 	}{
 		{nil, []string{disabled, open, paused, healthy}},
 		{url.Values{"merchant": {acme}}, []string{paused, healthy}},
-		{url.Values{"state": {dashboard.StateAttention}}, []string{disabled, open, paused}},
-		{url.Values{"state": {dashboard.StateEnabled}}, []string{open, healthy}},
-		{url.Values{"state": {dashboard.StatePaused}}, []string{paused}},
-		{url.Values{"state": {dashboard.StateDisabled}}, []string{disabled}},
-		{url.Values{"state": {dashboard.StateBreakerOpen}, "merchant": {globex}}, []string{open}},
-		{url.Values{"state": {dashboard.StatePaused}, "merchant": {globex}}, nil},
+		{url.Values{"state": {string(dashboard.StateAttention)}}, []string{disabled, open, paused}},
+		{url.Values{"state": {string(dashboard.StateEnabled)}}, []string{open, healthy}},
+		{url.Values{"state": {string(dashboard.StatePaused)}}, []string{paused}},
+		{url.Values{"state": {string(dashboard.StateDisabled)}}, []string{disabled}},
+		{url.Values{"state": {string(dashboard.StateBreakerOpen)}, "merchant": {globex}}, []string{open}},
+		{url.Values{"state": {string(dashboard.StatePaused)}, "merchant": {globex}}, nil},
 	} {
 		p := br.get("/dashboard/endpoints?" + tt.query.Encode())
 		require.Equal(t, http.StatusOK, p.Status, tt.query)

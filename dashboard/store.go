@@ -133,19 +133,26 @@ type DeliveryContext struct {
 // EndpointFilter narrows the endpoints list.
 type EndpointFilter struct {
 	MerchantID string
-	// State is "" (all), "attention" (disabled, paused or breaker not
-	// closed), "enabled", "paused", "disabled" or "breaker_open".
-	State string
+	// State is "" (all) or one of EndpointStates.
+	State EndpointState
 }
+
+// EndpointState is a state the endpoints list can be narrowed to;
+// "attention" gathers the disabled, the paused and those whose breaker is
+// not closed.
+type EndpointState string
 
 // Endpoint filter states.
 const (
-	StateAttention   = "attention"
-	StateEnabled     = "enabled"
-	StatePaused      = "paused"
-	StateDisabled    = "disabled"
-	StateBreakerOpen = "breaker_open"
+	StateAttention   EndpointState = "attention"
+	StateEnabled     EndpointState = "enabled"
+	StatePaused      EndpointState = "paused"
+	StateDisabled    EndpointState = "disabled"
+	StateBreakerOpen EndpointState = "breaker_open"
 )
+
+// EndpointStates lists every endpoint filter state.
+var EndpointStates = []EndpointState{StateAttention, StateEnabled, StatePaused, StateDisabled, StateBreakerOpen}
 
 // EndpointRow is an endpoint with its health.
 type EndpointRow struct {

@@ -239,11 +239,11 @@ func (p *RedriveParams) Validate() error {
 	switch p.Status {
 	case StatusFailed, StatusSucceeded, StatusCanceled, StatusSkipped:
 	default:
-		return validation.Invalid("status", validation.CodeInvalid,
-			`must be "failed", "succeeded", "canceled" or "skipped": pending deliveries are already on their way`)
+		return &validation.Error{Param: "status", Code: validation.CodeInvalid,
+			Message: `must be "failed", "succeeded", "canceled" or "skipped": pending deliveries are already on their way`}
 	}
 	if p.Since != nil && p.Until != nil && *p.Until < *p.Since {
-		return validation.Invalid("until", validation.CodeInvalid, "must not be before since")
+		return &validation.Error{Param: "until", Code: validation.CodeInvalid, Message: "must not be before since"}
 	}
 	return nil
 }

@@ -134,7 +134,7 @@ type EndpointParams struct {
 func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 	if p.URL != nil || create {
 		if p.URL == nil || *p.URL == "" {
-			return validation.Invalid("url", validation.CodeMissing, "url is required")
+			return &validation.Error{Param: "url", Code: validation.CodeMissing, Message: "url is required"}
 		}
 		if err := validateEndpointURL(*p.URL, requireHTTPS); err != nil {
 			return err
@@ -142,12 +142,13 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 	}
 	if p.EnabledEvents != nil || create {
 		if len(p.EnabledEvents) == 0 {
-			return validation.Invalid("enabled_events", validation.CodeMissing, `enabled_events is required: ["*"] or a list of event types`)
+			return &validation.Error{Param: "enabled_events", Code: validation.CodeMissing,
+				Message: `enabled_events is required: ["*"] or a list of event types`}
 		}
 		for i, typ := range p.EnabledEvents {
 			if typ != AllEvents && !slices.Contains(webhook.EventTypes, typ) {
-				return validation.Invalid(fmt.Sprintf("enabled_events[%d]", i), validation.CodeInvalid,
-					fmt.Sprintf("unknown event type %q; use \"*\" or one of %s", typ, strings.Join(webhook.EventTypes, ", ")))
+				return &validation.Error{Param: fmt.Sprintf("enabled_events[%d]", i), Code: validation.CodeInvalid,
+					Message: fmt.Sprintf("unknown event type %q; use \"*\" or one of %s", typ, strings.Join(webhook.EventTypes, ", "))}
 			}
 		}
 	}
@@ -155,10 +156,11 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 		return validation.Control("description")
 	}
 	if p.Description != nil && (utf8.RuneCountInString(*p.Description) > MaxDescriptionLen || !utf8.ValidString(*p.Description)) {
-		return validation.Invalid("description", validation.CodeInvalid, fmt.Sprintf("must be at most %d characters", MaxDescriptionLen))
+		return &validation.Error{Param: "description", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)}
 	}
 	if p.Status != nil && *p.Status != string(EndpointEnabled) && *p.Status != string(EndpointDisabled) {
-		return validation.Invalid("status", validation.CodeInvalid, `must be "enabled" or "disabled"`)
+		return &validation.Error{Param: "status", Code: validation.CodeInvalid, Message: `must be "enabled" or "disabled"`}
 	}
 	return nil
 }
@@ -168,20 +170,22 @@ func validateEndpointURL(raw string, requireHTTPS bool) error {
 		return validation.Control("url")
 	}
 	if len(raw) > MaxEndpointURLLen {
-		return validation.Invalid("url", validation.CodeURLInvalid, fmt.Sprintf("must be at most %d characters", MaxEndpointURLLen))
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid,
+			Message: fmt.Sprintf("must be at most %d characters", MaxEndpointURLLen)}
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Hostname() == "" || strings.ContainsAny(raw, " \t\r\n"):
-		return validation.Invalid("url", validation.CodeURLInvalid, "must be an absolute http or https URL")
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "must be an absolute http or https URL"}
 	case u.Scheme != "https" && u.Scheme != "http":
-		return validation.Invalid("url", validation.CodeURLInvalid, "the scheme must be http or https")
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "the scheme must be http or https"}
 	case requireHTTPS && u.Scheme != "https":
-		return validation.Invalid("url", validation.CodeURLInvalid, "must use https")
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "must use https"}
 	case u.User != nil:
-		return validation.Invalid("url", validation.CodeURLInvalid, "must not contain credentials; authenticate requests with the signature instead")
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid,
+			Message: "must not contain credentials; authenticate requests with the signature instead"}
 	case u.Fragment != "":
-		return validation.Invalid("url", validation.CodeURLInvalid, "must not contain a fragment")
+		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "must not contain a fragment"}
 	}
 	return nil
 }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
-	"github.com/heraldpay/herald/internal/account"
 )
 
 // cspDirectives splits a policy into its directives, trimmed.

@@ -21,8 +21,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 )
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/heraldpay/herald/checkout"
 )
@@ -63,7 +64,7 @@ func (s *Service) ReconcileCharge(ctx context.Context, chargeID string) error {
 		if err != nil {
 			return err
 		}
-		list, err := s.charges(ctx, tx, `c.id = $1 AND c.status = 'processing'`, chargeID)
+		list, err := s.charges(ctx, tx, `c.id = $1 AND c.status = $2`, chargeID, checkout.ChargeProcessing)
 		if err != nil || len(list) == 0 {
 			return err
 		}
@@ -123,8 +124,8 @@ func (s *Service) reconcileTx(ctx context.Context, tx pgx.Tx, sess *checkout.Ses
 			r.result = reconcileFailed
 		}
 	case checkout.ReconcileCancel:
-		_, err := tx.Exec(ctx, `UPDATE charges SET status = 'canceled', three_d_secure = $2, authentication_ref = '',
-			updated_at = $3 WHERE id = $1`, charge.ID, charge.ThreeDSecure, now)
+		_, err := tx.Exec(ctx, `UPDATE charges SET status = $4, three_d_secure = $2, authentication_ref = '',
+			updated_at = $3 WHERE id = $1`, charge.ID, charge.ThreeDSecure, now, checkout.ChargeCanceled)
 		if err != nil {
 			return reconciled{}, fmt.Errorf("cancel charge: %w", err)
 		}
@@ -145,4 +146,104 @@ func (s *Service) countReconciled(list ...reconciled) {
 		}
 		s.cfg.Logger.Warn("charge reconciled", "charge_id", r.chargeID, "session_id", r.sessionID, "result", r.result)
 	}
+}
+
+// ReconcileSweepArgs is the leader's periodic job that makes sure every
+// charge stuck in processing has a live reconcile job. Its own job may have
+// used up River's attempts during a long acquirer outage, or been deleted
+// by hand in River UI; without this the charge would wait for a customer
+// who may never come back.
+type ReconcileSweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileSweepArgs) Kind() string { return "herald.reconcile_sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one sweep at a time.
+func (ReconcileSweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveJobStates}}
+}
+
+// liveJobStates are the states of a job that still has work ahead.
+var liveJobStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// liveJobStateNames are liveJobStates as text, for SQL.
+var liveJobStateNames = func() []string {
+	out := make([]string, len(liveJobStates))
+	for i, st := range liveJobStates {
+		out[i] = string(st)
+	}
+	return out
+}()
+
+// ReconcileSweepPeriodicJob schedules the sweep every interval; River runs
+// periodic jobs on its elected leader only.
+func ReconcileSweepPeriodicJob(interval time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})
+}
+
+// ReconcileSweepWorker works ReconcileSweepArgs.
+type ReconcileSweepWorker struct {
+	river.WorkerDefaults[ReconcileSweepArgs]
+	svc *Service
+}
+
+// NewReconcileSweepWorker returns the worker for svc.
+func NewReconcileSweepWorker(svc *Service) *ReconcileSweepWorker {
+	return &ReconcileSweepWorker{svc: svc}
+}
+
+// Work implements river.Worker.
+func (w *ReconcileSweepWorker) Work(ctx context.Context, _ *river.Job[ReconcileSweepArgs]) error {
+	n, err := w.svc.SweepProcessing(ctx, river.ClientFromContext[pgx.Tx](ctx))
+	if n > 0 {
+		w.svc.cfg.Logger.Warn("re-enqueued reconcile jobs of charges still processing", "count", n)
+	}
+	return err
+}
+
+// sweepBatch bounds the charges one sweep enqueues.
+const sweepBatch = 500
+
+// sweepProcessingSQL finds the charges processing since before $1 without a
+// live reconcile job ($2 its kind, $3 the live states), at most $4.
+// 'processing' stays a literal: it is the predicate of the partial index
+// charges_one_processing_per_session, which the planner uses only when the
+// query repeats it (TestPartialIndexLiterals).
+const sweepProcessingSQL = `SELECT c.id FROM charges c
+	WHERE c.status = 'processing' AND c.updated_at < $1
+	AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $2 AND j.args @> jsonb_build_object('charge_id', c.id)
+		AND j.state::text = ANY($3))
+	ORDER BY c.updated_at LIMIT $4`
+
+// SweepProcessing enqueues a reconcile job, due now, for each charge that
+// has been processing for longer than ReconcileAfter without a live one,
+// and returns how many it enqueued.
+func (s *Service) SweepProcessing(ctx context.Context, inserter JobInserter) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sweepProcessingSQL,
+			s.cfg.Now().Add(-s.cfg.ReconcileAfter), ReconcileChargeArgs{}.Kind(), liveJobStateNames, sweepBatch)
+		if err != nil {
+			return fmt.Errorf("find processing charges: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("find processing charges: %w", err)
+		}
+		for _, chargeID := range ids {
+			if _, err := inserter.InsertTx(ctx, tx, ReconcileChargeArgs{ChargeID: chargeID}, nil); err != nil {
+				return fmt.Errorf("enqueue reconcile job: %w", err)
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }

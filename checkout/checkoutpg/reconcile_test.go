@@ -498,3 +498,39 @@ func TestLedgerHonoursKey(t *testing.T) {
 	require.NoError(t, b.acquirer.Void(ctx, "ch_same"), "voiding again is harmless")
 	require.Equal(t, map[string]checkout.LedgerStatus{"ch_same": checkout.LedgerVoided}, b.ledger(t))
 }
+
+// A charge left processing whose reconcile job is gone (used up River's
+// attempts during a long outage, or deleted in River UI) gets a new one
+// from the leader's sweep, once ReconcileAfter has passed, and is
+// reconciled; a charge whose job is still live, or that is younger, is left
+// alone.
+func TestSweepProcessingCharges(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	orphan, young := b.createSession(t, b.merchant, 2500), b.createSession(t, b.merchant, 1200)
+	heal := b.inject(t, faultCompletion)
+	_, err := b.pay(t, orphan.ID, checkout.TestCardVisa)
+	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
+	orphanCharge := b.chargeRows(t, orphan.ID)[0].ID
+	_, err = b.pool.Exec(ctx, `DELETE FROM river_job WHERE kind = $1`, ReconcileChargeArgs{}.Kind())
+	require.NoError(t, err)
+	b.clock.Advance(b.svc.cfg.ReconcileAfter + time.Second)
+	_, err = b.pay(t, young.ID, checkout.TestCardVisa) // its job is live, and it is young
+	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
+	heal()
+
+	n, err := b.svc.SweepProcessing(ctx, b.inserter)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only the orphan")
+	job := b.reconcileJob(t, orphanCharge)
+	require.LessOrEqual(t, job.ScheduledAt, time.Now().Add(time.Second), "due now")
+	n, err = b.svc.SweepProcessing(ctx, b.inserter)
+	require.NoError(t, err)
+	require.Zero(t, n, "its new job is live")
+
+	require.NoError(t, b.runReconcileJob(t, orphanCharge))
+	require.Equal(t, checkout.StatusComplete, b.sessionStatus(t, orphan.ID))
+	require.Equal(t, "succeeded", b.chargeRows(t, orphan.ID)[0].Status)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
@@ -38,6 +39,13 @@ type JobInserter interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
+// MerchantFinder reads a merchant by id: the hosted page shows its
+// branding. accountpg.Store implements it; the merchants table is its.
+type MerchantFinder interface {
+	// Find returns the merchant. Errors: account.ErrNotFound.
+	Find(ctx context.Context, merchantID string) (account.Merchant, error)
+}
+
 // DefaultReconcileAfter is Config.ReconcileAfter's default.
 const DefaultReconcileAfter = 2 * time.Minute
 
@@ -47,6 +55,8 @@ type Config struct {
 	Acquirer checkout.Acquirer
 	// Publisher records events in the payment transaction. Required.
 	Publisher EventPublisher
+	// Merchants reads the branding the hosted page shows. Required.
+	Merchants MerchantFinder
 	// SidePool commits what must be durable before the acquirer is called
 	// (the charge, status processing, and its reconcile job), outside the
 	// payment's transaction. Required, and not the Service's own pool: a
@@ -92,9 +102,9 @@ var (
 // NewService returns a Service. It panics when a required collaborator is
 // missing: that is a wiring bug, not a runtime condition.
 func NewService(pool *pgxpool.Pool, cfg Config) *Service {
-	if cfg.Acquirer == nil || cfg.Publisher == nil || cfg.SidePool == nil || cfg.Jobs == nil ||
+	if cfg.Acquirer == nil || cfg.Publisher == nil || cfg.Merchants == nil || cfg.SidePool == nil || cfg.Jobs == nil ||
 		len(cfg.FingerprintKey) == 0 || cfg.PublicURL == "" || cfg.Metrics == nil {
-		panic("checkoutpg: Acquirer, Publisher, SidePool, Jobs, FingerprintKey, PublicURL and Metrics are required")
+		panic("checkoutpg: Acquirer, Publisher, Merchants, SidePool, Jobs, FingerprintKey, PublicURL and Metrics are required")
 	}
 	if cfg.SidePool == pool {
 		panic("checkoutpg: SidePool must be a pool of its own")
@@ -245,6 +255,14 @@ func (s *Service) ExpireSession(ctx context.Context, merchantID, sessionID strin
 	return sess, nil
 }
 
+// expireDueSQL selects the open sessions past their expiry. 'open' is
+// written out, not passed as checkout.StatusOpen: the partial index
+// checkout_sessions_open_expires (WHERE status = 'open') serves the query
+// only when its predicate is that literal (plans_test.go checks both).
+const expireDueSQL = `SELECT ` + sessionColumns + sessionFrom + `
+	WHERE s.status = 'open' AND s.expires_at <= $1
+	ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED`
+
 // ExpireDue expires up to limit open sessions whose expires_at has passed,
 // each with its checkout.session.expired event, and returns how many it
 // expired. SKIP LOCKED lets it run beside payments (a session being paid
@@ -254,9 +272,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	now := s.cfg.Now()
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+sessionColumns+sessionFrom+`
-			WHERE s.status = 'open' AND s.expires_at <= $1
-			ORDER BY s.expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED`, now, limit)
+		rows, err := tx.Query(ctx, expireDueSQL, now, limit)
 		if err != nil {
 			return fmt.Errorf("select due sessions: %w", err)
 		}
@@ -288,12 +304,12 @@ func (s *Service) expireTx(ctx context.Context, tx pgx.Tx, sess *checkout.Sessio
 	if err := sess.Expire(); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = 'expired', expired_at = $2 WHERE id = $1`, sess.ID, now); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE checkout_sessions SET status = $3, expired_at = $2 WHERE id = $1`,
+		sess.ID, now, checkout.StatusExpired); err != nil {
 		return fmt.Errorf("expire session: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE charges SET status = 'canceled', updated_at = $2
-		WHERE session_id = $1 AND status = 'requires_authentication'`, sess.ID, now); err != nil {
-		return fmt.Errorf("cancel pending charge: %w", err)
+	if err := cancelPendingCharge(ctx, tx, sess.ID, now); err != nil {
+		return err
 	}
 	return s.publish(ctx, tx, sess.MerchantID, now, event{webhook.TypeCheckoutSessionExpired, sess})
 }

@@ -19,9 +19,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery/deliverypg"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
@@ -97,7 +98,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	m, _, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	m, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
 	// The side pool, on the same database, as the server wires it.
 	side, err := pgxpool.New(ctx, pool.Config().ConnString())
@@ -116,7 +117,8 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	b.svc = NewService(pool, Config{
 		Acquirer: b.acquirer, Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: b.inserter}),
-		SidePool: side, Jobs: b.inserter, ReconcileAfter: 2 * time.Minute,
+		Merchants: accountpg.NewStore(pool),
+		SidePool:  side, Jobs: b.inserter, ReconcileAfter: 2 * time.Minute,
 		FingerprintKey: []byte("fp"),
 		PublicURL:      "http://pay.test/", Metrics: b.metrics, Now: b.clock.Now,
 	})
@@ -174,7 +176,7 @@ func TestCreateFindList(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	other, _, err := account.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
+	other, _, err := accountpg.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
 	require.NoError(t, err)
 
 	var created []*checkout.Session
@@ -579,7 +581,7 @@ func TestExpiry(t *testing.T) {
 		_, err = b.svc.ExpireSession(ctx, b.merchant, paid.ID)
 		require.ErrorIs(t, err, checkout.ErrSessionComplete)
 
-		other, _, err := account.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
+		other, _, err := accountpg.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
 		require.NoError(t, err)
 		_, err = b.svc.ExpireSession(ctx, other.ID, b.createSession(t, b.merchant, 1000).ID)
 		require.ErrorIs(t, err, checkout.ErrNotFound)

@@ -26,9 +26,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/bench"
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/migrations"
 	"github.com/heraldpay/herald/webhook"
@@ -221,7 +222,7 @@ func (b *benchRun) setup(ctx context.Context) error {
 		return err
 	}
 	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
-	accounts := account.NewStore(b.pool)
+	accounts := accountpg.NewStore(b.pool)
 	for i := range b.cfg.Endpoints {
 		m, _, err := accounts.Create(ctx, account.Merchant{Name: fmt.Sprintf("Bench merchant %d", i)})
 		if err != nil {
@@ -330,7 +331,8 @@ func (b *benchRun) waitDelivered(ctx context.Context, what string, n int, timeou
 	last := time.Now()
 	for {
 		var done int
-		if err := b.pool.QueryRow(ctx, benchTag+`SELECT count(*) FROM deliveries WHERE status = 'succeeded'`).Scan(&done); err != nil {
+		err := b.pool.QueryRow(ctx, benchTag+`SELECT count(*) FROM deliveries WHERE status = $1`, delivery.StatusSucceeded).Scan(&done)
+		if err != nil {
 			return err
 		}
 		if done >= n {

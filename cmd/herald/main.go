@@ -22,7 +22,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/migrations"
 )
 
@@ -191,7 +192,7 @@ func runMerchant(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer pool.Close()
-	created, key, err := account.NewStore(pool).Create(ctx, m)
+	created, key, err := accountpg.NewStore(pool).Create(ctx, m)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
@@ -106,7 +107,7 @@ func (ts *testServer) logger() *slog.Logger {
 // newMerchant creates a merchant and returns its id and secret key.
 func (ts *testServer) newMerchant(t *testing.T, name string) (string, string) {
 	t.Helper()
-	m, key, err := account.NewStore(ts.Pool()).Create(context.Background(), account.Merchant{Name: name})
+	m, key, err := accountpg.NewStore(ts.Pool()).Create(context.Background(), account.Merchant{Name: name})
 	require.NoError(t, err)
 	return m.ID, key
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -188,7 +189,7 @@ func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 	s := newSink(t, nil)
-	_, key, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
 
 	proc := newHeraldProcess(t, dbURL, "HERALD_DELIVERY_TIMEOUT=1s", "HERALD_RESCUE_AFTER=16s",

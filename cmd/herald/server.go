@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/checkout/checkouthttp"
 	"github.com/heraldpay/herald/checkout/checkoutpg"
@@ -30,7 +31,6 @@ import (
 	"github.com/heraldpay/herald/delivery/deliveryhttp"
 	"github.com/heraldpay/herald/delivery/deliverynet"
 	"github.com/heraldpay/herald/delivery/deliverypg"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/idempotency"
@@ -149,9 +149,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		s.cfg.PublicURL = "http://" + s.ln.Addr().String()
 	}
 
+	accounts := accountpg.NewStore(s.pool)
 	s.Checkout = checkoutpg.NewService(s.pool, checkoutpg.Config{
 		Acquirer:       checkout.NewTestAcquirer(deriveKey(secret, "test-acquirer"), checkoutpg.NewLedger(s.sidePool)),
 		Publisher:      s.Delivery,
+		Merchants:      accounts,
 		SidePool:       s.sidePool,
 		Jobs:           inserter,
 		ReconcileAfter: cfg.ReconcileAfter,
@@ -198,7 +200,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	if cfg.hasRole(roleAPI) {
 		r.Route("/v1", func(r chi.Router) {
 			authFailures := httpapi.NewAuthFailures(httpapi.AuthFailuresConfig{Limit: cfg.AuthFailureLimit})
-			r.Use(httpapi.RequireKey(account.NewStore(s.pool), authFailures, logger), httpapi.RateLimit(cfg.RateLimit, logger),
+			r.Use(httpapi.RequireKey(accounts, authFailures, logger), httpapi.RateLimit(cfg.RateLimit, logger),
 				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
 			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
@@ -237,6 +239,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 	workers := river.NewWorkers()
 	river.AddWorker(workers, checkoutpg.NewExpireSessionsWorker(s.Checkout))
 	river.AddWorker(workers, checkoutpg.NewReconcileChargeWorker(s.Checkout))
+	river.AddWorker(workers, checkoutpg.NewReconcileSweepWorker(s.Checkout))
 	river.AddWorker(workers, idempotency.NewCleanupWorker(idem))
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
@@ -261,6 +264,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 			checkoutpg.ExpiryPeriodicJob(s.cfg.ExpiryInterval),
 			idempotency.CleanupPeriodicJob(time.Hour),
 			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
+			checkoutpg.ReconcileSweepPeriodicJob(5 * time.Minute),
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)

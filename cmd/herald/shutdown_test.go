@@ -16,7 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
 
@@ -40,7 +41,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	require.NoError(t, err)
 	defer pool.Close()
-	_, key, err := account.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
 
 	addr := freeAddr(t)

@@ -12,14 +12,23 @@ import (
 	"github.com/heraldpay/herald/delivery"
 )
 
-// endpointStateConds are the SQL conditions of the endpoints list's state
-// filter.
-var endpointStateConds = map[string]string{
-	dashboard.StateAttention:   "(e.status = 'disabled' OR e.paused OR e.breaker_state <> 'closed')",
-	dashboard.StateEnabled:     "(e.status = 'enabled' AND NOT e.paused)",
-	dashboard.StatePaused:      "(e.status = 'enabled' AND e.paused)",
-	dashboard.StateDisabled:    "e.status = 'disabled'",
-	dashboard.StateBreakerOpen: "e.breaker_state <> 'closed'",
+// endpointStateCond returns the SQL condition of the endpoints list's state
+// filter, its statuses added to a, or false for an unknown state.
+func endpointStateCond(state dashboard.EndpointState, a *args) (string, bool) {
+	switch state {
+	case dashboard.StateAttention:
+		return "(e.status = " + a.add(delivery.EndpointDisabled) + " OR e.paused OR e.breaker_state <> " +
+			a.add(delivery.BreakerClosed) + ")", true
+	case dashboard.StateEnabled:
+		return "(e.status = " + a.add(delivery.EndpointEnabled) + " AND NOT e.paused)", true
+	case dashboard.StatePaused:
+		return "(e.status = " + a.add(delivery.EndpointEnabled) + " AND e.paused)", true
+	case dashboard.StateDisabled:
+		return "e.status = " + a.add(delivery.EndpointDisabled), true
+	case dashboard.StateBreakerOpen:
+		return "e.breaker_state <> " + a.add(delivery.BreakerClosed), true
+	}
+	return "", false
 }
 
 const endpointColumns = `e.id, e.merchant_id, e.url, e.description, e.enabled_events, e.status, e.disabled_reason, e.paused,
@@ -28,22 +37,26 @@ const endpointColumns = `e.id, e.merchant_id, e.url, e.description, e.enabled_ev
 
 // recentSuccess counts an endpoint's (e.id) latest attempted deliveries and
 // those whose last attempt got a 2xx: succeeded, failed, and pending ones
-// already attempted (which are being retried after a failure). Each branch
-// reads its own range of deliveries_endpoint_status, so the cost is bounded
-// whatever the endpoint's volume.
-const recentSuccess = `CROSS JOIN LATERAL (
+// already attempted (which are being retried after a failure), at most
+// dashboard.RecentSample. Each branch reads its own range of
+// deliveries_endpoint_status, so the cost is bounded whatever the
+// endpoint's volume.
+func recentSuccess(a *args) string {
+	n := a.add(dashboard.RecentSample)
+	return `CROSS JOIN LATERAL (
 	SELECT count(*) AS recent, count(*) FILTER (WHERE ok) AS recent_ok FROM (
 		SELECT ok FROM (
-			(SELECT created_at, true AS ok FROM deliveries WHERE endpoint_id = e.id AND status = 'succeeded'
-				ORDER BY created_at DESC LIMIT $1)
+			(SELECT created_at, true AS ok FROM deliveries WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusSucceeded) + `
+				ORDER BY created_at DESC LIMIT ` + n + `)
 			UNION ALL
-			(SELECT created_at, false FROM deliveries WHERE endpoint_id = e.id AND status = 'failed'
-				ORDER BY created_at DESC LIMIT $1)
+			(SELECT created_at, false FROM deliveries WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusFailed) + `
+				ORDER BY created_at DESC LIMIT ` + n + `)
 			UNION ALL
 			(SELECT created_at, false FROM (SELECT created_at, attempts FROM deliveries
-				WHERE endpoint_id = e.id AND status = 'pending' ORDER BY created_at DESC LIMIT $1 * 10) p
-				WHERE attempts > 0 LIMIT $1)
-		) u ORDER BY created_at DESC LIMIT $1) latest) r`
+				WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusPending) + ` ORDER BY created_at DESC LIMIT ` + n + ` * 10) p
+				WHERE attempts > 0 LIMIT ` + n + `)
+		) u ORDER BY created_at DESC LIMIT ` + n + `) latest) r`
+}
 
 func scanEndpointRow(row pgx.Row, recent bool) (dashboard.EndpointRow, error) {
 	var r dashboard.EndpointRow
@@ -60,14 +73,14 @@ func scanEndpointRow(row pgx.Row, recent bool) (dashboard.EndpointRow, error) {
 // ListEndpoints implements dashboard.ReadModel.
 func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p dashboard.PageRequest) ([]dashboard.EndpointRow, bool, error) {
 	a := args{}
-	a.add(dashboard.RecentSample)
+	recent := recentSuccess(&a)
 	skippedCap := a.add(dashboard.SkippedCap + 1)
 	conds := []string{"e.deleted_at IS NULL"}
 	if f.MerchantID != "" {
 		conds = append(conds, "e.merchant_id = "+a.add(f.MerchantID))
 	}
 	if f.State != "" {
-		cond, ok := endpointStateConds[f.State]
+		cond, ok := endpointStateCond(f.State, &a)
 		if !ok {
 			return nil, false, fmt.Errorf("list endpoints: unknown state %q", f.State)
 		}
@@ -87,7 +100,7 @@ func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p
 		a.add(delivery.StatusSkipped) + ` LIMIT ` + skippedCap + `) s)`
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+`, r.recent, r.recent_ok, `+skipped+` FROM (
 		SELECT * FROM webhook_endpoints e WHERE `+strings.Join(conds, " AND ")+` `+orderBy+` LIMIT `+a.add(p.Limit+1)+`) e
-		JOIN merchants m ON m.id = e.merchant_id `+recentSuccess+` `+orderBy, a...)
+		JOIN merchants m ON m.id = e.merchant_id `+recent+` `+orderBy, a...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list endpoints: %w", err)
 	}

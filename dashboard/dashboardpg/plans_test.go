@@ -2,6 +2,7 @@ package dashboardpg
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,20 +50,6 @@ func seedVolume(t *testing.T, pool *pgxpool.Pool) (merchantID, endpointID string
 	return merchantID, endpointID
 }
 
-func explain(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), "EXPLAIN "+sql, args...)
-	require.NoError(t, err)
-	var plan []string
-	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		plan = append(plan, line)
-	}
-	require.NoError(t, rows.Err())
-	return strings.Join(plan, "\n")
-}
-
 // No dashboard query reads a delivery table from end to end: each uses an
 // index, and the lists read one ordered index range per status.
 func TestQueryPlans(t *testing.T) {
@@ -82,6 +69,11 @@ func TestQueryPlans(t *testing.T) {
 		sql, args := deliveriesQuery(f, p)
 		return query{sql, args}
 	}
+	recent := func(endpointID string) query {
+		a := args{}
+		sql := `SELECT r.recent FROM webhook_endpoints e ` + recentSuccess(&a) + ` WHERE e.id = ` + a.add(endpointID)
+		return query{sql, a}
+	}
 	for _, tt := range []struct {
 		name  string
 		query query
@@ -95,20 +87,214 @@ func TestQueryPlans(t *testing.T) {
 		{"DeliveriesEndpoint", list(dashboard.DeliveryFilter{EndpointID: endpointID, Status: delivery.StatusPending}, page), "deliveries_endpoint_status"},
 		{"DeliveriesWindow", list(dashboard.DeliveryFilter{Since: &since, EventType: "charge.succeeded"}, page), "deliveries_status_created"},
 		{"Attempts", query{attemptsSQL, []any{now.Add(-24 * time.Hour), since}}, "delivery_attempts_started"},
-		{"Deliveries", query{deliveriesSQL, []any{now.Add(-24 * time.Hour), since}}, "deliveries_status_created"},
+		{"Deliveries", query{deliveriesSQL, []any{now.Add(-24 * time.Hour), since, delivery.Statuses, delivery.StatusFailed,
+			delivery.StatusSkipped}}, "deliveries_status_created"},
 		{"Lag", query{lagSQL, []any{since}}, "delivery_attempts_started"},
-		{"Queue", query{queueSQL, nil}, "river_job"},
-		{"RecentSuccess", query{`SELECT r.recent FROM webhook_endpoints e ` + recentSuccess + ` WHERE e.id = $2`,
-			[]any{dashboard.RecentSample, endpointID}}, "deliveries_endpoint_status"},
+		{"Queue", query{queueSQL, []any{queueStates}}, "river_job"},
+		{"RecentSuccess", recent(endpointID), "deliveries_endpoint_status"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			plan := explain(t, pool, tt.query.sql, tt.query.args...)
+			plan := pgtest.Explain(t, pool, pgtest.Statement{SQL: tt.query.sql, Args: tt.query.args})
 			for _, table := range []string{"deliveries", "delivery_attempts", "river_job"} {
 				require.NotContains(t, plan, "Seq Scan on "+table+" ", plan)
 			}
 			require.Contains(t, plan, tt.uses, plan)
 		})
 	}
+}
+
+// bigTables are the tables that grow with traffic: no query may read one
+// from end to end.
+var bigTables = []string{"deliveries", "delivery_attempts", "events", "river_job"}
+
+// Every statement the read model, the session store and the audit log
+// issue, with every shape of filter and paging, is recorded as the store
+// runs it and then planned with EXPLAIN against the migrated schema: a
+// renamed column, a status the schema refuses or a query that would scan a
+// growing table fails here, not in an end-to-end test.
+func TestEveryQueryExplained(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	rec := &pgtest.Recorder{}
+	pool := pgtest.NewRecordingPool(t, rec)
+	merchantID, endpointID := seedVolume(t, pool)
+	redriveID := dashboardtest.Redrive(t, pool, merchantID, delivery.RedriveCompleted, 3, 3, time.Now())
+	store := New(pool)
+	now := time.Now()
+	since, until := now.Add(-2*time.Hour), now.Add(-time.Hour)
+	cursor := &dashboard.Cursor{At: now.Add(-24 * time.Hour), ID: "dlv_8640"}
+	pages := []dashboard.PageRequest{{Limit: 50}, {Limit: 50, After: cursor}, {Limit: 50, Before: cursor}}
+	session := &dashboard.Session{ID: "dss_1", Operator: "Ada", CSRFToken: "t", ClientIP: "192.0.2.7", UserAgent: "test",
+		Created: now, LastSeen: now, IdleExpires: now.Add(time.Hour), Expires: now.Add(12 * time.Hour)}
+	rec.Take() // the seeding is not the store's
+
+	calls := map[string]func(t *testing.T){
+		"Overview": func(t *testing.T) {
+			_, err := store.Overview(ctx, now)
+			require.NoError(t, err)
+		},
+		// Every combination of filters, on every kind of page.
+		"ListDeliveries": func(t *testing.T) {
+			for mask := range 1 << 6 {
+				var f dashboard.DeliveryFilter
+				if mask&1 != 0 {
+					f.MerchantID = merchantID
+				}
+				if mask&2 != 0 {
+					f.EndpointID = endpointID
+				}
+				if mask&4 != 0 {
+					f.Status = delivery.StatusFailed
+				}
+				if mask&8 != 0 {
+					f.EventType = "charge.succeeded"
+				}
+				if mask&16 != 0 {
+					f.Since = &since
+				}
+				if mask&32 != 0 {
+					f.Until = &until
+				}
+				for _, p := range pages {
+					_, _, err := store.ListDeliveries(ctx, f, p)
+					require.NoError(t, err)
+				}
+			}
+		},
+		"DeliveryContext": func(t *testing.T) {
+			_, err := store.DeliveryContext(ctx, "dlv_1")
+			require.NoError(t, err)
+		},
+		// Every state filter, with and without a merchant, on every kind
+		// of page.
+		"ListEndpoints": func(t *testing.T) {
+			for _, state := range append([]dashboard.EndpointState{""}, dashboard.EndpointStates...) {
+				for _, m := range []string{"", merchantID} {
+					for _, p := range pages {
+						_, _, err := store.ListEndpoints(ctx, dashboard.EndpointFilter{MerchantID: m, State: state}, p)
+						require.NoError(t, err)
+					}
+				}
+			}
+		},
+		"EndpointOptions": func(t *testing.T) {
+			for _, m := range []string{"", merchantID} {
+				_, err := store.EndpointOptions(ctx, m, 100)
+				require.NoError(t, err)
+			}
+		},
+		"EndpointMerchant": func(t *testing.T) {
+			_, err := store.EndpointMerchant(ctx, endpointID)
+			require.NoError(t, err)
+		},
+		"ListMerchants": func(t *testing.T) {
+			_, err := store.ListMerchants(ctx, 100)
+			require.NoError(t, err)
+		},
+		"ListRedrives": func(t *testing.T) {
+			_, err := store.ListRedrives(ctx, 20)
+			require.NoError(t, err)
+		},
+		"RedriveMerchant": func(t *testing.T) {
+			_, err := store.RedriveMerchant(ctx, redriveID)
+			require.NoError(t, err)
+		},
+		"CreateSession": func(t *testing.T) {
+			require.NoError(t, store.CreateSession(ctx, []byte("digest"), session))
+		},
+		"FindSession": func(t *testing.T) {
+			_, err := store.FindSession(ctx, []byte("digest"))
+			require.NoError(t, err)
+		},
+		"TouchSession": func(t *testing.T) {
+			require.NoError(t, store.TouchSession(ctx, session))
+		},
+		"DeleteSession": func(t *testing.T) {
+			require.NoError(t, store.DeleteSession(ctx, session.ID))
+		},
+		"RecordAudit": func(t *testing.T) {
+			_, err := store.RecordAudit(ctx, &dashboard.AuditEntry{At: now, Operator: "Ada", Action: dashboard.ActionSignIn})
+			require.NoError(t, err)
+		},
+		"FinishAudit": func(t *testing.T) {
+			require.NoError(t, store.FinishAudit(ctx, 1, dashboard.OutcomeSucceeded, "rdr_1", "done"))
+		},
+		"ListAudit": func(t *testing.T) {
+			for _, before := range []int64{0, 2} {
+				_, _, err := store.ListAudit(ctx, 50, before)
+				require.NoError(t, err)
+			}
+		},
+	}
+	for _, iface := range []reflect.Type{
+		reflect.TypeFor[dashboard.ReadModel](), reflect.TypeFor[dashboard.SessionStore](), reflect.TypeFor[dashboard.AuditLog](),
+	} {
+		for m := range iface.Methods() {
+			require.Contains(t, calls, m.Name, "%s.%s has no case here", iface.Name(), m.Name)
+		}
+	}
+
+	// In the interfaces' order, so that what one call writes (a session,
+	// an audit entry) is there for the next.
+	for _, name := range []string{"Overview", "ListDeliveries", "DeliveryContext", "ListEndpoints", "EndpointOptions",
+		"EndpointMerchant", "ListMerchants", "ListRedrives", "RedriveMerchant", "CreateSession", "FindSession",
+		"TouchSession", "DeleteSession", "RecordAudit", "FinishAudit", "ListAudit"} {
+		t.Run(name, func(t *testing.T) {
+			calls[name](t)
+			statements := rec.Take()
+			require.NotEmpty(t, statements)
+			for _, st := range statements {
+				plan := pgtest.Explain(t, pool, st)
+				for _, table := range bigTables {
+					require.NotContains(t, plan, "Seq Scan on "+table+" ", "%s\n%s", st.SQL, plan)
+				}
+			}
+		})
+	}
+}
+
+// The two overview lists keep their status as a literal, for their partial
+// indexes: the literal must still be the typed constant's value, and the
+// index must serve the query even in a generic plan, made without the
+// arguments (as Postgres may settle on for a statement pgx has prepared).
+func TestPartialIndexLiterals(t *testing.T) {
+	t.Parallel()
+
+	require.Contains(t, openBreakersSQL, "e.breaker_state <> '"+string(delivery.BreakerClosed)+"'")
+	require.Contains(t, disabledSQL, "e.status = '"+string(delivery.EndpointDisabled)+"'")
+	pool := pgtest.NewPool(t)
+	// Many healthy endpoints, a few that are not: the partial indexes are
+	// the cheap way to the few.
+	merchantID := dashboardtest.Merchant(t, pool, "Acme")
+	for _, sql := range []string{
+		`INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status, secret_sealed, breaker_state, created_at, updated_at)
+			SELECT 'we_' || i, $1, 'https://hooks.example.com/' || i, '{*}', CASE WHEN i % 500 = 0 THEN 'disabled' ELSE 'enabled' END,
+				'not-sealed', CASE WHEN i % 700 = 0 THEN 'open' ELSE 'closed' END, now(), now()
+			FROM generate_series(1, 5000) i`,
+		`ANALYZE webhook_endpoints`,
+	} {
+		_, err := pool.Exec(context.Background(), sql, []any{merchantID}[:strings.Count(sql, "$")]...)
+		require.NoError(t, err)
+	}
+	for _, tt := range []struct {
+		st   pgtest.Statement
+		uses string
+	}{
+		{pgtest.Statement{SQL: openBreakersSQL, Args: []any{dashboard.OverviewListLimit, delivery.EndpointEnabled}}, "webhook_endpoints_breaker"},
+		{pgtest.Statement{SQL: disabledSQL, Args: []any{dashboard.OverviewListLimit}}, "webhook_endpoints_disabled"},
+	} {
+		plan := pgtest.ExplainGeneric(t, pool, tt.st)
+		require.Contains(t, plan, tt.uses, plan)
+	}
+}
+
+// The audit outcomes are exactly the values the schema accepts.
+func TestOutcomesMatchSchema(t *testing.T) {
+	t.Parallel()
+
+	pgtest.RequireCheckValues(t, pgtest.NewPool(t), "dashboard_audit", "outcome", dashboard.OutcomePending,
+		dashboard.OutcomeSucceeded, dashboard.OutcomeFailed)
 }

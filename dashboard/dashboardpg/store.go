@@ -6,6 +6,11 @@
 // and the delivery engine's own: every list is a keyset page read from an
 // index in order, the overview reads its figures from covering indexes, and
 // nothing scans a delivery table from end to end (the tests check the plans).
+//
+// It reads other packages' tables but owns none of their rules: merchants
+// (accountpg's) are JOINed for their names only, and statuses are the typed
+// constants of package delivery, passed as arguments, except where a partial
+// index's predicate needs the literal (said where it happens).
 package dashboardpg
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/validation"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -163,7 +164,8 @@ func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := delivery.DeliveryFilter{EndpointID: q.Get("endpoint_id"), EventID: q.Get("event_id"), Status: delivery.Status(q.Get("status"))}
 	if f.Status != "" && !slices.Contains(delivery.Statuses, f.Status) {
-		a.error(w, r, httpapi.Invalid("parameter_invalid", "status", "status must be pending, succeeded, failed, canceled or skipped."))
+		a.error(w, r, &validation.Error{Param: "status", Code: validation.CodeInvalid,
+			Message: "status must be pending, succeeded, failed, canceled or skipped."})
 		return
 	}
 	list, more, err := a.Deliveries.ListDeliveries(r.Context(), httpapi.MerchantID(r.Context()), f, pg.Limit, pg.StartingAfter)
@@ -191,7 +193,8 @@ func (a *API) handleRedriveCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.EventType != "" && !slices.Contains(webhook.EventTypes, p.EventType) {
-		a.error(w, r, httpapi.Invalid("parameter_invalid", "event_type", fmt.Sprintf("unknown event type %q.", p.EventType)))
+		a.error(w, r, &validation.Error{Param: "event_type", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("unknown event type %q.", p.EventType)})
 		return
 	}
 	rd, err := a.Deliveries.CreateRedrive(r.Context(), httpapi.MerchantID(r.Context()), p)

@@ -236,7 +236,7 @@ func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time
 // would be skipped as its duplicate.
 func (s *Service) releaseHeldTx(ctx context.Context, tx pgx.Tx, endpointID string) error {
 	rows, err := tx.Query(ctx, `UPDATE deliveries SET held = false, job_seq = job_seq + 1
-		WHERE endpoint_id = $1 AND status = 'pending' AND held RETURNING id, job_seq`, endpointID)
+		WHERE endpoint_id = $1 AND status = $2 AND held RETURNING id, job_seq`, endpointID, delivery.StatusPending)
 	if err != nil {
 		return fmt.Errorf("release held deliveries: %w", err)
 	}

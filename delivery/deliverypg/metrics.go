@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/heraldpay/herald/delivery"
 )
@@ -173,9 +174,11 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	endpoints, err := c.counts(ctx, endpointsDesc, series([]string{"enabled", "paused", "disabled"}),
-		`SELECT CASE WHEN status = 'enabled' AND paused THEN 'paused' ELSE status END, count(*)
-		FROM webhook_endpoints WHERE deleted_at IS NULL GROUP BY 1`)
+	// A paused endpoint is enabled, but counted apart.
+	endpointStates := []string{string(delivery.EndpointEnabled), "paused", string(delivery.EndpointDisabled)}
+	endpoints, err := c.counts(ctx, endpointsDesc, series(endpointStates),
+		`SELECT CASE WHEN status = $1 AND paused THEN 'paused' ELSE status END, count(*)
+		FROM webhook_endpoints WHERE deleted_at IS NULL GROUP BY 1`, delivery.EndpointEnabled)
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +195,14 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	// every state, zero included, so that alerts see the series.
 	var queues [][]string
 	for _, queue := range []string{river.QueueDefault, QueueDelivery} {
-		for _, state := range []string{"available", "scheduled", "retryable", "running", "pending", "cancelled", "discarded"} {
-			queues = append(queues, []string{queue, state})
+		for _, state := range rivertype.JobStates() {
+			if state != rivertype.JobStateCompleted {
+				queues = append(queues, []string{queue, string(state)})
+			}
 		}
 	}
 	jobs, err := c.counts(ctx, queueDesc, queues, `SELECT queue, state::text, count(*) FROM river_job
-		WHERE state <> 'completed' GROUP BY queue, state`)
+		WHERE state <> $1::text::river_job_state GROUP BY queue, state`, rivertype.JobStateCompleted)
 	if err != nil {
 		return nil, err
 	}

@@ -66,10 +66,10 @@ func redriveTx(ctx context.Context, tx pgx.Tx, deliveryID string, now time.Time)
 // redriveMatch selects a redrive's deliveries: those of enabled endpoints
 // matching the filter; its parameters are $1 merchant, $2 status, $3
 // endpoint (” any), $4 event type (” any), $5 since, $6 until (NULL
-// open), $7 cutoff. The dry run counts with it and the job walks with it,
-// so both see the same deliveries.
+// open), $7 cutoff, $8 the enabled status. The dry run counts with it and
+// the job walks with it, so both see the same deliveries.
 const redriveMatch = `FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-	AND e.status = 'enabled' AND e.deleted_at IS NULL
+	AND e.status = $8 AND e.deleted_at IS NULL
 	WHERE d.merchant_id = $1 AND d.status = $2 AND ($3 = '' OR d.endpoint_id = $3)
 	AND ($4 = '' OR d.event_type = $4) AND ($5::timestamptz IS NULL OR d.created_at >= $5)
 	AND ($6::timestamptz IS NULL OR d.created_at < $6) AND d.created_at <= $7`
@@ -84,7 +84,7 @@ func redriveArgs(merchantID string, p delivery.RedriveParams, cutoff time.Time) 
 		t := time.Unix(*p.Until, 0)
 		until = &t
 	}
-	return []any{merchantID, string(p.Status), p.EndpointID, p.EventType, since, until, cutoff}
+	return []any{merchantID, string(p.Status), p.EndpointID, p.EventType, since, until, cutoff, delivery.EndpointEnabled}
 }
 
 // CreateRedrive implements delivery.DeliveryService.
@@ -107,7 +107,7 @@ func (s *Service) CreateRedrive(ctx context.Context, merchantID string, p delive
 			return fmt.Errorf("marshal filter: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO redrives (id, merchant_id, filter, status, matched, cutoff, created_at)
-			VALUES ($1, $2, $3, 'queued', $4, $5, $5)`, r.ID, merchantID, filter, r.Matched, r.Created); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $6)`, r.ID, merchantID, filter, r.Status, r.Matched, r.Created); err != nil {
 			return fmt.Errorf("insert redrive: %w", err)
 		}
 		_, err = s.cfg.Inserter.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: RedriveArgs{RedriveID: r.ID}}})
@@ -145,9 +145,9 @@ func (s *Service) FindRedrive(ctx context.Context, merchantID, redriveID string)
 // CancelRedrive implements delivery.DeliveryService. Deliveries already
 // enqueued stay enqueued.
 func (s *Service) CancelRedrive(ctx context.Context, merchantID, redriveID string) (*delivery.Redrive, error) {
-	r, err := scanRedrive(s.pool.QueryRow(ctx, `UPDATE redrives SET status = 'canceled', completed_at = $3, updated_at = $3
-		WHERE id = $1 AND merchant_id = $2 AND status IN ('queued', 'running') RETURNING `+redriveColumns,
-		redriveID, merchantID, s.cfg.Now()))
+	r, err := scanRedrive(s.pool.QueryRow(ctx, `UPDATE redrives SET status = $4, completed_at = $3, updated_at = $3
+		WHERE id = $1 AND merchant_id = $2 AND status IN ($5, $6) RETURNING `+redriveColumns,
+		redriveID, merchantID, s.cfg.Now(), delivery.RedriveCanceled, delivery.RedriveQueued, delivery.RedriveRunning))
 	if errors.Is(err, delivery.ErrNotFound) {
 		if _, ferr := s.FindRedrive(ctx, merchantID, redriveID); ferr != nil {
 			return nil, ferr
@@ -224,7 +224,7 @@ func (w *RedriveWorker) batch(ctx context.Context, inserter JobInserter, redrive
 		if err := json.Unmarshal(filter, &p); err != nil {
 			return fmt.Errorf("decode redrive filter: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT d.id `+redriveMatch+` AND d.id > $8 ORDER BY d.id LIMIT $9 FOR UPDATE OF d`,
+		rows, err := tx.Query(ctx, `SELECT d.id `+redriveMatch+` AND d.id > $9 ORDER BY d.id LIMIT $10 FOR UPDATE OF d`,
 			append(redriveArgs(merchantID, p, cutoff), cursor, redriveBatch)...)
 		if err != nil {
 			return fmt.Errorf("select deliveries: %w", err)

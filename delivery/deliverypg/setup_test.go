@@ -21,9 +21,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliverynet"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
@@ -134,7 +135,7 @@ func (s *syncBuffer) String() string {
 
 func (b *testBundle) merchant(t *testing.T, name string) string {
 	t.Helper()
-	m, _, err := account.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
+	m, _, err := accountpg.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
 	require.NoError(t, err)
 	return m.ID
 }

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/account"
 )
 
 // KeyAuthenticator resolves a secret API key to its merchant.

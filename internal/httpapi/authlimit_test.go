@@ -15,7 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/internal/account"
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
 
@@ -133,7 +134,7 @@ func (c *countingAuth) Authenticate(ctx context.Context, key string) (string, er
 func TestRequireKeyLimitsFailuresPerClient(t *testing.T) {
 	t.Parallel()
 
-	store := account.NewStore(pgtest.NewPool(t))
+	store := accountpg.NewStore(pgtest.NewPool(t))
 	_, key, err := store.Create(context.Background(), account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
 	auth := &countingAuth{next: store}

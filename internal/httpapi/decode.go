@@ -58,13 +58,13 @@ func tooLargeOrUnreadable(err error, maxBytes int64) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Type: TypeInvalidRequest, Code: "body_too_large",
 			Message: fmt.Sprintf("The request body must be at most %d bytes.", maxBytes)}
 	}
-	return Invalid("body_unreadable", "", "The request body could not be read.")
+	return &validation.Error{Code: "body_unreadable", Message: "The request body could not be read."}
 }
 
 // DecodeBytes is Decode for a body already read.
 func DecodeBytes(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return Invalid("body_missing", "", "The request body is empty; send a JSON object.")
+		return &validation.Error{Code: "body_missing", Message: "The request body is empty; send a JSON object."}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -73,30 +73,32 @@ func DecodeBytes(body []byte, dst any) error {
 		return malformed(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Invalid("json_invalid", "", "The request body must contain a single JSON object, but more data follows it.")
+		return &validation.Error{Code: "json_invalid",
+			Message: "The request body must contain a single JSON object, but more data follows it."}
 	}
 	if _, ok := tree.(map[string]any); !ok {
-		return Invalid("json_invalid", "", "The request body must be a JSON object.")
+		return &validation.Error{Code: "json_invalid", Message: "The request body must be a JSON object."}
 	}
 	if err := check(tree, reflect.TypeOf(dst).Elem(), ""); err != nil {
 		return err
 	}
 	// The tree matched dst's shape, so this cannot fail on types or fields.
 	if err := json.Unmarshal(body, dst); err != nil {
-		return Invalid("json_invalid", "", "The request body could not be decoded: "+err.Error())
+		return &validation.Error{Code: "json_invalid", Message: "The request body could not be decoded: " + err.Error()}
 	}
 	return nil
 }
 
-func malformed(err error) *Error {
+func malformed(err error) *validation.Error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return Invalid("json_invalid", "", fmt.Sprintf("The request body is not valid JSON (at byte %d): %s.", syn.Offset, syn.Error()))
+		return &validation.Error{Code: "json_invalid",
+			Message: fmt.Sprintf("The request body is not valid JSON (at byte %d): %s.", syn.Offset, syn.Error())}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return Invalid("json_invalid", "", "The request body is not valid JSON: it ends too early.")
+		return &validation.Error{Code: "json_invalid", Message: "The request body is not valid JSON: it ends too early."}
 	}
-	return Invalid("json_invalid", "", "The request body is not valid JSON: "+err.Error()+".")
+	return &validation.Error{Code: "json_invalid", Message: "The request body is not valid JSON: " + err.Error() + "."}
 }
 
 // check walks a decoded JSON value against the Go type it will be decoded
@@ -129,7 +131,8 @@ func check(v any, t reflect.Type, path string) error {
 			}
 			f, ok := fields[key]
 			if !ok {
-				return Invalid("parameter_unknown", join(path, key), fmt.Sprintf("Received unknown parameter: %s.", join(path, key)))
+				return &validation.Error{Param: join(path, key), Code: "parameter_unknown",
+					Message: fmt.Sprintf("Received unknown parameter: %s.", join(path, key))}
 			}
 			if err := check(val, f.Type, join(path, key)); err != nil {
 				return err
@@ -164,7 +167,8 @@ func check(v any, t reflect.Type, path string) error {
 			return wrongType(param, "a string", v)
 		}
 		if validation.HasControl(str) {
-			return Invalid(validation.CodeInvalid, param, fmt.Sprintf("Invalid value for %s: %s.", param, validation.MessageControl))
+			return &validation.Error{Param: param, Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("Invalid value for %s: %s.", param, validation.MessageControl)}
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
@@ -177,9 +181,11 @@ func check(v any, t reflect.Type, path string) error {
 		}
 		if _, err := strconv.ParseInt(string(n), 10, 64); err != nil {
 			if strings.ContainsAny(string(n), ".eE") {
-				return Invalid("parameter_invalid_integer", param, fmt.Sprintf("Invalid integer: %s; %s must be a whole number.", n, param))
+				return &validation.Error{Param: param, Code: "parameter_invalid_integer",
+					Message: fmt.Sprintf("Invalid integer: %s; %s must be a whole number.", n, param)}
 			}
-			return Invalid("parameter_invalid_integer", param, fmt.Sprintf("Invalid integer: %s is out of range.", n))
+			return &validation.Error{Param: param, Code: "parameter_invalid_integer",
+				Message: fmt.Sprintf("Invalid integer: %s is out of range.", n)}
 		}
 	case reflect.Interface:
 		// Any JSON is acceptable, but not control characters in it.
@@ -198,9 +204,10 @@ func checkKey(key, path string) error {
 		return nil
 	}
 	if path == "" {
-		return Invalid(validation.CodeInvalid, "", "Invalid parameter name: "+validation.MessageControl+".")
+		return &validation.Error{Code: validation.CodeInvalid, Message: "Invalid parameter name: " + validation.MessageControl + "."}
 	}
-	return Invalid(validation.CodeInvalid, path, fmt.Sprintf("Invalid key in %s: %s.", path, validation.MessageControl))
+	return &validation.Error{Param: path, Code: validation.CodeInvalid,
+		Message: fmt.Sprintf("Invalid key in %s: %s.", path, validation.MessageControl)}
 }
 
 // checkAnyText refuses control characters anywhere in a free-form JSON
@@ -209,7 +216,8 @@ func checkAnyText(v any, path string) error {
 	switch v := v.(type) {
 	case string:
 		if validation.HasControl(v) {
-			return Invalid(validation.CodeInvalid, path, fmt.Sprintf("Invalid value for %s: %s.", path, validation.MessageControl))
+			return &validation.Error{Param: path, Code: validation.CodeInvalid,
+				Message: fmt.Sprintf("Invalid value for %s: %s.", path, validation.MessageControl)}
 		}
 	case map[string]any:
 		for key, val := range v {
@@ -230,8 +238,9 @@ func checkAnyText(v any, path string) error {
 	return nil
 }
 
-func wrongType(param, want string, got any) *Error {
-	return Invalid("parameter_invalid_type", param, fmt.Sprintf("Invalid type for %s: expected %s, got %s.", param, want, jsonKind(got)))
+func wrongType(param, want string, got any) *validation.Error {
+	return &validation.Error{Param: param, Code: "parameter_invalid_type",
+		Message: fmt.Sprintf("Invalid type for %s: expected %s, got %s.", param, want, jsonKind(got))}
 }
 
 func jsonKind(v any) string {

@@ -34,11 +34,6 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return e.Message }
 
-// Invalid returns a 400 invalid_request_error.
-func Invalid(code, param, message string) *Error {
-	return &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: code, Param: param, Message: message}
-}
-
 // NotFound returns a 404 resource_missing error.
 func NotFound(message string) *Error {
 	return &Error{Status: http.StatusNotFound, Type: TypeInvalidRequest, Code: "resource_missing", Message: message}
@@ -53,15 +48,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing left to tell it
 }
 
-// WriteError writes err in the API error shape. An *Error is written as
-// is, a *validation.Error becomes a 400 naming the parameter; anything else
-// is an internal error: logged with the request id, and answered with a
-// generic 500 that carries only that id.
+// WriteError writes err in the API error shape. A *validation.Error (the
+// one way to say a request is invalid, from the domain packages and from
+// this one alike) becomes a 400 invalid_request_error naming the
+// parameter; an *Error (every other status) is written as is; anything
+// else is an internal error: logged with the request id, and answered with
+// a generic 500 that carries only that id.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var apiErr *Error
 	var verr *validation.Error
 	if errors.As(err, &verr) {
-		apiErr = Invalid(verr.Code, verr.Param, verr.Message)
+		apiErr = &Error{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: verr.Code, Param: verr.Param,
+			Message: verr.Message}
 	} else if !errors.As(err, &apiErr) {
 		reqID := RequestID(r.Context())
 		logger.ErrorContext(r.Context(), "internal error", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)

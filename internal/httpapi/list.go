@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // List is the JSON envelope of every list endpoint.
@@ -34,7 +36,8 @@ func ParsePage(r *http.Request) (Page, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return p, Invalid("parameter_invalid_integer", "limit", "limit must be an integer between 1 and 100.")
+			return p, &validation.Error{Param: "limit", Code: "parameter_invalid_integer",
+				Message: "limit must be an integer between 1 and 100."}
 		}
 		p.Limit = n
 	}

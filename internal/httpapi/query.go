@@ -28,9 +28,9 @@ func CheckQuery(logger *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// checkQuery returns the *Error for the first bad parameter of rawQuery,
+// checkQuery returns the *validation.Error for the first bad parameter of rawQuery,
 // in name order so the answer is the same on every try, or nil.
-func checkQuery(rawQuery string) *Error {
+func checkQuery(rawQuery string) *validation.Error {
 	if rawQuery == "" {
 		return nil
 	}
@@ -38,7 +38,8 @@ func checkQuery(rawQuery string) *Error {
 	if err != nil {
 		// url.ParseQuery's error quotes the offending bytes; the message
 		// stays fixed instead.
-		return Invalid(validation.CodeInvalid, "", "The query string is malformed: use & between parameters and %XX escapes only.")
+		return &validation.Error{Code: validation.CodeInvalid,
+			Message: "The query string is malformed: use & between parameters and %XX escapes only."}
 	}
 	names := make([]string, 0, len(q))
 	for name := range q {
@@ -48,12 +49,13 @@ func checkQuery(rawQuery string) *Error {
 	for _, name := range names {
 		if !cleanText(name) {
 			// The name is not sent back: it is the bad part.
-			return Invalid(validation.CodeInvalid, "", "Invalid query parameter name: control characters and invalid UTF-8 are not allowed.")
+			return &validation.Error{Code: validation.CodeInvalid,
+				Message: "Invalid query parameter name: control characters and invalid UTF-8 are not allowed."}
 		}
 		for _, v := range q[name] {
 			if !cleanText(v) {
-				return Invalid(validation.CodeInvalid, name,
-					fmt.Sprintf("Invalid value for the query parameter %s: control characters and invalid UTF-8 are not allowed.", name))
+				return &validation.Error{Param: name, Code: validation.CodeInvalid,
+					Message: fmt.Sprintf("Invalid value for the query parameter %s: control characters and invalid UTF-8 are not allowed.", name)}
 			}
 		}
 	}

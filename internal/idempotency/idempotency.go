@@ -46,6 +46,7 @@ import (
 
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/validation"
 )
 
 // Header is the request header carrying the key.
@@ -154,11 +155,13 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 
 func validateKey(key string) error {
 	if len(key) > 255 {
-		return httpapi.Invalid("idempotency_key_invalid", "", "The Idempotency-Key header must be at most 255 characters.")
+		return &validation.Error{Code: "idempotency_key_invalid",
+			Message: "The Idempotency-Key header must be at most 255 characters."}
 	}
 	for _, c := range key {
 		if c > unicode.MaxASCII || !unicode.IsPrint(c) {
-			return httpapi.Invalid("idempotency_key_invalid", "", "The Idempotency-Key header must be printable ASCII.")
+			return &validation.Error{Code: "idempotency_key_invalid",
+				Message: "The Idempotency-Key header must be printable ASCII."}
 		}
 	}
 	return nil

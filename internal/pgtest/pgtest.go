@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldpay/herald/internal/id"
@@ -44,12 +45,22 @@ var (
 // when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	return newPool(t, nil)
+}
+
+// newPool opens a pool on a new migrated database, with its connections'
+// tracer when tracer is not nil.
+func newPool(t testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
 	dbURL := NewDatabase(t)
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatalf("pgtest: parse url: %v", err)
 	}
 	cfg.MaxConns = 20
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: open pool: %v", err)

@@ -1,15 +1,27 @@
-// Package validation describes an invalid request parameter. The domain
-// packages (checkout, delivery) return *Error from their validation, and
-// httpapi answers it with a 400 naming the parameter, in one place.
+// Package validation describes an invalid request: the one error behind
+// every 400. The domain packages (checkout, delivery) return *Error from
+// their validation, httpapi's decoding and query checks return it too, and
+// httpapi.WriteError answers it with a 400 naming the parameter, in one
+// place.
+//
+// It is built as a literal with named fields, never from positional
+// strings that could be swapped:
+//
+//	&validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "must use https"}
 package validation
 
 import "unicode"
 
-// Error reports one invalid parameter. Param uses the API's bracket
-// notation, e.g. "line_items[2][unit_amount]".
+// Error reports one invalid parameter, or an invalid request as a whole
+// when Param is empty (a malformed body or query string).
 type Error struct {
-	Param   string
-	Code    string
+	// Param uses the API's bracket notation, e.g.
+	// "line_items[2][unit_amount]".
+	Param string
+	// Code is the API error's "code": one of the Code… constants, or a
+	// more precise one of the caller's (e.g. "json_invalid").
+	Code string
+	// Message is shown to the API client as is.
 	Message string
 }
 
@@ -26,11 +38,6 @@ const (
 	CodeAmountTooSmall  = "amount_too_small"
 	CodeResourceMissing = "resource_missing"
 )
-
-// Invalid returns an *Error.
-func Invalid(param, code, message string) *Error {
-	return &Error{Param: param, Code: code, Message: message}
-}
 
 // MessageControl is the message for a value with a control character.
 const MessageControl = "control characters are not allowed"
@@ -51,5 +58,5 @@ func HasControl(s string) bool {
 
 // Control returns the *Error for a parameter holding a control character.
 func Control(param string) *Error {
-	return Invalid(param, CodeInvalid, MessageControl)
+	return &Error{Param: param, Code: CodeInvalid, Message: MessageControl}
 }

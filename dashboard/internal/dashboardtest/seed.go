@@ -13,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/account"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -22,7 +23,7 @@ import (
 // Merchant creates a merchant and returns its id.
 func Merchant(t testing.TB, pool *pgxpool.Pool, name string) string {
 	t.Helper()
-	m, _, err := account.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
+	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
 	require.NoError(t, err)
 	return m.ID
 }
@@ -165,12 +166,15 @@ func errorMessage(a AttemptOpts) string {
 	return ""
 }
 
-// Redrive creates a bulk redrive row (no job) and returns its id.
+// Redrive creates a bulk redrive of failed deliveries (a row, no job) and
+// returns its id.
 func Redrive(t testing.TB, pool *pgxpool.Pool, merchantID string, status delivery.RedriveStatus, matched, enqueued int, created time.Time) string {
 	t.Helper()
 	redriveID := id.New("rdr")
-	_, err := pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
-		VALUES ($1, $2, '{"status": "failed"}', $3, $4, $5, $6, $6)`, redriveID, merchantID, status, matched, enqueued, created)
+	filter, err := json.Marshal(delivery.RedriveParams{Status: delivery.StatusFailed})
+	require.NoError(t, err)
+	_, err = pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, redriveID, merchantID, filter, status, matched, enqueued, created)
 	require.NoError(t, err)
 	return redriveID
 }

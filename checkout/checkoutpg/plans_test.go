@@ -1,0 +1,65 @@
+package checkoutpg
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/pgtest"
+)
+
+// Two queries keep a status as a literal, for their partial indexes: the
+// literal must still be the typed constant's value, and the index must
+// serve the query even in a generic plan, made without the arguments (as
+// Postgres may settle on for a statement pgx has prepared).
+func TestPartialIndexLiterals(t *testing.T) {
+	t.Parallel()
+
+	require.Contains(t, expireDueSQL, "s.status = '"+string(checkout.StatusOpen)+"'")
+	require.Equal(t, 3, strings.Count(riskSignalsSQL, "status = '"+string(checkout.ChargeFailed)+"'"))
+	require.Contains(t, sweepProcessingSQL, "c.status = '"+string(checkout.ChargeProcessing)+"'")
+	pool := pgtest.NewPool(t)
+	now := time.Now()
+	for _, tt := range []struct {
+		name string
+		st   pgtest.Statement
+		uses []string
+	}{
+		{"ExpireDue", pgtest.Statement{SQL: expireDueSQL, Args: []any{now, 100}}, []string{"checkout_sessions_open_expires"}},
+		{"RiskSignals", pgtest.Statement{SQL: riskSignalsSQL, Args: []any{"cs_1", "fp", netip.MustParseAddr("192.0.2.7"), now}},
+			// On an empty table the planner may serve all three counts from
+			// either partial index: that one can is what the literal buys.
+			[]string{"using charges_failed_"}},
+		{"SweepProcessing", pgtest.Statement{SQL: sweepProcessingSQL, Args: []any{now, ReconcileChargeArgs{}.Kind(), liveJobStateNames, 500}},
+			[]string{"charges_one_processing_per_session"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			plan := pgtest.ExplainGeneric(t, pool, tt.st)
+			for _, index := range tt.uses {
+				require.Contains(t, plan, index, plan)
+			}
+		})
+	}
+}
+
+// The typed statuses are exactly the values the schema accepts: a status
+// added on one side only fails here.
+func TestStatusesMatchSchema(t *testing.T) {
+	t.Parallel()
+
+	pool := pgtest.NewPool(t)
+	pgtest.RequireCheckValues(t, pool, "checkout_sessions", "status", checkout.StatusOpen, checkout.StatusComplete,
+		checkout.StatusExpired)
+	pgtest.RequireCheckValues(t, pool, "checkout_sessions", "payment_status", checkout.PaymentUnpaid, checkout.PaymentPaid)
+	pgtest.RequireCheckValues(t, pool, "charges", "status", checkout.ChargeProcessing, checkout.ChargeRequiresAuthentication,
+		checkout.ChargeSucceeded, checkout.ChargeFailed, checkout.ChargeCanceled)
+	pgtest.RequireCheckValues(t, pool, "charges", "risk_decision", checkout.RiskAllow, checkout.RiskChallenge, checkout.RiskBlock)
+	pgtest.RequireCheckValues(t, pool, "charges", "three_d_secure", checkout.ThreeDSNotRequired, checkout.ThreeDSRequired,
+		checkout.ThreeDSAuthenticated, checkout.ThreeDSFailed)
+}

@@ -1,0 +1,456 @@
+package deliveryhttp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliveryhttp"
+	"github.com/heraldpay/herald/delivery/deliverypg"
+	"github.com/heraldpay/herald/internal/httpapi"
+	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/webhook"
+)
+
+// testBundle is the delivery API on a real server: the routes behind the
+// httpapi middleware as cmd/herald mounts them (request ids, panics, API
+// keys checked by the real account store, query checks), the real
+// deliverypg.Service on its own database, and two merchants. No worker
+// runs: deliveries stay where the API and the publisher put them.
+type testBundle struct {
+	url  string
+	pool *pgxpool.Pool
+	svc  *deliverypg.Service
+	acme merchant
+	// globex is another merchant, whose key must see none of acme's objects.
+	globex merchant
+}
+
+type merchant struct{ id, key string }
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	logger := slog.New(slog.DiscardHandler)
+	box, err := seal.New(bytes.Repeat([]byte{3}, 32))
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	b := &testBundle{pool: pool, svc: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter, Logger: logger})}
+	accounts := accountpg.NewStore(pool)
+	for _, m := range []*merchant{&b.acme, &b.globex} {
+		created, key, err := accounts.Create(ctx, account.Merchant{Name: "Merchant"})
+		require.NoError(t, err)
+		*m = merchant{created.ID, key}
+	}
+
+	r := chi.NewRouter()
+	r.Use(httpapi.RequestIDs, httpapi.Recover(logger))
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(httpapi.RequireKey(accounts, nil, logger), httpapi.CheckQuery(logger))
+		(&deliveryhttp.API{Endpoints: b.svc, Events: b.svc, Deliveries: b.svc, Logger: logger}).Register(r)
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	b.url = srv.URL
+	return b
+}
+
+// reply is an API answer: its status and JSON body.
+type reply struct {
+	status int
+	body   map[string]any
+}
+
+// errorOf returns the error body's field ("code", "param", …).
+func (r reply) errorOf(field string) any {
+	e, _ := r.body["error"].(map[string]any)
+	return e[field]
+}
+
+// list returns a list answer's data.
+func (r reply) list() []map[string]any {
+	var out []map[string]any
+	for _, v := range r.body["data"].([]any) {
+		out = append(out, v.(map[string]any))
+	}
+	return out
+}
+
+// do sends method path as m, with body as JSON when it is not nil.
+func (b *testBundle) do(t *testing.T, m merchant, method, path string, body any) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, b.url+path, rd)
+	require.NoError(t, err)
+	if m.key != "" {
+		req.Header.Set("Authorization", "Bearer "+m.key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out := reply{status: resp.StatusCode}
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.body))
+	return out
+}
+
+// endpoint creates an endpoint of m through the API and returns its id.
+func (b *testBundle) endpoint(t *testing.T, m merchant, events ...string) string {
+	t.Helper()
+	r := b.do(t, m, http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com/" + id.Random(6),
+		"enabled_events": events})
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	return r.body["id"].(string)
+}
+
+// publish commits an event of type typ for m, as checkout does, and
+// returns its id.
+func (b *testBundle) publish(t *testing.T, m merchant, typ string) string {
+	t.Helper()
+	ev, err := webhook.NewEvent(id.New("evt"), typ, time.Now().Unix(), map[string]string{"object": "test"})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return b.svc.PublishTx(ctx, tx, m.id, ev) }))
+	return ev.ID
+}
+
+// requireError checks an error answer's status, code and parameter.
+func requireError(t *testing.T, r reply, status int, code, param string) {
+	t.Helper()
+	require.Equal(t, status, r.status, r.body)
+	require.Equal(t, code, r.errorOf("code"), r.body)
+	if param == "" {
+		require.Nil(t, r.errorOf("param"), r.body)
+	} else {
+		require.Equal(t, param, r.errorOf("param"), r.body)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	requireError(t, b.do(t, merchant{}, http.MethodGet, "/v1/webhook_endpoints", nil), http.StatusUnauthorized, "api_key_missing", "")
+	requireError(t, b.do(t, merchant{key: "sk_test_" + id.Random(32)}, http.MethodGet, "/v1/webhook_endpoints", nil),
+		http.StatusUnauthorized, "api_key_invalid", "")
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).status)
+	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/deliveries?status=%00", nil), http.StatusBadRequest, "parameter_invalid", "status")
+}
+
+func TestEndpoints(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	created := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com/a",
+		"enabled_events": []string{"*"}, "description": "orders"})
+	require.Equal(t, http.StatusOK, created.status, created.body)
+	endpointID := created.body["id"].(string)
+	require.True(t, id.HasPrefix(endpointID, "we"))
+	require.Equal(t, "webhook_endpoint", created.body["object"])
+	require.Equal(t, "enabled", created.body["status"])
+	secret := created.body["secret"].(string)
+	require.True(t, strings.HasPrefix(secret, "whsec_"))
+
+	got := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, "orders", got.body["description"])
+	require.NotContains(t, got.body, "secret", "the secret is shown on create and roll only")
+
+	updated := b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+endpointID, map[string]any{"status": "disabled"})
+	require.Equal(t, http.StatusOK, updated.status, updated.body)
+	require.Equal(t, "disabled", updated.body["status"])
+	require.Equal(t, delivery.DisabledReasonManual, updated.body["disabled_reason"])
+
+	rolled := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+endpointID+"/roll_secret", map[string]any{"expire_previous_in": 60})
+	require.Equal(t, http.StatusOK, rolled.status, rolled.body)
+	require.True(t, strings.HasPrefix(rolled.body["secret"].(string), "whsec_"))
+	require.NotEqual(t, secret, rolled.body["secret"])
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+endpointID+"/roll_secret", nil).status,
+		"the body is optional")
+
+	deleted := b.do(t, b.acme, http.MethodDelete, "/v1/webhook_endpoints/"+endpointID, nil)
+	require.Equal(t, http.StatusOK, deleted.status)
+	require.Equal(t, map[string]any{"id": endpointID, "object": "webhook_endpoint", "deleted": true}, deleted.body)
+	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil), http.StatusNotFound, "resource_missing", "")
+}
+
+// Lists page with limit and starting_after, newest first.
+func TestEndpointList(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	var ids []string
+	for range 3 {
+		ids = append(ids, b.endpoint(t, b.acme, "*"))
+	}
+	b.endpoint(t, b.globex, "*")
+
+	first := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=2", nil)
+	require.Equal(t, http.StatusOK, first.status)
+	require.Equal(t, "list", first.body["object"])
+	require.Equal(t, true, first.body["has_more"])
+	page := first.list()
+	require.Equal(t, []any{ids[2], ids[1]}, []any{page[0]["id"], page[1]["id"]})
+	second := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=2&starting_after="+ids[1], nil)
+	require.Equal(t, false, second.body["has_more"])
+	require.Len(t, second.list(), 1)
+	require.Equal(t, ids[0], second.list()[0]["id"])
+
+	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=0", nil), http.StatusBadRequest, "parameter_invalid_integer", "limit")
+	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=abc", nil), http.StatusBadRequest, "parameter_invalid_integer", "limit")
+	requireError(t, b.do(t, b.globex, http.MethodGet, "/v1/webhook_endpoints?starting_after="+ids[1], nil),
+		http.StatusBadRequest, "resource_missing", "starting_after")
+}
+
+// Invalid requests get a 400 naming the parameter, and change nothing.
+func TestEndpointValidation(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	endpointID := b.endpoint(t, b.acme, "*")
+	for _, tt := range []struct {
+		name         string
+		method, path string
+		body         any
+		code, param  string
+	}{
+		{"no url", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"enabled_events": []string{"*"}}, "parameter_missing", "url"},
+		{"ftp url", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "ftp://hooks.example.com", "enabled_events": []string{"*"}},
+			"url_invalid", "url"},
+		{"unknown event type", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com",
+			"enabled_events": []string{"order.shipped"}}, "parameter_invalid", "enabled_events[0]"},
+		{"unknown field", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com",
+			"enabled_events": []string{"*"}, "colour": "red"}, "parameter_unknown", "colour"},
+		{"wrong type", http.MethodPatch, "/v1/webhook_endpoints/" + endpointID, map[string]any{"paused": "yes"}, "parameter_invalid_type", "paused"},
+		{"bad status", http.MethodPatch, "/v1/webhook_endpoints/" + endpointID, map[string]any{"status": "archived"}, "parameter_invalid", "status"},
+		{"control character", http.MethodPatch, "/v1/webhook_endpoints/" + endpointID, map[string]any{"description": "a\x00b"},
+			"parameter_invalid", "description"},
+		{"overlap too long", http.MethodPost, "/v1/webhook_endpoints/" + endpointID + "/roll_secret",
+			map[string]any{"expire_previous_in": int64(delivery.MaxSecretOverlap/time.Second) + 1}, "parameter_invalid", "expire_previous_in"},
+		{"negative overlap", http.MethodPost, "/v1/webhook_endpoints/" + endpointID + "/roll_secret",
+			map[string]any{"expire_previous_in": -1}, "parameter_invalid", "expire_previous_in"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireError(t, b.do(t, b.acme, tt.method, tt.path, tt.body), http.StatusBadRequest, tt.code, tt.param)
+		})
+	}
+	list := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).list()
+	require.Len(t, list, 1)
+	require.Equal(t, "enabled", list[0]["status"])
+	require.Empty(t, list[0]["description"])
+	require.Equal(t, false, list[0]["paused"])
+}
+
+func TestEvents(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	completed := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	expired := b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
+	b.publish(t, b.globex, webhook.TypeCheckoutSessionCompleted)
+
+	got := b.do(t, b.acme, http.MethodGet, "/v1/events/"+completed, nil)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, "event", got.body["object"])
+	require.Equal(t, webhook.TypeCheckoutSessionCompleted, got.body["type"])
+
+	all := b.do(t, b.acme, http.MethodGet, "/v1/events", nil).list()
+	require.Equal(t, []any{expired, completed}, []any{all[0]["id"], all[1]["id"]}, "newest first, the merchant's own")
+	require.Len(t, all, 2)
+	typed := b.do(t, b.acme, http.MethodGet, "/v1/events?type="+webhook.TypeCheckoutSessionCompleted, nil).list()
+	require.Len(t, typed, 1)
+	require.Equal(t, completed, typed[0]["id"])
+	after := b.do(t, b.acme, http.MethodGet, "/v1/events?starting_after="+expired, nil)
+	require.Len(t, after.list(), 1)
+	require.Equal(t, false, after.body["has_more"])
+	requireError(t, b.do(t, b.globex, http.MethodGet, "/v1/events?starting_after="+expired, nil),
+		http.StatusBadRequest, "resource_missing", "starting_after")
+}
+
+// Every status of the deliveries list is reachable, and each filter
+// narrows it.
+func TestDeliveries(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	live := b.endpoint(t, b.acme, "*")
+	off := b.endpoint(t, b.acme, "*")
+	gone := b.endpoint(t, b.acme, webhook.TypeCheckoutSessionExpired)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).status)
+	first := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	second := b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodDelete, "/v1/webhook_endpoints/"+gone, nil).status)
+
+	list := func(query string) []map[string]any {
+		t.Helper()
+		r := b.do(t, b.acme, http.MethodGet, "/v1/deliveries"+query, nil)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		return r.list()
+	}
+	pick := func(list []map[string]any, field string) []any {
+		var out []any
+		for _, d := range list {
+			out = append(out, d[field])
+		}
+		return out
+	}
+	// live also hears that off was disabled (an operational event).
+	require.Len(t, list(""), 6)
+	require.ElementsMatch(t, []any{live, live, live}, pick(list("?status=pending"), "endpoint"))
+	require.ElementsMatch(t, []any{off, off}, pick(list("?status=skipped"), "endpoint"), "a disabled endpoint's deliveries are skipped, not dropped")
+	require.ElementsMatch(t, []any{gone}, pick(list("?status=canceled"), "endpoint"), "deleting an endpoint cancels its pending deliveries")
+	require.Empty(t, list("?status=failed"))
+	require.ElementsMatch(t, []any{webhook.TypeCheckoutSessionCompleted, webhook.TypeCheckoutSessionExpired, webhook.TypeWebhookEndpointDisabled},
+		pick(list("?endpoint_id="+live), "event_type"))
+	require.ElementsMatch(t, []any{live, off}, pick(list("?event_id="+first), "endpoint"))
+	require.ElementsMatch(t, []any{second}, pick(list("?endpoint_id="+off+"&status=skipped&event_id="+second), "event"))
+	require.Empty(t, b.do(t, b.globex, http.MethodGet, "/v1/deliveries", nil).list())
+	paged := b.do(t, b.acme, http.MethodGet, "/v1/deliveries?limit=2", nil)
+	require.Equal(t, true, paged.body["has_more"])
+	rest := list("?limit=10&starting_after=" + paged.list()[1]["id"].(string))
+	require.Len(t, rest, 4)
+	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/deliveries?status=lost", nil), http.StatusBadRequest, "parameter_invalid", "status")
+
+	skipped := list("?status=skipped&event_id=" + first)[0]
+	got := b.do(t, b.acme, http.MethodGet, "/v1/deliveries/"+skipped["id"].(string), nil)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, "skipped", got.body["status"])
+	require.Equal(t, float64(0), got.body["attempt_count"])
+
+	// A redrive of a skipped delivery waits for its endpoint.
+	redrive := "/v1/deliveries/" + skipped["id"].(string) + "/redrive"
+	requireError(t, b.do(t, b.acme, http.MethodPost, redrive, nil), http.StatusConflict, "endpoint_disabled", "")
+	require.Equal(t, "skipped", b.do(t, b.acme, http.MethodGet, "/v1/deliveries/"+skipped["id"].(string), nil).body["status"])
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).status)
+	sent := b.do(t, b.acme, http.MethodPost, redrive, nil)
+	require.Equal(t, http.StatusOK, sent.status, sent.body)
+	require.Equal(t, "pending", sent.body["status"])
+	require.Equal(t, skipped["id"], sent.body["id"])
+}
+
+func TestRedrives(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	off := b.endpoint(t, b.acme, "*")
+	b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).status)
+	b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).status)
+
+	dry := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"endpoint_id": off, "status": "skipped", "dry_run": true})
+	require.Equal(t, http.StatusOK, dry.status, dry.body)
+	require.Equal(t, float64(2), dry.body["matched"])
+	require.Nil(t, dry.body["id"], "a dry run is an answer, not a redrive")
+	typed := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"status": "skipped", "dry_run": true,
+		"event_type": webhook.TypeCheckoutSessionExpired})
+	require.Equal(t, float64(1), typed.body["matched"])
+	require.Equal(t, float64(0), b.do(t, b.globex, http.MethodPost, "/v1/redrives", map[string]any{"status": "skipped", "dry_run": true}).body["matched"])
+
+	created := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"endpoint_id": off, "status": "skipped"})
+	require.Equal(t, http.StatusOK, created.status, created.body)
+	redriveID := created.body["id"].(string)
+	require.True(t, id.HasPrefix(redriveID, "rdr"))
+	require.Equal(t, "queued", created.body["status"])
+	got := b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, float64(2), got.body["matched"])
+
+	canceled := b.do(t, b.acme, http.MethodPost, "/v1/redrives/"+redriveID+"/cancel", nil)
+	require.Equal(t, http.StatusOK, canceled.status, canceled.body)
+	require.Equal(t, "canceled", canceled.body["status"])
+	requireError(t, b.do(t, b.acme, http.MethodPost, "/v1/redrives/"+redriveID+"/cancel", nil), http.StatusConflict, "redrive_finished", "")
+
+	for _, tt := range []struct {
+		name        string
+		body        any
+		code, param string
+	}{
+		{"unknown event type", map[string]any{"event_type": "order.shipped"}, "parameter_invalid", "event_type"},
+		{"pending cannot be redriven", map[string]any{"status": "pending"}, "parameter_invalid", "status"},
+		{"window backwards", map[string]any{"since": 2000, "until": 1000}, "parameter_invalid", "until"},
+		{"string for a time", map[string]any{"since": "yesterday"}, "parameter_invalid_type", "since"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireError(t, b.do(t, b.acme, http.MethodPost, "/v1/redrives", tt.body), http.StatusBadRequest, tt.code, tt.param)
+		})
+	}
+}
+
+// Every route with an id answers 404, the same way, for an id of another
+// merchant, an unknown id and an id that is not of the route's kind: the
+// three cannot be told apart.
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	endpointID := b.endpoint(t, b.acme, "*")
+	eventID := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	deliveryID := b.do(t, b.acme, http.MethodGet, "/v1/deliveries", nil).list()[0]["id"].(string)
+	redriveID := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"status": "failed"}).body["id"].(string)
+	for _, tt := range []struct {
+		method, path string // %s is the id
+		id           string
+		body         any
+	}{
+		{http.MethodGet, "/v1/webhook_endpoints/%s", endpointID, nil},
+		{http.MethodPatch, "/v1/webhook_endpoints/%s", endpointID, map[string]any{"paused": true}},
+		{http.MethodDelete, "/v1/webhook_endpoints/%s", endpointID, nil},
+		{http.MethodPost, "/v1/webhook_endpoints/%s/roll_secret", endpointID, nil},
+		{http.MethodGet, "/v1/events/%s", eventID, nil},
+		{http.MethodGet, "/v1/deliveries/%s", deliveryID, nil},
+		{http.MethodPost, "/v1/deliveries/%s/redrive", deliveryID, nil},
+		{http.MethodGet, "/v1/redrives/%s", redriveID, nil},
+		{http.MethodPost, "/v1/redrives/%s/cancel", redriveID, nil},
+	} {
+		prefix, _, _ := strings.Cut(tt.id, "_")
+		for _, c := range []struct {
+			name string
+			m    merchant
+			id   string
+		}{
+			{"another merchant's", b.globex, tt.id},
+			{"unknown", b.acme, prefix + "_" + id.Random(24)},
+			{"other kind", b.acme, "cs_" + id.Random(24)},
+			{"garbage", b.acme, prefix + "_x-y"},
+		} {
+			t.Run(tt.method+" "+tt.path+" "+c.name, func(t *testing.T) {
+				r := b.do(t, c.m, tt.method, strings.Replace(tt.path, "%s", c.id, 1), tt.body)
+				requireError(t, r, http.StatusNotFound, "resource_missing", "")
+				require.Equal(t, "No such object: '"+c.id+"'.", r.errorOf("message"))
+			})
+		}
+	}
+	// Nothing changed for the owner.
+	got := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, false, got.body["paused"])
+	require.Equal(t, "queued", b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil).body["status"])
+}
