@@ -4,7 +4,7 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test fuzz bench build lint fmt
+.PHONY: help run test fuzz mutants bench build image lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,11 +18,17 @@ test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	@scripts/fuzz
 
+mutants: ## mutation testing: every mutation in scripts/mutants.txt must make its tests fail (about 10 minutes)
+	@scripts/mutants
+
 bench: ## the delivery benchmark (about 3 minutes); table on stdout, bench-results.json
 	@scripts/bench
 
 build: ## build bin/herald
 	$(GO) build -o bin/herald ./cmd/herald
+
+image: ## container image: static binary + CA certificates, FROM scratch (podman or docker; IMAGE=name:tag)
+	@scripts/image
 
 lint: ## gofmt, go vet and golangci-lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

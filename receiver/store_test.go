@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -13,16 +14,31 @@ import (
 	"github.com/heraldpay/herald/internal/pgtest"
 )
 
-// stores returns one of each Store, the Postgres one with a "fulfilments"
-// table that fn can write to.
-func stores(t *testing.T) map[string]Store {
+// testStore is a Store under test and, for the Postgres one, a way to count
+// the sessions of its database waiting on a lock.
+type testStore struct {
+	Store
+	lockWaiters func(t *testing.T) int
+}
+
+// stores returns one of each Store.
+func stores(t *testing.T) map[string]testStore {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	pg, err := NewPostgresStore(pool, "public.receiver_once")
 	require.NoError(t, err)
 	require.NoError(t, pg.CreateTable(context.Background()))
 	require.NoError(t, pg.CreateTable(context.Background()), "CreateTable is idempotent")
-	return map[string]Store{"Postgres": pg, "Memory": NewMemoryStore()}
+	// Called from the goroutines of the test: it reports, never stops.
+	waiters := func(t *testing.T) int {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Errorf("count lock waiters: %v", err)
+		}
+		return n
+	}
+	return map[string]testStore{"Postgres": {pg, waiters}, "Memory": {NewMemoryStore(), nil}}
 }
 
 func TestStoreOnce(t *testing.T) {
@@ -51,15 +67,61 @@ func TestStoreOnce(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, ran, "a failed run records nothing")
 
-			var wg sync.WaitGroup
-			for range 10 {
-				wg.Go(func() {
-					_, err := store.Once(ctx, "k3", fn)
-					require.NoError(t, err)
+			// Ten calls for one key released at once, and a fn that takes
+			// its time: the first caller is still inside it when the other
+			// nine arrive, so a store that looked for the key before
+			// recording it would let a second caller in. fn waits until
+			// that happens, or until the nine are seen blocked (Postgres:
+			// on the first caller's uncommitted key), or, where blocking
+			// cannot be seen (memory), for a quarter of a second.
+			const callers = 10
+			var inside atomic.Int32
+			secondIn := make(chan struct{})
+			slow := func(context.Context) error {
+				if n := inside.Add(1); n > 1 {
+					if n == 2 {
+						close(secondIn)
+					}
+					return nil
+				}
+				deadline := time.Now().Add(250 * time.Millisecond)
+				if store.lockWaiters != nil {
+					deadline = time.Now().Add(10 * time.Second)
+				}
+				for time.Now().Before(deadline) {
+					if store.lockWaiters != nil && store.lockWaiters(t) == callers-1 {
+						return nil
+					}
+					select {
+					case <-secondIn:
+						return nil
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				return nil
+			}
+			var ready, done sync.WaitGroup
+			start := make(chan struct{})
+			var reported atomic.Int32
+			for range callers {
+				ready.Add(1)
+				done.Go(func() {
+					ready.Done()
+					<-start
+					r, err := store.Once(ctx, "k3", slow)
+					if err != nil {
+						t.Errorf("Once: %v", err)
+					}
+					if r {
+						reported.Add(1)
+					}
 				})
 			}
-			wg.Wait()
-			require.Equal(t, int32(3), runs.Load(), "ten concurrent calls, one run")
+			ready.Wait()
+			close(start)
+			done.Wait()
+			require.Equal(t, int32(1), inside.Load(), "ten concurrent calls, one run")
+			require.Equal(t, int32(1), reported.Load(), "one call reports that fn ran")
 		})
 	}
 }

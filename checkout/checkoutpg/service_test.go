@@ -458,20 +458,71 @@ func TestThreeDSecure(t *testing.T) {
 	})
 }
 
+// lockWaiters counts the sessions of the test's database waiting for a
+// lock. It reports an error rather than stopping: it runs on the goroutines
+// of payments.
+func (b *testBundle) lockWaiters(t *testing.T) int {
+	var n int
+	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		t.Errorf("count lock waiters: %v", err)
+	}
+	return n
+}
+
+// firstChargeHeld holds the first charge at the acquirer until the other
+// attempts are all seen waiting for a lock, or until a second charge
+// arrives (which only a missing session lock lets happen), so that a race
+// between attempts is decided the same way on every run.
+type firstChargeHeld struct {
+	*countingAcquirer
+	others  int
+	waiters func() int
+	calls   atomic.Int32
+	second  chan struct{}
+}
+
+func (a *firstChargeHeld) Charge(ctx context.Context, req checkout.ChargeRequest) (checkout.ChargeResult, error) {
+	switch a.calls.Add(1) {
+	case 1:
+		deadline := time.Now().Add(10 * time.Second)
+	wait:
+		for time.Now().Before(deadline) && a.waiters() < a.others {
+			select {
+			case <-a.second:
+				break wait
+			case <-ctx.Done():
+				return checkout.ChargeResult{}, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	case 2:
+		close(a.second)
+	}
+	return a.countingAcquirer.Charge(ctx, req)
+}
+
 // Ten simultaneous submissions of one session: exactly one charge, one
-// completion, one completed event.
+// completion, one completed event. All ten are released together, and the
+// first is held at the acquirer until the nine others wait for the
+// session's lock.
 func TestConcurrentPayChargesOnce(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
 	b := setup(t)
 	sess := b.createSession(t, b.merchant, 4200)
+	const payers = 10
+	b.svc.cfg.Acquirer = &firstChargeHeld{countingAcquirer: b.acquirer, others: payers - 1,
+		waiters: func() int { return b.lockWaiters(t) }, second: make(chan struct{})}
 
-	var wg sync.WaitGroup
+	var ready, wg sync.WaitGroup
 	var succeeded, alreadyComplete atomic.Int32
 	start := make(chan struct{})
-	for range 10 {
+	for range payers {
+		ready.Add(1)
 		wg.Go(func() {
+			ready.Done()
 			<-start
 			res, err := b.pay(t, sess.ID, checkout.TestCardVisa)
 			switch {
@@ -484,6 +535,7 @@ func TestConcurrentPayChargesOnce(t *testing.T) {
 			}
 		})
 	}
+	ready.Wait()
 	close(start)
 	wg.Wait()
 

@@ -9,7 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -170,21 +172,49 @@ func TestPaymentFormCSRF(t *testing.T) {
 func TestDoubleSubmitChargesOnce(t *testing.T) {
 	t.Parallel()
 
+	ctx := context.Background()
 	f := newCheckout(t)
 	c := formClient(t)
 	token := openForm(t, c, f.payURL)
 
-	var wg sync.WaitGroup
+	// The acquirer's ledger is locked, so the first submission to reach the
+	// acquirer waits there, holding the session's lock. The ledger is let go
+	// once the other submission has either answered or is waiting on a lock
+	// too (on the session's; were the session not locked, at the acquirer
+	// as well): the race goes the same way on every run.
+	hold, err := f.ts.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer hold.Rollback(ctx) //nolint:errcheck // released below; a failed test releases it here
+	_, err = hold.Exec(ctx, `LOCK TABLE acquirer_ledger IN SHARE MODE`)
+	require.NoError(t, err)
+
+	var ready, wg sync.WaitGroup
+	var answered atomic.Int32
+	start := make(chan struct{})
 	locations := make(chan string, 2)
 	for range 2 {
+		ready.Add(1)
 		wg.Go(func() {
+			ready.Done()
+			<-start
 			resp, _ := postForm(t, c, f.payURL, payForm(token, "4242424242424242"))
+			answered.Add(1)
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Errorf("status %d, want 303", resp.StatusCode)
 			}
 			locations <- resp.Header.Get("Location")
 		})
 	}
+	ready.Wait()
+	close(start)
+	waitFor(t, 20*time.Second, "both submissions to wait on a lock or answer", func() bool {
+		var waiting int32
+		require.NoError(t, f.ts.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'
+				AND (query LIKE '%acquirer_ledger%' OR query LIKE '%checkout_sessions%')`).Scan(&waiting))
+		return waiting+answered.Load() == 2
+	})
+	require.NoError(t, hold.Rollback(ctx))
 	wg.Wait()
 	close(locations)
 	for loc := range locations {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -88,12 +89,17 @@ func newTestTLSServer(t *testing.T, h http.Handler, cfg *tls.Config) *httptest.S
 	return srv
 }
 
-// newTestServer6 serves h on [::1], or skips if this machine has no IPv6
-// loopback.
+// newTestServer6 serves h on [::1]. Where the machine has no IPv6 loopback
+// it skips, unless HERALD_REQUIRE_IPV6=1 (set by .ci/run, which enables
+// IPv6 on lo first): there the IPv6 cases of the SSRF guard must run, so it
+// fails instead.
 func newTestServer6(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
+		if os.Getenv("HERALD_REQUIRE_IPV6") == "1" {
+			t.Fatalf("no IPv6 loopback, and HERALD_REQUIRE_IPV6=1: %v", err)
+		}
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	srv := httptest.NewUnstartedServer(h)

@@ -41,7 +41,8 @@ func TestCoalescerBatchesConcurrentCalls(t *testing.T) {
 			require.Equal(t, i*2, out)
 		})
 		if i == 0 {
-			time.Sleep(20 * time.Millisecond) // let the first call start its batch alone
+			// The first call starts a batch of its own, held by release.
+			require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
 		}
 	}
 	require.Eventually(t, func() bool { return len(c.in) == 40 }, 5*time.Second, time.Millisecond)

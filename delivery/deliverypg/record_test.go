@@ -168,7 +168,9 @@ func TestRecordFallsBackRowByRow(t *testing.T) {
 // recorded.
 func TestHostileCertificateDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	// A handshake that fails must fail as TLS, not as a timeout on a loaded
+	// machine.
+	b := setup(t, func(c *testConfig) { c.worker.AttemptTimeout = 15 * time.Second })
 	hostile := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	hostile.TLS = &tls.Config{Certificates: []tls.Certificate{nulCertificate(t)}}
 	hostile.StartTLS()

@@ -181,6 +181,9 @@ type RedriveWorker struct {
 	river.WorkerDefaults[RedriveArgs]
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// batchSize is redriveBatch; tests make it small to cross batch boundaries
+	// with a few deliveries.
+	batchSize int
 }
 
 // NewRedriveWorker returns the worker; now defaults to time.Now.
@@ -188,7 +191,7 @@ func NewRedriveWorker(pool *pgxpool.Pool, now func() time.Time) *RedriveWorker {
 	if now == nil {
 		now = time.Now
 	}
-	return &RedriveWorker{pool: pool, now: now}
+	return &RedriveWorker{pool: pool, now: now, batchSize: redriveBatch}
 }
 
 // Work implements river.Worker.
@@ -225,7 +228,7 @@ func (w *RedriveWorker) batch(ctx context.Context, inserter JobInserter, redrive
 			return fmt.Errorf("decode redrive filter: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT d.id `+redriveMatch+` AND d.id > $9 ORDER BY d.id LIMIT $10 FOR UPDATE OF d`,
-			append(redriveArgs(merchantID, p, cutoff), cursor, redriveBatch)...)
+			append(redriveArgs(merchantID, p, cutoff), cursor, w.batchSize)...)
 		if err != nil {
 			return fmt.Errorf("select deliveries: %w", err)
 		}
@@ -247,7 +250,7 @@ func (w *RedriveWorker) batch(ctx context.Context, inserter JobInserter, redrive
 		if err := enqueueTx(ctx, tx, inserter, jobs); err != nil {
 			return err
 		}
-		done = len(ids) < redriveBatch
+		done = len(ids) < w.batchSize
 		if len(ids) > 0 {
 			cursor = ids[len(ids)-1]
 		}
