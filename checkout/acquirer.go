@@ -84,7 +84,8 @@ const (
 
 // DeclineMessage is what the customer reads in the payment page's alert.
 // Fraud blocks read like a plain decline: telling a fraudster which rule
-// fired helps them.
+// fired helps them. (In test mode the page explains blocks instead: see
+// BlockExplanation.)
 func DeclineMessage(code string) string {
 	switch code {
 	case DeclineInsufficientFunds:

@@ -24,6 +24,9 @@ const (
 	ChargeCanceled ChargeStatus = "canceled"
 )
 
+// ChargeStatuses lists every charge status.
+var ChargeStatuses = []ChargeStatus{ChargeProcessing, ChargeRequiresAuthentication, ChargeSucceeded, ChargeFailed, ChargeCanceled}
+
 // 3-D Secure states of a charge.
 const (
 	ThreeDSNotRequired   = "not_required"

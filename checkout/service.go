@@ -48,6 +48,24 @@ type PaymentService interface {
 	Authenticate(ctx context.Context, sessionID string, authenticated bool) (*PayResult, error)
 }
 
+// FraudService lets operators see and lift velocity blocks. Like the
+// merchant API's services it is scoped to one merchant: another merchant's
+// charge id behaves exactly like an unknown one. The card and the client
+// IP are counted across merchants, so lifting their block lifts it for
+// every merchant.
+type FraudService interface {
+	// Velocity returns where the charge's session, card and client IP
+	// stand against the velocity rules now. Errors: ErrNotFound.
+	Velocity(ctx context.Context, merchantID, chargeID string) (*Velocity, error)
+	// ClearVelocity lifts the velocity block of the charge's session, card
+	// or client IP: the declines made until now stop counting against it
+	// (later ones count again), and the clearance is recorded with the
+	// operator's name. Clearing a scope that is not blocked is allowed and
+	// recorded. Errors: ErrNotFound, *validation.Error (an unknown scope,
+	// or the IP of a charge that has none).
+	ClearVelocity(ctx context.Context, merchantID, chargeID string, scope VelocityScope, operator string) (*Velocity, error)
+}
+
 // CheckoutPage is a session with the merchant's branding.
 type CheckoutPage struct {
 	Session  *Session

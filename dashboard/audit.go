@@ -77,6 +77,8 @@ func targetURL(target, merchantID string) string {
 		return "/dashboard/deliveries/" + target
 	case id.HasPrefix(target, "rdr"):
 		return "/dashboard/redrives/" + target
+	case id.HasPrefix(target, "ch"):
+		return "/dashboard/payments/" + target
 	case id.HasPrefix(target, "we"):
 		return withQuery("/dashboard/endpoints", url.Values{"merchant": {merchantID}})
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/go-chi/httprate"
 
+	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 )
 
@@ -71,14 +71,15 @@ func tokenDigest(token string) []byte {
 	return sum[:]
 }
 
-// clientIP is the connection's address (as for the hosted page: put Herald
-// behind a proxy that preserves it, or the proxy is what gets recorded).
+// clientIP is the client's address for the sign-in limit, the audit log
+// and sessions: the connection's, or, behind trusted proxies, the one they
+// forwarded (httpapi.ClientAddr). "" when it cannot be read.
 func clientIP(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
+	a := httpapi.ClientAddr(r)
+	if !a.IsValid() {
 		return ""
 	}
-	return ap.Addr().Unmap().String()
+	return a.String()
 }
 
 // userAgent is the request's User-Agent, bounded for the audit log.

@@ -20,9 +20,11 @@ type Config struct {
 	Sessions SessionStore
 	Audit    AuditLog
 	Reads    ReadModel
-	// Deliveries and Endpoints carry out operator actions. Required.
+	// Deliveries, Endpoints and Payments carry out operator actions.
+	// Required.
 	Deliveries Deliveries
 	Endpoints  Endpoints
+	Payments   Payments
 	// RiverUI is served at RiverUIPrefix behind the sign-in. Nil leaves it
 	// out.
 	RiverUI http.Handler
@@ -51,8 +53,8 @@ type Dashboard struct {
 // wiring bug.
 func New(cfg Config) *Dashboard {
 	if cfg.Password == "" || len(cfg.Key) == 0 || cfg.Sessions == nil || cfg.Audit == nil || cfg.Reads == nil ||
-		cfg.Deliveries == nil || cfg.Endpoints == nil {
-		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries and Endpoints are required")
+		cfg.Deliveries == nil || cfg.Endpoints == nil || cfg.Payments == nil {
+		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries, Endpoints and Payments are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -93,6 +95,8 @@ func (d *Dashboard) Register(r chi.Router) {
 			r.Get("/redrives", d.handleRedrives)
 			r.Get("/redrives/{id}", d.handleRedrive)
 			r.Get("/endpoints", d.handleEndpoints)
+			r.Get("/payments", d.handlePayments)
+			r.Get("/payments/{id}", d.handlePayment)
 			r.Get("/audit", d.handleAudit)
 			if d.cfg.RiverUI != nil {
 				river := d.riverUI(d.cfg.RiverUI)
@@ -106,6 +110,7 @@ func (d *Dashboard) Register(r chi.Router) {
 				r.Post("/redrives", d.handleRedriveCreate)
 				r.Post("/redrives/{id}/cancel", d.handleRedriveCancel)
 				r.Post("/endpoints/{id}/{action}", d.handleEndpointAction)
+				r.Post("/payments/{id}/clear", d.handleVelocityClear)
 			})
 		})
 		// Unknown pages are for signed-in operators only, like the rest.

@@ -134,3 +134,18 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// formatSpan says a rule's window the way people say it: "10 minutes",
+// "1 hour".
+func formatSpan(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		return fmt.Sprintf("%d %s", n, plural(int(n), one, one+"s"))
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return formatDuration(d)
+}

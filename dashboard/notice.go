@@ -30,6 +30,12 @@ func noticeFor(code string) *notice {
 		return &notice{"ok", "Redrive canceled. Deliveries it had already enqueued still go out."}
 	case "finished":
 		return &notice{"info", "This redrive had already ended, so there was nothing to cancel."}
+	case "cleared_ip":
+		return &notice{"ok", "The client IP's velocity block is lifted: its earlier declines no longer count."}
+	case "cleared_card":
+		return &notice{"ok", "The card's velocity block is lifted: its earlier declines no longer count."}
+	case "cleared_session":
+		return &notice{"ok", "The checkout session's velocity block is lifted: its earlier declines no longer count."}
 	case "signed_out":
 		return &notice{"ok", "You have signed out."}
 	case "expired":

@@ -46,6 +46,8 @@ type overviewView struct {
 	*Overview
 	Queues queueTable
 	AsOf   time.Time
+	// Charts are the last day's success rate, p99 lag and volume.
+	Charts []chartView
 }
 
 func (d *Dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +57,11 @@ func (d *Dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 		d.serverError(w, r, err)
 		return
 	}
-	d.page(w, r, http.StatusOK, "overview", navOverview, "Overview", overviewView{Overview: o, Queues: newQueueTable(o.Queue), AsOf: now},
-		refreshEvery(30))
+	charts, err := d.cfg.Reads.Charts(r.Context(), now)
+	if err != nil {
+		d.serverError(w, r, err)
+		return
+	}
+	d.page(w, r, http.StatusOK, "overview", navOverview, "Overview", overviewView{Overview: o, Queues: newQueueTable(o.Queue), AsOf: now,
+		Charts: overviewCharts(charts, now)}, refreshEvery(30))
 }

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func TestEmptyStates(t *testing.T) {
 		{"/dashboard/redrives", "No bulk redrive yet."},
 		{"/dashboard/endpoints", "No webhook endpoints yet."},
 		{"/dashboard/endpoints?state=disabled", "No endpoint matches these filters."},
+		{"/dashboard/payments", "No payments yet."},
+		{"/dashboard/payments?blocked=1", "No payment matches these filters."},
 	} {
 		p := br.get(tt.path)
 		require.Equal(t, http.StatusOK, p.Status, tt.path)
@@ -110,4 +113,72 @@ func TestAssets(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the stylesheet needs no session: the sign-in page uses it")
 	require.Equal(t, "text/css; charset=utf-8", resp.Header.Get("Content-Type"))
+}
+
+// The overview's charts plot what the attempts say: one dot per hour with
+// attempts (success rate, p99 lag), one bar per hour (attempts a minute),
+// each carrying its bucket and value, with a title, a description and the
+// numbers beside them.
+func TestOverviewChartsPage(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	merchant := dashboardtest.Merchant(t, b.pool, "Acme")
+	endpoint := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{})
+	now := b.clock.Now()
+	since := now.Add(-24 * time.Hour)
+	// Hour 23: four first attempts, lags 100 to 400 ms, one answered 500.
+	for i := range 4 {
+		created := now.Add(-30 * time.Minute)
+		status := 200
+		if i == 3 {
+			status = 500
+		}
+		dashboardtest.Delivery(t, b.pool, merchant, endpoint, dashboardtest.DeliveryOpts{Status: delivery.StatusSucceeded, Created: created,
+			Attempts: []dashboardtest.AttemptOpts{{Status: status, StartedAt: created.Add(time.Duration(i+1) * 100 * time.Millisecond)}}})
+	}
+	// Hour 20: two, a second each.
+	for range 2 {
+		created := now.Add(-3*time.Hour - 30*time.Minute)
+		dashboardtest.Delivery(t, b.pool, merchant, endpoint, dashboardtest.DeliveryOpts{Status: delivery.StatusSucceeded, Created: created,
+			Attempts: []dashboardtest.AttemptOpts{{Status: 204, StartedAt: created.Add(time.Second)}}})
+	}
+
+	br := b.browser(t)
+	br.signIn()
+	p := br.get("/dashboard/")
+	require.Equal(t, http.StatusOK, p.Status)
+	bucket := func(i int) string { return since.Add(time.Duration(i) * time.Hour).UTC().Format(time.RFC3339) }
+	type mark struct{ Bucket, Value string }
+	marks := func(id, element string) []mark {
+		fig := regexp.MustCompile(`(?s)<figure class="card chart" id="chart-` + id + `">(.*?)</figure>`).FindStringSubmatch(p.Body)
+		require.NotNil(t, fig, id)
+		require.Contains(t, fig[1], `<svg viewBox="0 0 360 180" role="img" aria-labelledby="chart-`+id+`-title chart-`+id+`-desc"`)
+		require.Contains(t, fig[1], `<title id="chart-`+id+`-title">`)
+		require.Contains(t, fig[1], `<summary>The numbers, hour by hour (UTC)</summary>`)
+		require.Equal(t, 24, strings.Count(fig[1], `<tr><th scope="row">`), "a table row per hour")
+		var out []mark
+		for _, m := range regexp.MustCompile(`<`+element+` class="chart-[a-z]+" [^>]*data-bucket="([^"]+)" data-value="([^"]+)"`).
+			FindAllStringSubmatch(fig[1], -1) {
+			out = append(out, mark{m[1], m[2]})
+		}
+		return out
+	}
+	require.Equal(t, []mark{{bucket(20), "100.0"}, {bucket(23), "75.0"}}, marks("success", "circle"))
+	require.Equal(t, []mark{{bucket(20), "1000"}, {bucket(23), "397"}}, marks("lag", "circle"))
+	bars := marks("volume", "rect")
+	require.Len(t, bars, 24)
+	for i, m := range bars {
+		want := "0.00"
+		switch i {
+		case 20:
+			want = "0.03"
+		case 23:
+			want = "0.07"
+		}
+		require.Equal(t, mark{bucket(i), want}, m, "bar %d", i)
+	}
+	require.Contains(t, p.Body, `<p class="chart-summary" id="chart-success-summary">83.3% of 6 attempts got a 2xx; lowest hour 75.0% at `)
+	require.NotContains(t, p.Body, "<style", "no inline style: the CSP allows none")
+	require.NotContains(t, p.Body, "<script")
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/httpapi"
 )
@@ -20,7 +21,8 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "audit"}
+var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "payments",
+	"payment", "audit"}
 
 // Navigation sections, to highlight the current one.
 const (
@@ -28,6 +30,7 @@ const (
 	navDeliveries = "deliveries"
 	navRedrives   = "redrives"
 	navEndpoints  = "endpoints"
+	navPayments   = "payments"
 	navAudit      = "audit"
 )
 
@@ -49,6 +52,7 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		"when":     formatTime,
 		"ago":      func(t any) string { return relative(t, now()) },
 		"dur":      formatDuration,
+		"span":     formatSpan,
 		"rate":     formatRate,
 		"rateTone": rateTone,
 		"percent":  func(part, whole int) string { return formatRate(ratio(part, whole)) },
@@ -77,8 +81,13 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 			}
 			return ""
 		},
-		"tile":      func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
-		"targetURL": targetURL,
+		"money":      checkout.FormatAmount,
+		"tickLeft":   func(x float64) float64 { return x - 6 },
+		"tickBelow":  func(y float64) float64 { return y + 18 },
+		"scopeLabel": scopeLabel,
+		"scopeValue": scopeValue,
+		"tile":       func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
+		"targetURL":  targetURL,
 		"endpointButton": func(e EndpointRow, action, label, token, returnTo string) endpointButton {
 			return endpointButton{ID: e.ID, Action: action, Label: label, Token: token, ReturnTo: returnTo}
 		},

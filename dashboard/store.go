@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 )
 
@@ -64,6 +65,14 @@ type ReadModel interface {
 	// RedriveMerchant returns the merchant of a bulk redrive. Errors:
 	// ErrNotFound.
 	RedriveMerchant(ctx context.Context, redriveID string) (Merchant, error)
+	// ListPayments returns a page of charges across merchants, newest
+	// first.
+	ListPayments(ctx context.Context, f PaymentFilter, p PageRequest) ([]PaymentRow, bool, error)
+	// Payment returns one charge with what its page shows beside it.
+	// Errors: ErrNotFound.
+	Payment(ctx context.Context, chargeID string) (*PaymentDetail, error)
+	// Charts reads the overview's series over the ChartWindow before now.
+	Charts(ctx context.Context, now time.Time) (*Charts, error)
 }
 
 // Deliveries is the part of delivery.DeliveryService the dashboard uses;
@@ -82,9 +91,18 @@ type Endpoints interface {
 	UpdateEndpoint(ctx context.Context, merchantID, endpointID string, p delivery.EndpointParams) (*delivery.Endpoint, error)
 }
 
+// Payments is the part of checkout.FraudService the dashboard uses
+// (documented there): the velocity standing of a charge, and lifting a
+// velocity block.
+type Payments interface {
+	Velocity(ctx context.Context, merchantID, chargeID string) (*checkout.Velocity, error)
+	ClearVelocity(ctx context.Context, merchantID, chargeID string, scope checkout.VelocityScope, operator string) (*checkout.Velocity, error)
+}
+
 var (
 	_ Deliveries = delivery.DeliveryService(nil)
 	_ Endpoints  = delivery.EndpointService(nil)
+	_ Payments   = checkout.FraudService(nil)
 )
 
 // Merchant is a merchant as the filters list it.
@@ -247,6 +265,32 @@ type QueueCount struct {
 	Count int
 }
 
+// PaymentFilter narrows the payments list; zero fields match anything.
+type PaymentFilter struct {
+	MerchantID string
+	Status     checkout.ChargeStatus
+	// BlockedOnly keeps the attempts the fraud rules blocked.
+	BlockedOnly bool
+}
+
+// PaymentRow is a charge in the list, with the names that make it
+// readable.
+type PaymentRow struct {
+	checkout.Charge
+	MerchantName string
+	// ClientIP is the address the customer paid from ("" when unknown).
+	ClientIP string
+}
+
+// PaymentDetail is what a charge's page shows beside its velocity
+// standing, which comes from the payments service.
+type PaymentDetail struct {
+	PaymentRow
+	SessionStatus checkout.SessionStatus
+	// Updated is when the charge last changed (its answer recorded).
+	Updated time.Time
+}
+
 // AuditOutcome is how an audited action ended.
 type AuditOutcome string
 
@@ -297,6 +341,9 @@ const (
 	// ActionEndpointSendMissed starts that redrive for an endpoint that is
 	// already enabled.
 	ActionEndpointSendMissed = "endpoint.send_missed"
+	// ActionVelocityClear lifts the velocity block of a charge's session,
+	// card or client IP (Detail names the scope); Target is the charge.
+	ActionVelocityClear = "fraud.clear_velocity"
 	// ActionRiverUI is a state-changing River UI call (cancel, retry or
 	// delete jobs; pause, resume or change a queue); Target is its API path.
 	ActionRiverUI = "river_ui.change"

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 )
 
@@ -194,7 +194,7 @@ func (p *Pages) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := p.cfg.Payments.Pay(r.Context(), checkout.PayRequest{
 		SessionID: page.Session.ID, Card: form.Card, CardholderName: form.CardholderName,
-		Email: form.Email, ClientIP: clientIP(r),
+		Email: form.Email, ClientIP: httpapi.ClientAddr(r),
 	})
 	p.respond(w, r, page, res, err, view)
 }
@@ -264,6 +264,11 @@ func (p *Pages) respond(w http.ResponseWriter, r *http.Request, page *checkout.C
 		http.Redirect(w, r, "/pay/"+page.Session.ID+"/3ds", http.StatusSeeOther)
 	default:
 		view.Alert = checkout.DeclineMessage(res.Charge.FailureCode)
+		if explained := checkout.BlockExplanation(res.Charge.Risk); explained != "" {
+			// Test mode, Herald's only mode, says which rule blocked and
+			// when to try again; a live mode would keep the plain decline.
+			view.Alert = explained
+		}
 		view.Errors = nil
 		p.renderPay(w, r, http.StatusPaymentRequired, page, view)
 	}
@@ -284,14 +289,6 @@ func (p *Pages) serverError(w http.ResponseWriter, r *http.Request, page *checko
 	}
 	p.renderPay(w, r, http.StatusBadGateway, page, payView{Email: page.Session.CustomerEmail,
 		Alert: checkout.DeclineMessage(checkout.DeclineProcessingError)})
-}
-
-func clientIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // baseView is what every page template uses.

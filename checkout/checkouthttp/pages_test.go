@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -287,7 +288,8 @@ func TestDeclines(t *testing.T) {
 	}{
 		{cardDeclined, checkout.DeclineMessage(checkout.DeclineCardDeclined)},
 		{cardNoFunds, checkout.DeclineMessage(checkout.DeclineInsufficientFunds)},
-		{cardFraud, checkout.DeclineMessage(checkout.DeclineFraudulent)},
+		// Test mode says which rule blocked the card.
+		{cardFraud, "Test mode: blocked by card_blocklisted: this card is on the fraud blocklist; use another card."},
 	} {
 		p := br.submit(t, b.payPath(), card(token, tt.number))
 		require.Equal(t, http.StatusPaymentRequired, p.status, tt.number)
@@ -303,6 +305,48 @@ func TestDeclines(t *testing.T) {
 
 	p := br.submit(t, b.payPath(), card(token, cardOK))
 	require.Equal(t, http.StatusSeeOther, p.status)
+}
+
+// In test mode a velocity block says which rules blocked the payment and
+// when to try again: ten minutes after the first of the five declines,
+// rounded up to the minute. Retrying while blocked changes nothing.
+func TestVelocityBlockExplained(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	br := b.browser(t)
+	token := br.get(t, b.payPath()).token(t)
+	before := b.now()
+	for _, number := range []string{cardDeclined, cardNoFunds, cardDeclined, cardNoFunds, cardDeclined} {
+		p := br.submit(t, b.payPath(), card(token, number))
+		require.Equal(t, http.StatusPaymentRequired, p.status)
+		require.NotContains(t, p.body, "Test mode: blocked")
+	}
+	after := b.now()
+	alertRE := regexp.MustCompile(`<div class="alert" role="alert">Test mode: blocked by session_decline_velocity: 5 declines on ` +
+		`this checkout in the last 10 minutes; ip_decline_velocity: 5 declines from your network in the last 10 minutes; ` +
+		`try again after (\d\d:\d\d) UTC\.</div>`)
+	// A retry a minute for seven minutes: were blocked attempts declines,
+	// from the sixth on they alone would keep the block and push it out.
+	var shown []string
+	for range 7 {
+		p := br.submit(t, b.payPath(), card(token, cardOK))
+		require.Equal(t, http.StatusPaymentRequired, p.status)
+		m := alertRE.FindStringSubmatch(p.body)
+		require.NotNil(t, m, p.body)
+		shown = append(shown, m[1])
+		b.skew.Add(int64(time.Minute))
+	}
+	require.Equal(t, slices.Repeat([]string{shown[0]}, 7), shown, "retries do not push the block out")
+	ceil := func(t time.Time) string {
+		return t.Add(10*time.Minute + time.Minute - time.Nanosecond).UTC().Truncate(time.Minute).Format("15:04")
+	}
+	require.Contains(t, []string{ceil(before), ceil(after)}, shown[0])
+
+	// Once the block has lifted, the card goes through.
+	b.skew.Add(int64(4 * time.Minute))
+	p := br.submit(t, b.payPath(), card(token, cardOK))
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 }
 
 // templateEscape is what html/template makes of an apostrophe.

@@ -53,10 +53,11 @@ func (s *Service) Pay(ctx context.Context, req checkout.PayRequest) (*checkout.P
 	err := s.payableTx(ctx, req.SessionID, func(tx pgx.Tx, sess *checkout.Session, now time.Time) error {
 		charge := newCharge(sess, req, now)
 		fingerprint := req.Card.Fingerprint(s.cfg.FingerprintKey)
-		signals, err := s.riskSignals(ctx, tx, sess, fingerprint, req.ClientIP, now)
+		signals, err := s.riskSignals(ctx, tx, sess.ID, fingerprint, req.ClientIP, now)
 		if err != nil {
 			return err
 		}
+		signals.Amount = sess.AmountTotal
 		charge.Risk = s.cfg.FraudRules.Evaluate(signals)
 		if charge.Risk.Decision == checkout.RiskBlock {
 			// Never sent to the acquirer: recorded in this transaction alone.
@@ -283,34 +284,6 @@ func (s *Service) commitProcessing(ctx context.Context, chargeID string, now tim
 		}
 		return nil
 	})
-}
-
-// riskSignalsSQL reads what the fraud rules weigh: $1 session, $2 card
-// fingerprint, $3 client IP, $4 start of the decline window. 'failed' is
-// written out, not passed as checkout.ChargeFailed: the partial indexes
-// charges_failed_fingerprint and charges_failed_ip (WHERE status =
-// 'failed') serve the counts only when the predicate is that literal
-// (plans_test.go checks both).
-const riskSignalsSQL = `SELECT
-	EXISTS (SELECT 1 FROM card_blocklist WHERE fingerprint = $2),
-	(SELECT count(*) FROM charges WHERE session_id = $1 AND status = 'failed' AND created_at > $4),
-	(SELECT count(*) FROM charges WHERE card_fingerprint = $2 AND status = 'failed' AND created_at > $4),
-	(SELECT count(*) FROM charges WHERE client_ip = $3 AND status = 'failed' AND created_at > $4)`
-
-// riskSignals gathers what the fraud rules look at in one round trip.
-func (s *Service) riskSignals(ctx context.Context, tx pgx.Tx, sess *checkout.Session, fingerprint string, ip netip.Addr, now time.Time) (checkout.RiskSignals, error) {
-	sig := checkout.RiskSignals{Amount: sess.AmountTotal}
-	var ipArg *netip.Addr
-	if ip.IsValid() {
-		ipArg = &ip
-	}
-	err := tx.QueryRow(ctx, riskSignalsSQL,
-		sess.ID, fingerprint, ipArg, now.Add(-s.cfg.FraudRules.DeclineWindow)).
-		Scan(&sig.Blocklisted, &sig.SessionDeclines, &sig.CardDeclines, &sig.IPDeclines)
-	if err != nil {
-		return sig, fmt.Errorf("read risk signals: %w", err)
-	}
-	return sig, nil
 }
 
 // settle records the acquirer's answer in tx: the charge's status (its row

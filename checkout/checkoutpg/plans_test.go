@@ -20,7 +20,8 @@ func TestPartialIndexLiterals(t *testing.T) {
 	t.Parallel()
 
 	require.Contains(t, expireDueSQL, "s.status = '"+string(checkout.StatusOpen)+"'")
-	require.Equal(t, 3, strings.Count(riskSignalsSQL, "status = '"+string(checkout.ChargeFailed)+"'"))
+	require.Equal(t, 3, strings.Count(riskSignalsSQL, "status = '"+string(checkout.ChargeFailed)+"' AND risk_decision <> '"+
+		string(checkout.RiskBlock)+"'"))
 	require.Contains(t, sweepProcessingSQL, "c.status = '"+string(checkout.ChargeProcessing)+"'")
 	pool := pgtest.NewPool(t)
 	now := time.Now()
@@ -30,10 +31,12 @@ func TestPartialIndexLiterals(t *testing.T) {
 		uses []string
 	}{
 		{"ExpireDue", pgtest.Statement{SQL: expireDueSQL, Args: []any{now, 100}}, []string{"checkout_sessions_open_expires"}},
-		{"RiskSignals", pgtest.Statement{SQL: riskSignalsSQL, Args: []any{"cs_1", "fp", netip.MustParseAddr("192.0.2.7"), now}},
-			// On an empty table the planner may serve all three counts from
+		{"RiskSignals", pgtest.Statement{SQL: riskSignalsSQL, Args: []any{"cs_1", "fp", netip.MustParseAddr("192.0.2.7"), now, 5,
+			checkout.ScopeSession, checkout.ScopeCard, checkout.ScopeIP}},
+			// On an empty table the planner may serve all three lists from
 			// either partial index: that one can is what the literal buys.
-			[]string{"using charges_failed_"}},
+			// Clearances are read by their index too.
+			[]string{"using charges_declined_", "fraud_clearances_scope_value"}},
 		{"SweepProcessing", pgtest.Statement{SQL: sweepProcessingSQL, Args: []any{now, ReconcileChargeArgs{}.Kind(), liveJobStateNames, 500}},
 			[]string{"charges_one_processing_per_session"}},
 	} {
@@ -57,9 +60,9 @@ func TestStatusesMatchSchema(t *testing.T) {
 	pgtest.RequireCheckValues(t, pool, "checkout_sessions", "status", checkout.StatusOpen, checkout.StatusComplete,
 		checkout.StatusExpired)
 	pgtest.RequireCheckValues(t, pool, "checkout_sessions", "payment_status", checkout.PaymentUnpaid, checkout.PaymentPaid)
-	pgtest.RequireCheckValues(t, pool, "charges", "status", checkout.ChargeProcessing, checkout.ChargeRequiresAuthentication,
-		checkout.ChargeSucceeded, checkout.ChargeFailed, checkout.ChargeCanceled)
+	pgtest.RequireCheckValues(t, pool, "charges", "status", checkout.ChargeStatuses...)
 	pgtest.RequireCheckValues(t, pool, "charges", "risk_decision", checkout.RiskAllow, checkout.RiskChallenge, checkout.RiskBlock)
+	pgtest.RequireCheckValues(t, pool, "fraud_clearances", "scope", checkout.VelocityScopes...)
 	pgtest.RequireCheckValues(t, pool, "charges", "three_d_secure", checkout.ThreeDSNotRequired, checkout.ThreeDSRequired,
 		checkout.ThreeDSAuthenticated, checkout.ThreeDSFailed)
 }

@@ -158,12 +158,15 @@ func TestBrowserDeclines(t *testing.T) {
 		name   string
 		number string
 		code   string
+		alert  string
 	}{
-		{"card_declined", "4000 0000 0000 0002", checkout.DeclineCardDeclined},
-		{"insufficient_funds", "4000 0000 0000 9995", checkout.DeclineInsufficientFunds},
-		{"expired_card", "4000 0000 0000 0069", checkout.DeclineExpiredCard},
-		{"incorrect_cvc", "4000 0000 0000 0127", checkout.DeclineIncorrectCVC},
-		{"fraudulent", "4100 0000 0000 0019", checkout.DeclineFraudulent},
+		{"card_declined", "4000 0000 0000 0002", checkout.DeclineCardDeclined, checkout.DeclineMessage(checkout.DeclineCardDeclined)},
+		{"insufficient_funds", "4000 0000 0000 9995", checkout.DeclineInsufficientFunds, checkout.DeclineMessage(checkout.DeclineInsufficientFunds)},
+		{"expired_card", "4000 0000 0000 0069", checkout.DeclineExpiredCard, checkout.DeclineMessage(checkout.DeclineExpiredCard)},
+		{"incorrect_cvc", "4000 0000 0000 0127", checkout.DeclineIncorrectCVC, checkout.DeclineMessage(checkout.DeclineIncorrectCVC)},
+		// Test mode says which rule blocked it.
+		{"fraudulent", "4100 0000 0000 0019", checkout.DeclineFraudulent,
+			"Test mode: blocked by card_blocklisted: this card is on the fraud blocklist; use another card."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -172,7 +175,7 @@ func TestBrowserDeclines(t *testing.T) {
 			ctx := browsertest.NewTab(t)
 			do(t, ctx, chromedp.Navigate(f.payURL), fillAndPay(tt.number, "12/34", "123"),
 				chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)))
-			require.Equal(t, checkout.DeclineMessage(tt.code), get(t, ctx, chromedp.Text(chromedp.CSS(`[role="alert"]`))))
+			require.Equal(t, tt.alert, get(t, ctx, chromedp.Text(chromedp.CSS(`[role="alert"]`))))
 			require.Equal(t, f.payURL, get(t, ctx, chromedp.Location()), "the customer stays on the payment page")
 			require.Empty(t, get(t, ctx, chromedp.Value(chromedp.ID("card_number"))), "the card number is never echoed back")
 			if tt.code == checkout.DeclineCardDeclined {

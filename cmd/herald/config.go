@@ -50,6 +50,12 @@ type Config struct {
 	// RateLimit is the merchant API's allowance per key per second
 	// (HERALD_RATE_LIMIT). Default 100.
 	RateLimit int
+	// TrustedProxies are the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed for the client's address: the fraud
+	// rules, the API's failed-authentication limit, the dashboard's sign-in
+	// limit and its audit log (HERALD_TRUSTED_PROXIES, comma-separated).
+	// Default none: the client is the connection's address.
+	TrustedProxies httpapi.TrustedProxies
 	// AuthFailureLimit is how many requests with a missing or invalid API
 	// key one client address may send to the merchant API per minute before
 	// all its requests are answered 429 until the minute ends
@@ -272,6 +278,11 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	})
 	s.add("rate-limit", "HERALD_RATE_LIMIT", "100", "API requests per second per key", parseInt(&cfg.RateLimit, 1))
 	s.add("auth-failure-limit", "HERALD_AUTH_FAILURE_LIMIT", strconv.Itoa(httpapi.DefaultAuthFailureLimit), "API requests with a missing or invalid key per client address per minute", parseInt(&cfg.AuthFailureLimit, 1))
+	s.add("trusted-proxies", "HERALD_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", func(v string) error {
+		proxies, err := httpapi.ParseTrustedProxies(v)
+		cfg.TrustedProxies = proxies
+		return err
+	})
 	s.add("expiry-interval", "HERALD_EXPIRY_INTERVAL", "1m", "session expiry sweep interval", parseDuration(&cfg.ExpiryInterval, time.Second))
 	s.add("reconcile-after", "HERALD_RECONCILE_AFTER", "2m", "reconcile a charge whose answer went unrecorded after", parseDuration(&cfg.ReconcileAfter, time.Second))
 	s.add("shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "30s", "drain time on SIGTERM", parseDuration(&cfg.ShutdownTimeout, time.Millisecond))

@@ -39,7 +39,7 @@ func (s *Server) mountDashboard(r chi.Router, secret string) error {
 	dashboard.New(dashboard.Config{
 		Password: s.cfg.DashboardPassword, Key: deriveKey(secret, "dashboard"),
 		Sessions: store, Audit: store, Reads: store,
-		Deliveries: s.Delivery, Endpoints: s.Delivery,
+		Deliveries: s.Delivery, Endpoints: s.Delivery, Payments: s.Checkout,
 		RiverUI:       ui,
 		SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"),
 		Logger:        s.logger,

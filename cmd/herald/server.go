@@ -212,6 +212,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	r := chi.NewRouter()
 	// GetHead answers HEAD on every GET route (chi's r.Get alone answers 405).
 	r.Use(httpapi.RequestIDs, httpapi.NewHTTPMetrics(reg).Middleware, httpapi.AccessLog(logger), httpapi.Recover(logger), middleware.GetHead)
+	// The client's address, through the trusted proxies, for everything below.
+	r.Use(cfg.TrustedProxies.Middleware)
 	if cfg.AdminAddr == "" {
 		s.mountOps(r, false)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/internal/dashboardtest"
 	"github.com/heraldpay/herald/delivery"
@@ -35,6 +36,23 @@ func seedVolume(t *testing.T, pool *pgxpool.Pool) (merchantID, endpointID string
 				1, now() - i * interval '10 seconds' FROM generate_series(1, 30000) i`,
 		`INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us, request_headers, response_status)
 			SELECT 'att_' || i, 'dlv_' || i, 1, 'initial', now() - i * interval '10 seconds' + interval '5 ms', 1000, '{}', 200
+			FROM generate_series(1, 30000) i`,
+		// A day of charges, one per session: mostly successes, a few
+		// declines and blocks.
+		`INSERT INTO checkout_sessions (id, merchant_id, status, payment_status, currency, amount_subtotal, amount_total,
+			line_items, success_url, cancel_url, created_at, expires_at)
+			SELECT 'cs_' || i, $1, 'open', 'unpaid', 'usd', 1000, 1000, '[]', 'https://shop.test/ok', 'https://shop.test/cart', now(), now()
+			FROM generate_series(1, 30000) i`,
+		`INSERT INTO card_tokens (id, merchant_id, brand, last4, exp_month, exp_year, fingerprint)
+			VALUES ('tok_volume', $1, 'visa', '4242', 12, 2040, 'fp')`,
+		`INSERT INTO charges (id, merchant_id, session_id, token_id, card_fingerprint, brand, last4, exp_month, exp_year, client_ip,
+			amount, currency, status, failure_code, risk_level, risk_decision, three_d_secure, created_at, updated_at)
+			SELECT 'ch_' || i, $1, 'cs_' || i, 'tok_volume', 'fp' || (i % 1000), 'visa', '4242', 12, 2040,
+				('10.0.' || (i % 250) || '.' || (i % 200))::inet, 1000, 'usd',
+				(ARRAY['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'failed', 'canceled'])[1 + i % 9],
+				CASE WHEN i % 9 >= 6 THEN 'card_declined' ELSE '' END, 'normal',
+				CASE WHEN i % 90 = 7 THEN 'block' ELSE 'allow' END, 'not_required',
+				now() - i * interval '3 seconds', now() - i * interval '3 seconds'
 			FROM generate_series(1, 30000) i`,
 		// River keeps completed jobs for a day: most of its table.
 		`INSERT INTO river_job (kind, args, queue, state, max_attempts, scheduled_at, finalized_at)
@@ -69,6 +87,10 @@ func TestQueryPlans(t *testing.T) {
 		sql, args := deliveriesQuery(f, p)
 		return query{sql, args}
 	}
+	payments := func(f dashboard.PaymentFilter) query {
+		sql, args := paymentsQuery(f, page)
+		return query{sql, args}
+	}
 	recent := func(endpointID string) query {
 		a := args{}
 		sql := `SELECT r.recent FROM webhook_endpoints e ` + recentSuccess(&a) + ` WHERE e.id = ` + a.add(endpointID)
@@ -92,22 +114,41 @@ func TestQueryPlans(t *testing.T) {
 		{"Lag", query{lagSQL, []any{since}}, "delivery_attempts_started"},
 		{"Queue", query{queueSQL, []any{queueStates}}, "river_job"},
 		{"RecentSuccess", recent(endpointID), "deliveries_endpoint_status"},
+		{"PaymentsAll", payments(dashboard.PaymentFilter{}), "charges_status_created"},
+		{"PaymentsFailed", payments(dashboard.PaymentFilter{Status: checkout.ChargeFailed}), "charges_status_created"},
+		{"PaymentsMerchant", payments(dashboard.PaymentFilter{MerchantID: merchantID}), "charges_merchant_status_created"},
+		{"PaymentsBlocked", payments(dashboard.PaymentFilter{BlockedOnly: true}), "charges_blocked_created"},
+		{"ChartCounts", query{chartCountsSQL, []any{now.Add(-24 * time.Hour), now, 3600.0}}, "delivery_attempts_started"},
+		{"ChartLag", query{chartLagSQL, []any{now.Add(-24 * time.Hour), now, 3600.0, dashboard.LagSample}}, "delivery_attempts_started"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
 			plan := pgtest.Explain(t, pool, pgtest.Statement{SQL: tt.query.sql, Args: tt.query.args})
-			for _, table := range []string{"deliveries", "delivery_attempts", "river_job"} {
+			for _, table := range []string{"deliveries", "delivery_attempts", "river_job", "charges"} {
 				require.NotContains(t, plan, "Seq Scan on "+table+" ", plan)
 			}
 			require.Contains(t, plan, tt.uses, plan)
 		})
 	}
+
+	// The blocked payments list keeps its decision as a literal, for its
+	// partial index: the literal must still be checkout.RiskBlock, and the
+	// index must serve the list even in a generic plan, with or without a
+	// merchant.
+	t.Run("BlockedPaymentsGeneric", func(t *testing.T) {
+		require.Equal(t, "c.risk_decision = '"+string(checkout.RiskBlock)+"'", blockedCond)
+		for _, f := range []dashboard.PaymentFilter{{BlockedOnly: true}, {BlockedOnly: true, MerchantID: merchantID}} {
+			sql, a := paymentsQuery(f, page)
+			plan := pgtest.ExplainGeneric(t, pool, pgtest.Statement{SQL: sql, Args: a})
+			require.Contains(t, plan, "charges_blocked_created", plan)
+		}
+	})
 }
 
 // bigTables are the tables that grow with traffic: no query may read one
 // from end to end.
-var bigTables = []string{"deliveries", "delivery_attempts", "events", "river_job"}
+var bigTables = []string{"deliveries", "delivery_attempts", "events", "river_job", "charges"}
 
 // Every statement the read model, the session store and the audit log
 // issue, with every shape of filter and paging, is recorded as the store
@@ -202,6 +243,34 @@ func TestEveryQueryExplained(t *testing.T) {
 			_, err := store.RedriveMerchant(ctx, redriveID)
 			require.NoError(t, err)
 		},
+		// Every combination of filters, on every kind of page.
+		"ListPayments": func(t *testing.T) {
+			paymentCursor := &dashboard.Cursor{At: now.Add(-time.Hour), ID: "ch_1200"}
+			for mask := range 1 << 3 {
+				var f dashboard.PaymentFilter
+				if mask&1 != 0 {
+					f.MerchantID = merchantID
+				}
+				if mask&2 != 0 {
+					f.Status = checkout.ChargeFailed
+				}
+				if mask&4 != 0 {
+					f.BlockedOnly = true
+				}
+				for _, p := range []dashboard.PageRequest{{Limit: 50}, {Limit: 50, After: paymentCursor}, {Limit: 50, Before: paymentCursor}} {
+					_, _, err := store.ListPayments(ctx, f, p)
+					require.NoError(t, err)
+				}
+			}
+		},
+		"Payment": func(t *testing.T) {
+			_, err := store.Payment(ctx, "ch_7")
+			require.NoError(t, err)
+		},
+		"Charts": func(t *testing.T) {
+			_, err := store.Charts(ctx, now)
+			require.NoError(t, err)
+		},
 		"CreateSession": func(t *testing.T) {
 			require.NoError(t, store.CreateSession(ctx, []byte("digest"), session))
 		},
@@ -240,8 +309,8 @@ func TestEveryQueryExplained(t *testing.T) {
 	// In the interfaces' order, so that what one call writes (a session,
 	// an audit entry) is there for the next.
 	for _, name := range []string{"Overview", "ListDeliveries", "DeliveryContext", "ListEndpoints", "EndpointOptions",
-		"EndpointMerchant", "ListMerchants", "ListRedrives", "RedriveMerchant", "CreateSession", "FindSession",
-		"TouchSession", "DeleteSession", "RecordAudit", "FinishAudit", "ListAudit"} {
+		"EndpointMerchant", "ListMerchants", "ListRedrives", "RedriveMerchant", "ListPayments", "Payment", "Charts",
+		"CreateSession", "FindSession", "TouchSession", "DeleteSession", "RecordAudit", "FinishAudit", "ListAudit"} {
 		t.Run(name, func(t *testing.T) {
 			calls[name](t)
 			statements := rec.Take()

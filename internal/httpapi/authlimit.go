@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -133,14 +132,4 @@ func clientKey(addr netip.Addr) netip.Prefix {
 		return p
 	}
 	return netip.PrefixFrom(addr, addr.BitLen())
-}
-
-// ClientAddr returns the address of the connection a request came on.
-// Proxies are not trusted yet: behind one, every request is the proxy's.
-func ClientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }

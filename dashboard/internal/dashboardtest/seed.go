@@ -1,5 +1,5 @@
 // Package dashboardtest seeds a test database with merchants, endpoints,
-// events, deliveries and attempts exactly as the dashboard's tests need them
+// events, deliveries, attempts and charges exactly as the dashboard's tests need them
 // (any status, any time), with plain SQL.
 package dashboardtest
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
@@ -177,4 +178,56 @@ func Redrive(t testing.TB, pool *pgxpool.Pool, merchantID string, status deliver
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, redriveID, merchantID, filter, status, matched, enqueued, created)
 	require.NoError(t, err)
 	return redriveID
+}
+
+// ChargeOpts shape a charge; zero values are a succeeded, allowed charge
+// of 10.00 USD created now.
+type ChargeOpts struct {
+	Status      checkout.ChargeStatus
+	FailureCode string
+	Decision    checkout.RiskDecision
+	Reasons     []string
+	ClientIP    string
+	Created     time.Time
+}
+
+// Charge creates a checkout session and one charge on it (with its card
+// token) and returns the charge id.
+func Charge(t testing.TB, pool *pgxpool.Pool, merchantID string, o ChargeOpts) string {
+	t.Helper()
+	ctx := context.Background()
+	if o.Status == "" {
+		o.Status = checkout.ChargeSucceeded
+	}
+	if o.Decision == "" {
+		o.Decision = checkout.RiskAllow
+	}
+	if o.Reasons == nil {
+		o.Reasons = []string{}
+	}
+	if o.Created.IsZero() {
+		o.Created = time.Now()
+	}
+	level := map[checkout.RiskDecision]string{checkout.RiskAllow: "normal", checkout.RiskChallenge: "elevated",
+		checkout.RiskBlock: "highest"}[o.Decision]
+	sessionID, tokenID, chargeID := id.New("cs"), id.New("tok"), id.New("ch")
+	_, err := pool.Exec(ctx, `INSERT INTO checkout_sessions (id, merchant_id, status, payment_status, currency, amount_subtotal,
+		amount_total, line_items, success_url, cancel_url, created_at, expires_at)
+		VALUES ($1, $2, 'open', 'unpaid', 'usd', 1000, 1000, '[]', 'https://shop.test/ok', 'https://shop.test/cart', $3, $3)`,
+		sessionID, merchantID, o.Created)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO card_tokens (id, merchant_id, brand, last4, exp_month, exp_year, fingerprint)
+		VALUES ($1, $2, 'visa', '4242', 12, 2040, $1)`, tokenID, merchantID)
+	require.NoError(t, err)
+	var ip *string
+	if o.ClientIP != "" {
+		ip = &o.ClientIP
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO charges (id, merchant_id, session_id, token_id, card_fingerprint, brand, last4,
+		exp_month, exp_year, client_ip, amount, currency, status, failure_code, risk_level, risk_decision, risk_reasons,
+		three_d_secure, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $4, 'visa', '4242', 12, 2040, $5::inet, 1000, 'usd', $6, $7, $8, $9, $10, 'not_required', $11, $11)`,
+		chargeID, merchantID, sessionID, tokenID, ip, o.Status, o.FailureCode, level, o.Decision, o.Reasons, o.Created)
+	require.NoError(t, err)
+	return chargeID
 }
