@@ -15,6 +15,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	merchantIDKey
+	keyIDKey
 )
 
 // RequestID returns the id RequestIDs gave the request, or "".
