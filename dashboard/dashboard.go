@@ -16,13 +16,19 @@ type Config struct {
 	// Key keys the password digest and the sign-in form tokens; every
 	// Herald process must use the same one. Required.
 	Key []byte
+	// PreviousKeys are accepted for sign-in form tokens too: the keyring's
+	// older keys, so that a form shown before a key rotation still works.
+	// (The password digest is computed at start and never stored, so it
+	// needs no old key.)
+	PreviousKeys [][]byte
 	// Sessions, Audit and Reads are the dashboard's storage. Required.
 	Sessions SessionStore
 	Audit    AuditLog
 	Reads    ReadModel
-	// Deliveries and Endpoints carry out operator actions. Required.
+	// Deliveries, Endpoints and Keys carry out operator actions. Required.
 	Deliveries Deliveries
 	Endpoints  Endpoints
+	Keys       Keys
 	// RiverUI is served at RiverUIPrefix behind the sign-in. Nil leaves it
 	// out.
 	RiverUI http.Handler
@@ -51,8 +57,8 @@ type Dashboard struct {
 // wiring bug.
 func New(cfg Config) *Dashboard {
 	if cfg.Password == "" || len(cfg.Key) == 0 || cfg.Sessions == nil || cfg.Audit == nil || cfg.Reads == nil ||
-		cfg.Deliveries == nil || cfg.Endpoints == nil {
-		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries and Endpoints are required")
+		cfg.Deliveries == nil || cfg.Endpoints == nil || cfg.Keys == nil {
+		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries, Endpoints and Keys are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -93,6 +99,7 @@ func (d *Dashboard) Register(r chi.Router) {
 			r.Get("/redrives", d.handleRedrives)
 			r.Get("/redrives/{id}", d.handleRedrive)
 			r.Get("/endpoints", d.handleEndpoints)
+			r.Get("/keys", d.handleKeys)
 			r.Get("/audit", d.handleAudit)
 			if d.cfg.RiverUI != nil {
 				river := d.riverUI(d.cfg.RiverUI)
@@ -106,6 +113,7 @@ func (d *Dashboard) Register(r chi.Router) {
 				r.Post("/redrives", d.handleRedriveCreate)
 				r.Post("/redrives/{id}/cancel", d.handleRedriveCancel)
 				r.Post("/endpoints/{id}/{action}", d.handleEndpointAction)
+				r.Post("/keys/{id}/{action}", d.handleKeyAction)
 			})
 		})
 		// Unknown pages are for signed-in operators only, like the rest.

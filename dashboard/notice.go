@@ -30,6 +30,8 @@ func noticeFor(code string) *notice {
 		return &notice{"ok", "Redrive canceled. Deliveries it had already enqueued still go out."}
 	case "finished":
 		return &notice{"info", "This redrive had already ended, so there was nothing to cancel."}
+	case "key_revoked":
+		return &notice{"ok", "API key revoked: it fails from its next request on."}
 	case "signed_out":
 		return &notice{"ok", "You have signed out."}
 	case "expired":

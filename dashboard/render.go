@@ -20,7 +20,8 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "audit"}
+var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "keys",
+	"keyrolled", "audit"}
 
 // Navigation sections, to highlight the current one.
 const (
@@ -28,6 +29,7 @@ const (
 	navDeliveries = "deliveries"
 	navRedrives   = "redrives"
 	navEndpoints  = "endpoints"
+	navKeys       = "keys"
 	navAudit      = "audit"
 )
 

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/dashboardpg"
 	"github.com/heraldpay/herald/delivery/deliverypg"
@@ -79,7 +80,7 @@ func setup(t *testing.T, mutate ...func(*dashboard.Config)) *testBundle {
 	})
 	cfg := dashboard.Config{
 		Password: testPassword, Key: []byte("dashboard test key"),
-		Sessions: b.store, Audit: b.store, Reads: b.store, Deliveries: svc, Endpoints: svc,
+		Sessions: b.store, Audit: b.store, Reads: b.store, Deliveries: svc, Endpoints: svc, Keys: accountpg.NewStore(pool),
 		RiverUI: riverUI, SignInRate: 1000, Now: b.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
 	}

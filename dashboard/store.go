@@ -297,6 +297,10 @@ const (
 	// ActionEndpointSendMissed starts that redrive for an endpoint that is
 	// already enabled.
 	ActionEndpointSendMissed = "endpoint.send_missed"
+	// ActionKeyRoll makes a merchant a new API key and sets an expiry on
+	// the one rolled; ActionKeyRevoke ends a key at once.
+	ActionKeyRoll   = "api_key.roll"
+	ActionKeyRevoke = "api_key.revoke"
 	// ActionRiverUI is a state-changing River UI call (cancel, retry or
 	// delete jobs; pause, resume or change a queue); Target is its API path.
 	ActionRiverUI = "river_ui.change"
