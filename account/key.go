@@ -143,3 +143,25 @@ func RolledExpiry(k APIKey, now time.Time, overlap time.Duration) time.Time {
 	}
 	return at
 }
+
+// RolledKey is the outcome of a roll: the new key, with its Secret, and
+// the key rolled, with its expiry.
+type RolledKey struct {
+	Created  APIKey
+	Previous APIKey
+}
+
+// MarshalJSON renders the new key's API object with the rolled one under
+// "previous".
+func (r RolledKey) MarshalJSON() ([]byte, error) {
+	created, err := json.Marshal(r.Created)
+	if err != nil {
+		return nil, err
+	}
+	previous, err := json.Marshal(r.Previous)
+	if err != nil {
+		return nil, err
+	}
+	out := append(created[:len(created)-1:len(created)-1], `,"previous":`...)
+	return append(append(out, previous...), '}'), nil
+}

@@ -4,7 +4,6 @@ package accounthttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,26 +64,6 @@ func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
 	a.respond(w, r, httpapi.NewList(list, more), err)
 }
 
-// rolled is the answer to a roll: the new key, with its secret shown this
-// once, and under "previous" the key rolled, with its expiry.
-type rolled struct {
-	account.APIKey
-	Previous account.APIKey
-}
-
-// MarshalJSON renders the new key's object with a "previous" member.
-func (k rolled) MarshalJSON() ([]byte, error) {
-	created, err := json.Marshal(k.APIKey)
-	if err != nil {
-		return nil, err
-	}
-	previous, err := json.Marshal(k.Previous)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(append(created[:len(created)-1], `,"previous":`...), previous...), '}'), nil
-}
-
 func (a *API) handleRoll(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		ExpirePreviousIn *int64 `json:"expire_previous_in"`
@@ -100,7 +79,9 @@ func (a *API) handleRoll(w http.ResponseWriter, r *http.Request) {
 		overlap = time.Duration(min(max(*p.ExpirePreviousIn, -1), int64(account.MaxKeyOverlap/time.Second)+1)) * time.Second
 	}
 	created, old, err := a.Keys.RollKey(r.Context(), httpapi.MerchantID(r.Context()), httpapi.KeyID(r.Context()), overlap)
-	a.respond(w, r, rolled{created, old}, err)
+	// The answer is the new key, its secret shown this once, with the
+	// rolled key and its expiry under "previous".
+	a.respond(w, r, account.RolledKey{Created: created, Previous: old}, err)
 }
 
 func (a *API) handleRevoke(w http.ResponseWriter, r *http.Request) {
