@@ -248,9 +248,28 @@ needs HERALD_SECRETS (or HERALD_SECRET) and an https HERALD_PUBLIC_URL.`
 // getenv. Errors are single lines fit for stderr: a usageError (exit 2), or
 // a helpRequest for -h.
 func parseServeConfig(args []string, getenv func(string) string) (Config, error) {
-	fs := newFlagSet("herald serve")
 	var cfg Config
-	s := &settings{fs: fs, getenv: getenv}
+	s := serveSettings(&cfg, getenv)
+	fs := s.fs
+	if err := parseFlags(fs, args, serveSynopsis, s.env); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := s.apply(); err != nil {
+		return cfg, usageError{err}
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// serveSettings registers every herald serve setting, to be applied to
+// cfg.
+func serveSettings(cfg *Config, getenv func(string) string) *settings {
+	s := &settings{fs: newFlagSet("herald serve"), getenv: getenv}
 	str := func(dst *string) func(string) error { return func(v string) error { *dst = v; return nil } }
 	s.add("database-url", "DATABASE_URL", "", "Postgres connection string", parseDatabaseURL(&cfg.DatabaseURL))
 	s.add("addr", "HERALD_ADDR", "127.0.0.1:8080", "HTTP listen address", func(v string) error {
@@ -271,8 +290,8 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		cfg.PublicURL = strings.TrimRight(v, "/")
 		return nil
 	})
-	addEnvSetting(s, &cfg)
-	addSecretSettings(s, &cfg)
+	addEnvSetting(s, cfg)
+	addSecretSettings(s, cfg)
 	s.add("roles", "HERALD_ROLES", "api,worker", "roles to run: api, worker", func(v string) error {
 		for _, r := range strings.Split(v, ",") {
 			r = strings.TrimSpace(r)
@@ -328,20 +347,8 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
 	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))
 	s.add("rescue-after", "HERALD_RESCUE_AFTER", "0s", "retry jobs of dead processes after (0: delivery timeout + 45s)", parseDuration(&cfg.RescueAfter, 0))
-	addObservabilitySettings(s, &cfg)
-	if err := parseFlags(fs, args, serveSynopsis, s.env); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	if err := s.apply(); err != nil {
-		return cfg, usageError{err}
-	}
-	if err := cfg.validate(); err != nil {
-		return cfg, usageError{err}
-	}
-	return cfg, nil
+	addObservabilitySettings(s, cfg)
+	return s
 }
 
 // parseDatabaseURL checks the connection string the way the pool will read
