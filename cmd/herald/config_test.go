@@ -138,3 +138,28 @@ func TestConfigErrorsThroughTheBinary(t *testing.T) {
 		require.Contains(t, res.stderr, "connect to Postgres")
 	})
 }
+
+// In dev without HERALD_PUBLIC_URL, hosted page links use the listener's
+// address, and a wildcard one becomes the loopback address (never
+// http://[::]:8080).
+func TestDevPublicURL(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct{ addr, want string }{
+		{"0.0.0.0:8080", "http://127.0.0.1:8080"},
+		{"[::]:8080", "http://127.0.0.1:8080"},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"192.0.2.10:9000", "http://192.0.2.10:9000"},
+		{"[2001:db8::1]:443", "http://[2001:db8::1]:443"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, devPublicURL(addr), tt.addr)
+	}
+
+	ts := startServer(t, func(c *Config) { c.Addr = "0.0.0.0:0" })
+	require.True(t, strings.HasPrefix(ts.URL(), "http://127.0.0.1:"), ts.URL())
+	_, key := ts.newMerchant(t, "Acme")
+	r := ts.call(t, "POST", "/v1/checkout/sessions", key, sessionBody())
+	require.True(t, strings.HasPrefix(r.Body["url"].(string), ts.URL()+"/pay/cs_"), r.Raw)
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,7 +155,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if s.cfg.PublicURL == "" {
-		s.cfg.PublicURL = "http://" + s.ln.Addr().String()
+		s.cfg.PublicURL = devPublicURL(s.ln.Addr())
 	}
 	if err := s.listenAdmin(); err != nil {
 		return nil, err
@@ -378,6 +379,18 @@ func (s *Server) close() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
+}
+
+// devPublicURL is the public URL in dev when none is set: the listener's
+// address, with a wildcard host (0.0.0.0, ::) made the loopback address a
+// browser on this machine can open. (Production requires
+// HERALD_PUBLIC_URL.)
+func devPublicURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return "http://" + addr.String()
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 // newTestAcquirer signs 3-D Secure references under the keyring's current
