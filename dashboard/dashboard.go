@@ -132,7 +132,7 @@ func RegisterDisabled(r chi.Router, logger *slog.Logger) {
 	disabled := func(w http.ResponseWriter, r *http.Request) {
 		pages.render(w, r, http.StatusNotFound, "message", view{Title: "Dashboard disabled", Data: messageView{
 			Heading: "The operator dashboard is disabled",
-			Message: "Set HERALD_DASHBOARD_PASSWORD (at least 12 characters in production) and restart Herald to turn it on.",
+			Message: "Set HERALD_DASHBOARD_PASSWORD (at least 12 characters in production, 8 in dev) and restart Herald to turn it on.",
 		}})
 	}
 	r.Route("/dashboard", func(r chi.Router) {
