@@ -9,7 +9,7 @@ GO    ?= go
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run: build ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
+run: ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
 	@scripts/run
 
 test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway PostgreSQL

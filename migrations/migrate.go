@@ -33,6 +33,9 @@ func FS() fs.FS { return files }
 // with River's own advisory locks will do.
 const lockKey = 0x6865726c64 // "herld"
 
+// lockPoll is how often a caller waiting for the migration lock tries again.
+const lockPoll = 100 * time.Millisecond
+
 // Result says what Up applied.
 type Result struct {
 	// Herald lists the goose versions applied by this call.
@@ -51,8 +54,23 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		return res, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return res, fmt.Errorf("take migration lock: %w", err)
+	// Waiters poll rather than block in pg_advisory_lock: a blocked
+	// statement holds a snapshot, and CREATE INDEX CONCURRENTLY waits for
+	// every older snapshot in the database — it would wait for the waiters
+	// while they wait for it.
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
+			return res, fmt.Errorf("take migration lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("take migration lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
 	}
 	defer func() {
 		// Unlock on a fresh context: ctx may be cancelled by now. If the

@@ -143,6 +143,14 @@ type Config struct {
 	// LogFormat is json or text (HERALD_LOG_FORMAT). Default json in
 	// production, text in dev.
 	LogFormat string
+	// Retention is how long finished deliveries, their attempts and events
+	// are kept (HERALD_RETENTION). Default 720h (30 days); 0 keeps them
+	// forever; otherwise at least 1h. River keeps its finished jobs no
+	// longer than this either.
+	Retention time.Duration
+	// PruneInterval is how often the leader starts the pruner
+	// (HERALD_PRUNE_INTERVAL). Default 10m.
+	PruneInterval time.Duration
 }
 
 // Environments.
@@ -348,6 +356,8 @@ func serveSettings(cfg *Config, getenv func(string) string) *settings {
 	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))
 	s.add("rescue-after", "HERALD_RESCUE_AFTER", "0s", "retry jobs of dead processes after (0: delivery timeout + 45s)", parseDuration(&cfg.RescueAfter, 0))
 	addObservabilitySettings(s, cfg)
+	s.add("retention", "HERALD_RETENTION", "720h", "keep finished deliveries and events this long (0: forever)", parseRetention(&cfg.Retention))
+	s.add("prune-interval", "HERALD_PRUNE_INTERVAL", defaultPruneInterval.String(), "how often finished rows past the retention are pruned", parseDuration(&cfg.PruneInterval, 100*time.Millisecond))
 	return s
 }
 

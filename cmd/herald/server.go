@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,6 +65,7 @@ type Server struct {
 	// worker's batching loops, and waits for them.
 	stopBackground func()
 	deliverWorker  *deliverypg.DeliverWorker
+	pruner         *deliverypg.Pruner
 	closers        []func()
 	// dashboard runs the operator dashboard's River UI (dashboard.go).
 	dashboard operatorDashboard
@@ -196,6 +198,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		InflightPerEndpoint: cfg.InflightPerEndpoint, InflightPerMerchant: cfg.InflightPerMerchant,
 		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
 	})
+	s.pruner = deliverypg.NewPruner(s.pool, deliverypg.PruneConfig{Retention: cfg.Retention, Registerer: reg, Logger: logger})
 	if s.river, err = s.newRiver(idem, s.deliverWorker, deliveryMetrics); err != nil {
 		return nil, err
 	}
@@ -256,6 +259,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
 	river.AddWorker(workers, deliverypg.NewSweepWorker(s.pool, metrics, s.logger))
+	river.AddWorker(workers, deliverypg.NewPruneWorker(s.pruner))
 	cfg := &river.Config{
 		Logger:            s.riverLogger(),
 		Workers:           workers,
@@ -267,6 +271,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 		// River's default hour.
 		RescueStuckJobsAfter: s.cfg.RescueAfter,
 	}
+	limitRiverRetention(cfg, s.cfg.Retention)
 	if s.cfg.hasRole(roleWorker) {
 		cfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:       {MaxWorkers: 20},
@@ -277,6 +282,9 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 			idempotency.CleanupPeriodicJob(time.Hour),
 			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
 			checkoutpg.ReconcileSweepPeriodicJob(5 * time.Minute),
+		}
+		if s.cfg.Retention > 0 {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, deliverypg.PrunePeriodicJob(cmp.Or(s.cfg.PruneInterval, defaultPruneInterval)))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
