@@ -68,7 +68,7 @@ func newVerifyingSink(t *testing.T) *verifyingSink {
 	v.sink = newSink(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		body := v.sink.last(r)
+		body := v.last(r)
 		verifier, err := webhook.NewVerifier(v.secrets[r.URL.Path])
 		if err == nil {
 			err = verifier.Verify(r.Header, body)
