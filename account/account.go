@@ -44,18 +44,35 @@ var (
 )
 
 // Service is how Herald reaches merchants and their keys. Consumers declare
-// the one method they need (httpapi.KeyAuthenticator,
-// checkoutpg.MerchantFinder); accountpg.Store implements all of it.
+// the methods they need (httpapi.KeyAuthenticator,
+// checkoutpg.MerchantFinder, accounthttp.Keys, dashboard.Keys);
+// accountpg.Store implements all of it.
 type Service interface {
 	// Create validates m, stores it with a new id and returns it with a new
 	// secret key. The key is not stored and cannot be shown again. Errors:
 	// Validate's.
 	Create(ctx context.Context, m Merchant) (Merchant, string, error)
-	// Authenticate returns the id of the merchant owning key. Errors:
-	// ErrInvalidKey.
-	Authenticate(ctx context.Context, key string) (string, error)
+	// Authenticate returns the merchant owning key and the key's id, if the
+	// key is neither revoked nor expired. Errors: ErrInvalidKey.
+	Authenticate(ctx context.Context, key string) (KeyRef, error)
 	// Find returns the merchant with the id. Errors: ErrNotFound.
 	Find(ctx context.Context, merchantID string) (Merchant, error)
+
+	// ListKeys returns a page of the merchant's keys, newest first, revoked
+	// and expired ones included, never a Secret, and whether more follow.
+	// startingAfter is the id of the last key of the previous page.
+	// Errors: *validation.Error (starting_after) for a cursor that is not
+	// one of the merchant's keys.
+	ListKeys(ctx context.Context, merchantID string, limit int, startingAfter string) ([]APIKey, bool, error)
+	// RollKey makes the merchant a new key and has keyID expire at
+	// RolledExpiry (overlap 0: at once). It returns the new key, with its
+	// Secret (shown this once), and the rolled one. Errors:
+	// ErrKeyNotFound, ErrKeyInactive, *validation.Error
+	// (expire_previous_in) for an overlap ValidateOverlap refuses.
+	RollKey(ctx context.Context, merchantID, keyID string, overlap time.Duration) (created, rolled APIKey, err error)
+	// RevokeKey ends keyID at once; revoking a revoked key changes
+	// nothing. Errors: ErrKeyNotFound, ErrLastKey.
+	RevokeKey(ctx context.Context, merchantID, keyID string) (APIKey, error)
 }
 
 // Merchant is an account that creates checkout sessions and receives

@@ -60,16 +60,18 @@ var testCardOutcomes = map[string]string{
 // it could not record an answer. With a ledger in Postgres, any Herald
 // process can finish a 3-D Secure challenge another one started.
 type TestAcquirer struct {
-	key    []byte
-	ledger Ledger
+	key      []byte
+	previous [][]byte
+	ledger   Ledger
 }
 
 var _ Acquirer = (*TestAcquirer)(nil)
 
 // NewTestAcquirer returns a TestAcquirer keeping its book in ledger and
-// signing 3-D Secure references with key.
-func NewTestAcquirer(key []byte, ledger Ledger) *TestAcquirer {
-	return &TestAcquirer{key: key, ledger: ledger}
+// signing 3-D Secure references with key. References signed with a
+// previous key are accepted too: those handed out before a key rotation.
+func NewTestAcquirer(key []byte, ledger Ledger, previous ...[]byte) *TestAcquirer {
+	return &TestAcquirer{key: key, previous: previous, ledger: ledger}
 }
 
 // Charge implements Acquirer.
@@ -103,7 +105,7 @@ func (a *TestAcquirer) CompleteAuthentication(ctx context.Context, chargeID, ref
 	if err := ctx.Err(); err != nil {
 		return ChargeResult{}, err
 	}
-	if !hmac.Equal([]byte(ref), []byte(a.ref(chargeID))) {
+	if !a.refValid(ref, chargeID) {
 		return ChargeResult{}, ErrInvalidAuthenticationRef
 	}
 	e, err := a.ledger.Entry(ctx, chargeID)
@@ -168,8 +170,24 @@ func (a *TestAcquirer) result(e LedgerEntry) ChargeResult {
 // ref is the 3-D Secure reference of chargeID: an HMAC binding it to the
 // charge, so the page can neither forge one nor use one charge's for
 // another. What the charge becomes once authenticated is in the ledger.
-func (a *TestAcquirer) ref(chargeID string) string {
-	m := hmac.New(sha256.New, a.key)
+func (a *TestAcquirer) ref(chargeID string) string { return signRef(a.key, chargeID) }
+
+// refValid reports whether ref is chargeID's reference under the current
+// key or a previous one.
+func (a *TestAcquirer) refValid(ref, chargeID string) bool {
+	if hmac.Equal([]byte(ref), []byte(a.ref(chargeID))) {
+		return true
+	}
+	for _, k := range a.previous {
+		if hmac.Equal([]byte(ref), []byte(signRef(k, chargeID))) {
+			return true
+		}
+	}
+	return false
+}
+
+func signRef(key []byte, chargeID string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("herald test acquirer 3ds\x00" + chargeID))
 	return "3ds2." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -206,4 +206,25 @@ func TestTestAcquirerThreeDSecure(t *testing.T) {
 		_, err = NewTestAcquirer([]byte("other"), NewMemoryLedger()).CompleteAuthentication(ctx, "ch_1", ref, true)
 		require.ErrorIs(t, err, ErrInvalidAuthenticationRef, "ref is bound to the key")
 	})
+
+	// After a key rotation, a challenge started under the old key still
+	// completes while the old key is kept; new references use the new key.
+	t.Run("RefUnderPreviousKey", func(t *testing.T) {
+		t.Parallel()
+
+		ledger := NewMemoryLedger()
+		res, err := NewTestAcquirer([]byte("key"), ledger).Charge(ctx, ChargeRequest{ChargeID: "ch_1", Card: testCard(t, TestCardThreeDSecure), Amount: 100, Currency: "usd"})
+		require.NoError(t, err)
+		oldRef := res.AuthenticationRef
+
+		rotated := NewTestAcquirer([]byte("new key"), ledger, []byte("key"))
+		res, err = rotated.Lookup(ctx, "ch_1")
+		require.NoError(t, err)
+		require.NotEqual(t, oldRef, res.AuthenticationRef, "signed under the new key")
+		_, err = NewTestAcquirer([]byte("new key"), ledger).CompleteAuthentication(ctx, "ch_1", oldRef, true)
+		require.ErrorIs(t, err, ErrInvalidAuthenticationRef, "the old key dropped, its references fail")
+		res, err = rotated.CompleteAuthentication(ctx, "ch_1", oldRef, true)
+		require.NoError(t, err)
+		require.Equal(t, OutcomeSucceeded, res.Outcome)
+	})
 }

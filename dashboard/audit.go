@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 )
@@ -81,6 +82,8 @@ func targetURL(target, merchantID string) string {
 		return "/dashboard/payments/" + target
 	case id.HasPrefix(target, "we"):
 		return withQuery("/dashboard/endpoints", url.Values{"merchant": {merchantID}})
+	case id.HasPrefix(target, account.KeyIDPrefix):
+		return withQuery("/dashboard/keys", url.Values{"merchant": {merchantID}})
 	}
 	return ""
 }

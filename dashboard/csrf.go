@@ -29,21 +29,29 @@ func (d *Dashboard) signInToken(w http.ResponseWriter, r *http.Request) string {
 		http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: value, Path: cookiePath, HttpOnly: true,
 			Secure: d.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	}
-	return d.signInMAC(value)
+	return signInMAC(d.cfg.Key, value)
 }
 
-func (d *Dashboard) signInMAC(cookie string) string {
-	m := hmac.New(sha256.New, d.cfg.Key)
+func signInMAC(key []byte, cookie string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("herald dashboard sign-in\x00" + cookie))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// signInTokenValid checks the sign-in form's token under the current key or
+// a previous one (a form shown before a key rotation).
 func (d *Dashboard) signInTokenValid(r *http.Request) bool {
 	c, err := r.Cookie(signInCookie)
 	if err != nil || len(c.Value) != 32 {
 		return false
 	}
-	return hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(d.signInMAC(c.Value)))
+	token := []byte(r.PostFormValue("csrf_token"))
+	for _, key := range append([][]byte{d.cfg.Key}, d.cfg.PreviousKeys...) {
+		if hmac.Equal(token, []byte(signInMAC(key, c.Value))) {
+			return true
+		}
+	}
+	return false
 }
 
 // requireToken checks the session's form token on a posted form.

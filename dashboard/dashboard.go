@@ -16,15 +16,21 @@ type Config struct {
 	// Key keys the password digest and the sign-in form tokens; every
 	// Herald process must use the same one. Required.
 	Key []byte
+	// PreviousKeys are accepted for sign-in form tokens too: the keyring's
+	// older keys, so that a form shown before a key rotation still works.
+	// (The password digest is computed at start and never stored, so it
+	// needs no old key.)
+	PreviousKeys [][]byte
 	// Sessions, Audit and Reads are the dashboard's storage. Required.
 	Sessions SessionStore
 	Audit    AuditLog
 	Reads    ReadModel
-	// Deliveries, Endpoints and Payments carry out operator actions.
+	// Deliveries, Endpoints, Payments and Keys carry out operator actions.
 	// Required.
 	Deliveries Deliveries
 	Endpoints  Endpoints
 	Payments   Payments
+	Keys       Keys
 	// RiverUI is served at RiverUIPrefix behind the sign-in. Nil leaves it
 	// out.
 	RiverUI http.Handler
@@ -53,8 +59,8 @@ type Dashboard struct {
 // wiring bug.
 func New(cfg Config) *Dashboard {
 	if cfg.Password == "" || len(cfg.Key) == 0 || cfg.Sessions == nil || cfg.Audit == nil || cfg.Reads == nil ||
-		cfg.Deliveries == nil || cfg.Endpoints == nil || cfg.Payments == nil {
-		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries, Endpoints and Payments are required")
+		cfg.Deliveries == nil || cfg.Endpoints == nil || cfg.Payments == nil || cfg.Keys == nil {
+		panic("dashboard: Password, Key, Sessions, Audit, Reads, Deliveries, Endpoints, Payments and Keys are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -97,6 +103,7 @@ func (d *Dashboard) Register(r chi.Router) {
 			r.Get("/endpoints", d.handleEndpoints)
 			r.Get("/payments", d.handlePayments)
 			r.Get("/payments/{id}", d.handlePayment)
+			r.Get("/keys", d.handleKeys)
 			r.Get("/audit", d.handleAudit)
 			if d.cfg.RiverUI != nil {
 				river := d.riverUI(d.cfg.RiverUI)
@@ -111,6 +118,7 @@ func (d *Dashboard) Register(r chi.Router) {
 				r.Post("/redrives/{id}/cancel", d.handleRedriveCancel)
 				r.Post("/endpoints/{id}/{action}", d.handleEndpointAction)
 				r.Post("/payments/{id}/clear", d.handleVelocityClear)
+				r.Post("/keys/{id}/{action}", d.handleKeyAction)
 			})
 		})
 		// Unknown pages are for signed-in operators only, like the rest.
@@ -129,7 +137,7 @@ func RegisterDisabled(r chi.Router, logger *slog.Logger) {
 	disabled := func(w http.ResponseWriter, r *http.Request) {
 		pages.render(w, r, http.StatusNotFound, "message", view{Title: "Dashboard disabled", Data: messageView{
 			Heading: "The operator dashboard is disabled",
-			Message: "Set HERALD_DASHBOARD_PASSWORD (at least 12 characters in production) and restart Herald to turn it on.",
+			Message: "Set HERALD_DASHBOARD_PASSWORD (at least 12 characters in production, 8 in dev) and restart Herald to turn it on.",
 		}})
 	}
 	r.Route("/dashboard", func(r chi.Router) {

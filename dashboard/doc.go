@@ -2,8 +2,8 @@
 // the delivery engine's health at a glance with charts of the last day,
 // deliveries with their attempts, single and bulk redrive, endpoint health
 // with pause, resume and re-enable, payments with their fraud decisions
-// and the lifting of velocity blocks, the audit log of operator actions,
-// and River UI.
+// and the lifting of velocity blocks, merchants' API keys with roll and
+// revoke, the audit log of operator actions, and River UI.
 //
 // Pages are rendered on the server from embedded templates and a stylesheet,
 // with no script: a Content-Security-Policy allows none. Progress pages
@@ -26,9 +26,10 @@
 //
 // The pages read through ReadModel, sessions and the audit log through
 // SessionStore and AuditLog (package dashboardpg implements all three on
-// Postgres). Actions go through the delivery services and checkout's fraud
-// service, which are scoped to a merchant: the dashboard looks the merchant
-// up first. Each action, River
+// Postgres). Actions go through the delivery services, checkout's fraud
+// service and the account service (Keys), which are scoped to a merchant:
+// the dashboard looks the merchant up first, or posts it with the form.
+// Each action, River
 // UI's job and queue changes included, is written to the audit log before
 // it runs and completed with its outcome.
 //
@@ -37,7 +38,7 @@
 //	d := dashboard.New(dashboard.Config{
 //		Password: os.Getenv("HERALD_DASHBOARD_PASSWORD"), Key: key,
 //		Sessions: store, Audit: store, Reads: store,
-//		Deliveries: deliveries, Endpoints: deliveries, Payments: checkoutService,
+//		Deliveries: deliveries, Endpoints: deliveries, Payments: checkoutService, Keys: accounts,
 //		RiverUI: riverUIHandler, // built with Prefix dashboard.RiverUIPrefix
 //	})
 //	d.Register(router)

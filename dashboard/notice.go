@@ -36,6 +36,8 @@ func noticeFor(code string) *notice {
 		return &notice{"ok", "The card's velocity block is lifted: its earlier declines no longer count."}
 	case "cleared_session":
 		return &notice{"ok", "The checkout session's velocity block is lifted: its earlier declines no longer count."}
+	case "key_revoked":
+		return &notice{"ok", "API key revoked: it fails from its next request on."}
 	case "signed_out":
 		return &notice{"ok", "You have signed out."}
 	case "expired":

@@ -22,7 +22,7 @@ var assetFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"signin", "message", "overview", "deliveries", "delivery", "redrives", "redrive", "endpoints", "payments",
-	"payment", "audit"}
+	"payment", "keys", "keyrolled", "audit"}
 
 // Navigation sections, to highlight the current one.
 const (
@@ -31,6 +31,7 @@ const (
 	navRedrives   = "redrives"
 	navEndpoints  = "endpoints"
 	navPayments   = "payments"
+	navKeys       = "keys"
 	navAudit      = "audit"
 )
 

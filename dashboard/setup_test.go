@@ -97,6 +97,7 @@ func setup(t *testing.T, mutate ...func(*dashboard.Config)) *testBundle {
 	cfg := dashboard.Config{
 		Password: testPassword, Key: []byte("dashboard test key"),
 		Sessions: b.store, Audit: b.store, Reads: b.store, Deliveries: svc, Endpoints: svc, Payments: b.checkout,
+		Keys:    accountpg.NewStore(pool),
 		RiverUI: riverUI, SignInRate: 1000, Now: b.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
 	}

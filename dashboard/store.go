@@ -344,6 +344,10 @@ const (
 	// ActionVelocityClear lifts the velocity block of a charge's session,
 	// card or client IP (Detail names the scope); Target is the charge.
 	ActionVelocityClear = "fraud.clear_velocity"
+	// ActionKeyRoll makes a merchant a new API key and sets an expiry on
+	// the one rolled; ActionKeyRevoke ends a key at once.
+	ActionKeyRoll   = "api_key.roll"
+	ActionKeyRevoke = "api_key.revoke"
 	// ActionRiverUI is a state-changing River UI call (cancel, retry or
 	// delete jobs; pause, resume or change a queue); Target is its API path.
 	ActionRiverUI = "river_ui.change"

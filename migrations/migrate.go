@@ -151,7 +151,7 @@ func CheckPending(ctx context.Context, pool *pgxpool.Pool) (Pending, error) {
 		return p, err
 	}
 	for _, v := range embedded {
-		if !applied[v] {
+		if _, ok := applied[v]; !ok {
 			p.Herald = append(p.Herald, v)
 		}
 	}
@@ -189,22 +189,26 @@ func embeddedVersions() ([]int64, error) {
 	return versions, nil
 }
 
-// appliedVersions reads goose's version table: a version counts as applied
-// when its latest row says so (goose's older API records a down migration
-// as a new row). No table means nothing is applied.
-func appliedVersions(ctx context.Context, pool *pgxpool.Pool) (map[int64]bool, error) {
-	applied := map[int64]bool{}
-	rows, err := pool.Query(ctx, `SELECT DISTINCT ON (version_id) version_id, is_applied
-		FROM goose_db_version ORDER BY version_id, id DESC`)
+// appliedVersions reads goose's version table: the versions applied, with
+// when. A version counts as applied when its latest row says so (goose's
+// older API records a down migration as a new row); version 0 is goose's
+// own marker. No table means nothing is applied.
+func appliedVersions(ctx context.Context, pool *pgxpool.Pool) (map[int64]time.Time, error) {
+	applied := map[int64]time.Time{}
+	rows, err := pool.Query(ctx, `SELECT DISTINCT ON (version_id) version_id, is_applied, tstamp
+		FROM goose_db_version WHERE version_id > 0 ORDER BY version_id, id DESC`)
 	if err == nil {
 		for rows.Next() {
 			var v int64
 			var ok bool
-			if err := rows.Scan(&v, &ok); err != nil {
+			var at time.Time
+			if err := rows.Scan(&v, &ok, &at); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read applied migrations: %w", err)
 			}
-			applied[v] = ok
+			if ok {
+				applied[v] = at
+			}
 		}
 		err = rows.Err()
 	}

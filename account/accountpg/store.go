@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,12 +24,15 @@ import (
 // Store implements account.Service on a pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// Now is the clock keys expire by. Default time.Now; set it before
+	// the Store is used.
+	Now func() time.Time
 }
 
 var _ account.Service = (*Store)(nil)
 
 // NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, Now: time.Now} }
 
 // Create implements account.Service.
 func (s *Store) Create(ctx context.Context, m account.Merchant) (account.Merchant, string, error) {
@@ -44,12 +48,8 @@ func (s *Store) Create(ctx context.Context, m account.Merchant) (account.Merchan
 		if err != nil {
 			return fmt.Errorf("insert merchant: %w", err)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO api_keys (hash, merchant_id, hint) VALUES ($1, $2, $3)`,
-			account.KeyDigest(key), m.ID, account.KeyHint(key))
-		if err != nil {
-			return fmt.Errorf("insert api key: %w", err)
-		}
-		return nil
+		_, err = insertKey(ctx, tx, m.ID, key, s.Now())
+		return err
 	})
 	if err != nil {
 		return account.Merchant{}, "", err
@@ -58,21 +58,23 @@ func (s *Store) Create(ctx context.Context, m account.Merchant) (account.Merchan
 }
 
 // Authenticate implements account.Service. The lookup is by digest
-// (account.KeyDigest), never by the key itself.
-func (s *Store) Authenticate(ctx context.Context, key string) (string, error) {
+// (account.KeyDigest), never by the key itself; it applies
+// account.APIKey.ValidAt.
+func (s *Store) Authenticate(ctx context.Context, key string) (account.KeyRef, error) {
 	if !account.PlausibleKey(key) {
-		return "", account.ErrInvalidKey
+		return account.KeyRef{}, account.ErrInvalidKey
 	}
-	var merchantID string
-	err := s.pool.QueryRow(ctx,
-		`SELECT merchant_id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, account.KeyDigest(key)).Scan(&merchantID)
+	var ref account.KeyRef
+	err := s.pool.QueryRow(ctx, `SELECT merchant_id, id FROM api_keys
+		WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+		account.KeyDigest(key), s.Now()).Scan(&ref.MerchantID, &ref.KeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", account.ErrInvalidKey
+		return account.KeyRef{}, account.ErrInvalidKey
 	}
 	if err != nil {
-		return "", fmt.Errorf("look up api key: %w", err)
+		return account.KeyRef{}, fmt.Errorf("look up api key: %w", err)
 	}
-	return merchantID, nil
+	return ref, nil
 }
 
 // Find implements account.Service.

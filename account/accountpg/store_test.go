@@ -27,7 +27,8 @@ func TestCreateAndAuthenticate(t *testing.T) {
 
 	got, err := store.Authenticate(ctx, key)
 	require.NoError(t, err)
-	require.Equal(t, m.ID, got)
+	require.Equal(t, m.ID, got.MerchantID)
+	require.True(t, strings.HasPrefix(got.KeyID, "key_"), got.KeyID)
 
 	// The database holds a digest, never the key.
 	var stored []byte

@@ -33,17 +33,28 @@ func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request, sessionID stri
 	return p.csrfMAC(value, sessionID)
 }
 
-// csrfValid reports whether the posted token matches the cookie.
+// csrfValid reports whether the posted token matches the cookie, under the
+// current key or a previous one (a form shown before a key rotation).
 func (p *Pages) csrfValid(r *http.Request, sessionID string) bool {
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || c.Value == "" {
 		return false
 	}
-	return hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(p.csrfMAC(c.Value, sessionID)))
+	token := []byte(r.PostFormValue("csrf_token"))
+	for _, key := range append([][]byte{p.cfg.CSRFKey}, p.cfg.PreviousCSRFKeys...) {
+		if hmac.Equal(token, []byte(csrfMAC(key, c.Value, sessionID))) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pages) csrfMAC(cookie, sessionID string) string {
-	m := hmac.New(sha256.New, p.cfg.CSRFKey)
+	return csrfMAC(p.cfg.CSRFKey, cookie, sessionID)
+}
+
+func csrfMAC(key []byte, cookie, sessionID string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("herald pay csrf\x00" + cookie + "\x00" + sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

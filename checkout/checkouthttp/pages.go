@@ -41,6 +41,9 @@ type PagesConfig struct {
 	Payments checkout.PaymentService
 	// CSRFKey signs form tokens. Required; shared by all Herald processes.
 	CSRFKey []byte
+	// PreviousCSRFKeys are accepted for tokens too: the keyring's older
+	// keys, so that a form shown before a key rotation can still be sent.
+	PreviousCSRFKeys [][]byte
 	// SecureCookies marks cookies Secure; set it when served over https.
 	SecureCookies bool
 	// Logger defaults to slog.Default().

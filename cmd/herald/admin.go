@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -188,12 +187,17 @@ func (s *Server) riverState() string {
 // runHealthcheck asks a running Herald's /readyz and exits 0 only when it
 // is ready: the container image has no curl, so its healthcheck is the
 // binary itself. The address comes from the same environment as serve's.
+const healthcheckSynopsis = `Usage: herald healthcheck [--url URL]
+
+Asks a running Herald's /readyz (on HERALD_ADMIN_ADDR, else HERALD_ADDR) and
+exits 0 when it is ready, 1 with the reason when it is not: a container
+healthcheck for an image without a shell.`
+
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("herald healthcheck", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("herald healthcheck")
 	target := fs.String("url", "", "URL to ask (default: /readyz on HERALD_ADMIN_ADDR, else on HERALD_ADDR)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := parseFlags(fs, args, healthcheckSynopsis, nil); err != nil {
+		return err
 	}
 	if *target == "" {
 		addr := getenv("HERALD_ADMIN_ADDR")

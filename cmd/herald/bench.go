@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,12 +49,17 @@ type benchConfig struct {
 	FetchPollInterval time.Duration
 }
 
+const benchSynopsis = `Usage: herald bench [flags]
+
+Measures delivery throughput and latency against River's own ceiling on the
+same database (make bench runs it on a throwaway PostgreSQL). Herald's
+tables in that database are emptied between scenarios.`
+
 func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, error) {
-	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("herald bench")
 	c := benchConfig{}
 	rates, only := "", ""
-	fs.StringVar(&c.DatabaseURL, "database-url", getenv("DATABASE_URL"), "Postgres (its Herald tables are emptied between scenarios)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "Postgres (its Herald tables are emptied between scenarios)")
 	fs.IntVar(&c.Events, "events", 20000, "events per bulk scenario")
 	fs.StringVar(&rates, "rates", "500,1000", "events per second of the steady scenarios")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each steady scenario")
@@ -66,8 +70,11 @@ func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, e
 	fs.IntVar(&c.MaxWorkers, "max-workers", 1000, "River MaxWorkers of every scenario")
 	fs.DurationVar(&c.FetchCooldown, "fetch-cooldown", 10*time.Millisecond, "River FetchCooldown of every scenario")
 	fs.DurationVar(&c.FetchPollInterval, "fetch-poll-interval", 50*time.Millisecond, "River FetchPollInterval of every scenario")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, benchSynopsis, databaseEnv); err != nil {
 		return c, err
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = getenv("DATABASE_URL")
 	}
 	if c.DatabaseURL == "" {
 		return c, errors.New("DATABASE_URL is required (make bench starts a throwaway PostgreSQL)")
@@ -641,7 +648,7 @@ func (b *benchRun) workerProcess(exe string) (*exec.Cmd, error) {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cmd := exec.Command(exe, "serve", "--roles", "worker")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+b.cfg.DatabaseURL, "HERALD_ADDR="+addr, "HERALD_MIGRATE=false",
+	cmd.Env = append(os.Environ(), "HERALD_ENV=dev", "DATABASE_URL="+b.cfg.DatabaseURL, "HERALD_ADDR="+addr, "HERALD_MIGRATE=false",
 		"HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8", "HERALD_INFLIGHT_PER_ENDPOINT=1000",
 		"HERALD_DELIVERY_WORKERS="+strconv.Itoa(b.cfg.MaxWorkers), "HERALD_FETCH_COOLDOWN="+b.cfg.FetchCooldown.String(),
 		"HERALD_FETCH_POLL_INTERVAL="+b.cfg.FetchPollInterval.String())

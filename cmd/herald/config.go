@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,9 +14,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliverynet"
 	"github.com/heraldpay/herald/internal/httpapi"
+	"github.com/heraldpay/herald/internal/seal"
 )
 
 // Config is everything `herald serve` reads from the environment or flags.
@@ -28,16 +30,29 @@ type Config struct {
 	// Addr is the HTTP listen address (HERALD_ADDR). Default 127.0.0.1:8080.
 	Addr string
 	// PublicURL is the base URL customers and merchants reach Herald at
-	// (HERALD_PUBLIC_URL), used in hosted page links. Default http://Addr.
+	// (HERALD_PUBLIC_URL), used in hosted page links. Required in
+	// production, where it must be https; in dev the default is
+	// http://Addr.
 	PublicURL string
-	// Env is "dev" or "production" (HERALD_ENV). Default dev. Production
-	// requires HERALD_SECRET and https endpoint URLs, logs JSON and refuses
-	// private endpoint addresses.
+	// Env is "dev" or "production" (HERALD_ENV). Default production, which
+	// requires a server key and an https PublicURL, wants https endpoint
+	// URLs, logs JSON and refuses private endpoint addresses; dev must be
+	// asked for (make run does).
 	Env string
-	// Secret keys card fingerprints, CSRF tokens, 3-D Secure references and
-	// the sealing of webhook secrets (HERALD_SECRET, 32+ characters). In dev,
-	// when unset, one is generated once and kept in the database so every
-	// process shares it.
+	// Secrets is the server keyring (HERALD_SECRETS: comma-separated
+	// kid:base64key entries of 32+ bytes, the first current). Its keys
+	// derive the sealing of webhook secrets and idempotent responses, CSRF
+	// tokens, 3-D Secure references and the dashboard's digests; values
+	// sealed or signed under any of them are accepted, new ones use the
+	// first. After validate it also holds Secret, as its last key. Nil
+	// when neither is set: in dev, a secret is then generated once and
+	// kept in the database so every process shares it; production refuses
+	// to start.
+	Secrets *seal.Keyring
+	// Secret is a single server key (HERALD_SECRET, 32+ characters), as
+	// before keyrings: one key whose id is derived from it. Set beside
+	// Secrets it is the oldest key of the ring, which is how an
+	// installation moves from it to a keyring.
 	Secret string
 	// Roles says what this process runs (--roles, HERALD_ROLES): "api" (the
 	// merchant API and hosted pages), "worker" (River jobs: deliveries,
@@ -111,7 +126,7 @@ type Config struct {
 	FetchPollInterval time.Duration
 	// DashboardPassword is the operator dashboard's shared password
 	// (HERALD_DASHBOARD_PASSWORD). Default empty, which turns the dashboard
-	// off; production requires 12+ characters when set.
+	// off; when set, at least 12 characters in production and 8 in dev.
 	DashboardPassword string
 	// RescueAfter is how long a job stays "running" after its process died
 	// before River retries it (HERALD_RESCUE_AFTER). Default
@@ -156,12 +171,25 @@ const (
 	roleWorker = "worker"
 )
 
-// settings registers flags whose defaults come from the environment, and
-// converts them after parsing, collecting the first error.
+// secretSettings are never echoed in error messages.
+var secretSettings = []string{"HERALD_SECRET", "HERALD_SECRETS", "DATABASE_URL", "HERALD_DASHBOARD_PASSWORD"}
+
+// Minimum dashboard password lengths, in characters.
+const (
+	minDashboardPasswordProduction = 12
+	minDashboardPasswordDev        = 8
+)
+
+// settings registers flags that mirror environment variables, and converts
+// them after parsing, collecting the first error. A flag given on the
+// command line wins; otherwise a non-empty variable; otherwise the
+// built-in default, which is also what -h shows.
 type settings struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
 	values []*setting
+	// env maps flag names to their variables, for the usage.
+	env map[string]string
 }
 
 type setting struct {
@@ -170,24 +198,31 @@ type setting struct {
 	apply     func(string) error
 }
 
-// secretSettings are never echoed in error messages.
-var secretSettings = []string{"HERALD_SECRET", "DATABASE_URL", "HERALD_DASHBOARD_PASSWORD"}
-
 func (s *settings) add(flagName, env, def, usage string, apply func(string) error) {
-	if v := s.getenv(env); v != "" {
-		def = v
-	}
-	st := &setting{flag: flagName, env: env, apply: apply, value: s.fs.String(flagName, def, usage+" ("+env+")")}
+	st := &setting{flag: flagName, env: env, apply: apply, value: s.fs.String(flagName, def, usage)}
 	s.values = append(s.values, st)
+	if s.env == nil {
+		s.env = map[string]string{}
+	}
+	s.env[flagName] = env
 }
 
 func (s *settings) apply() error {
+	given := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, st := range s.values {
+		if v := s.getenv(st.env); st.env != "" && v != "" && !given[st.flag] {
+			*st.value = v
+		}
 		if err := st.apply(strings.TrimSpace(*st.value)); err != nil {
-			if slices.Contains(secretSettings, st.env) {
-				return fmt.Errorf("invalid %s: %w", st.env, err)
+			name := st.env
+			if name == "" {
+				name = "--" + st.flag
 			}
-			return fmt.Errorf("invalid %s %q: %w", st.env, *st.value, err)
+			if slices.Contains(secretSettings, st.env) {
+				return fmt.Errorf("invalid %s: %w", name, err)
+			}
+			return fmt.Errorf("invalid %s %q: %w", name, *st.value, err)
 		}
 	}
 	return nil
@@ -215,15 +250,42 @@ func parseInt(dst *int, min int) func(string) error {
 	}
 }
 
-// parseServeConfig reads the environment through getenv, then flags from
-// args. Errors are single lines fit for stderr.
+// serveSynopsis heads herald serve -h.
+const serveSynopsis = `Usage: herald serve [flags]
+
+Runs Herald: the merchant API and hosted payment pages (role api) and the
+River workers that deliver webhooks, expire sessions and reconcile charges
+(role worker). HERALD_ENV is production unless dev is asked for; production
+needs HERALD_SECRETS (or HERALD_SECRET) and an https HERALD_PUBLIC_URL.`
+
+// parseServeConfig reads flags from args and the environment through
+// getenv. Errors are single lines fit for stderr: a usageError (exit 2), or
+// a helpRequest for -h.
 func parseServeConfig(args []string, getenv func(string) string) (Config, error) {
-	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var cfg Config
-	s := &settings{fs: fs, getenv: getenv}
+	s := serveSettings(&cfg, getenv)
+	fs := s.fs
+	if err := parseFlags(fs, args, serveSynopsis, s.env); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := s.apply(); err != nil {
+		return cfg, usageError{err}
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// serveSettings registers every herald serve setting, to be applied to
+// cfg.
+func serveSettings(cfg *Config, getenv func(string) string) *settings {
+	s := &settings{fs: newFlagSet("herald serve"), getenv: getenv}
 	str := func(dst *string) func(string) error { return func(v string) error { *dst = v; return nil } }
-	s.add("database-url", "DATABASE_URL", "", "Postgres connection string", str(&cfg.DatabaseURL))
+	s.add("database-url", "DATABASE_URL", "", "Postgres connection string", parseDatabaseURL(&cfg.DatabaseURL))
 	s.add("addr", "HERALD_ADDR", "127.0.0.1:8080", "HTTP listen address", func(v string) error {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			return errors.New("want host:port")
@@ -242,20 +304,8 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 		cfg.PublicURL = strings.TrimRight(v, "/")
 		return nil
 	})
-	s.add("env", "HERALD_ENV", envDev, "dev or production", func(v string) error {
-		if v != envDev && v != envProduction {
-			return errors.New("want dev or production")
-		}
-		cfg.Env = v
-		return nil
-	})
-	s.add("secret", "HERALD_SECRET", "", "server secret, 32+ characters", func(v string) error {
-		if v != "" && len(v) < 32 {
-			return errors.New("must be at least 32 characters")
-		}
-		cfg.Secret = v
-		return nil
-	})
+	addEnvSetting(s, cfg)
+	addSecretSettings(s, cfg)
 	s.add("roles", "HERALD_ROLES", "api,worker", "roles to run: api, worker", func(v string) error {
 		for _, r := range strings.Split(v, ",") {
 			r = strings.TrimSpace(r)
@@ -316,34 +366,98 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
 	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))
 	s.add("rescue-after", "HERALD_RESCUE_AFTER", "0s", "retry jobs of dead processes after (0: delivery timeout + 45s)", parseDuration(&cfg.RescueAfter, 0))
-	addObservabilitySettings(s, &cfg)
+	addObservabilitySettings(s, cfg)
 	s.add("retention", "HERALD_RETENTION", "720h", "keep finished deliveries and events this long (0: forever)", parseRetention(&cfg.Retention))
 	s.add("prune-interval", "HERALD_PRUNE_INTERVAL", defaultPruneInterval.String(), "how often finished rows past the retention are pruned", parseDuration(&cfg.PruneInterval, 100*time.Millisecond))
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := s.apply(); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
+	return s
 }
 
-// validate checks what involves several settings.
+// parseDatabaseURL checks the connection string the way the pool will read
+// it, so that a malformed one is a configuration error (exit 2) before
+// anything connects. pgx's own message is not repeated: it may quote the
+// string, password and all.
+func parseDatabaseURL(dst *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, err := pgxpool.ParseConfig(v); err != nil {
+			return errors.New("want a URL like postgres://user:password@host:5432/herald or key=value settings")
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// foldSecrets makes Secret the last key of Secrets (the keyring of Secret
+// alone when Secrets is nil).
+func (c *Config) foldSecrets() error {
+	if c.Secret == "" {
+		return nil
+	}
+	single := seal.SingleKey(c.Secret)
+	ring, err := seal.NewKeyring(single)
+	if c.Secrets != nil {
+		ring, err = c.Secrets.With(single)
+	}
+	if err != nil {
+		return fmt.Errorf("HERALD_SECRET beside HERALD_SECRETS: %w", err)
+	}
+	c.Secrets = ring
+	return nil
+}
+
+// addSecretSettings registers HERALD_SECRETS and HERALD_SECRET.
+func addSecretSettings(s *settings, cfg *Config) {
+	s.add("secrets", "HERALD_SECRETS", "", "server keyring: kid:base64key,… (32+ bytes each, first current)", func(v string) error {
+		if v == "" {
+			return nil
+		}
+		ring, err := seal.ParseKeyring(v)
+		cfg.Secrets = ring
+		return err
+	})
+	s.add("secret", "HERALD_SECRET", "", "single server key, 32+ characters (HERALD_SECRETS is preferred)", func(v string) error {
+		if v != "" && len(v) < seal.MinKeyLen {
+			return errors.New("must be at least 32 characters")
+		}
+		cfg.Secret = v
+		return nil
+	})
+}
+
+// addEnvSetting registers HERALD_ENV.
+func addEnvSetting(s *settings, cfg *Config) {
+	s.add("env", "HERALD_ENV", envProduction, "production or dev", func(v string) error {
+		if v != envDev && v != envProduction {
+			return errors.New("want dev or production")
+		}
+		cfg.Env = v
+		return nil
+	})
+}
+
+// validate checks what involves several settings, and folds Secret into
+// Secrets.
 func (c *Config) validate() error {
+	if err := c.foldSecrets(); err != nil {
+		return err
+	}
 	switch {
 	case c.DatabaseURL == "":
 		return errors.New("DATABASE_URL is required (or --database-url)")
-	case c.Env == envProduction && c.Secret == "":
-		return errors.New("HERALD_SECRET is required in production (32+ random characters)")
-	case c.Env == envProduction && c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://"):
+	case c.Env == envProduction && c.Secrets == nil:
+		return errors.New("HERALD_SECRETS is required in production (or HERALD_SECRET): make a key with `herald secrets generate`")
+	case c.Env == envProduction && c.PublicURL == "":
+		return errors.New("HERALD_PUBLIC_URL is required in production: the https origin customers reach Herald at, like https://pay.example.com")
+	case c.Env == envProduction && !strings.HasPrefix(c.PublicURL, "https://"):
 		return errors.New("HERALD_PUBLIC_URL must be https in production")
 	case c.Env == envProduction && len(c.AllowPrivateEndpoints) > 0:
 		return errors.New("HERALD_ALLOW_PRIVATE_ENDPOINTS must be empty in production")
-	case c.Env == envProduction && c.DashboardPassword != "" && utf8.RuneCountInString(c.DashboardPassword) < 12:
-		return errors.New("HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production")
+	case c.Env == envProduction && c.DashboardPassword != "" && utf8.RuneCountInString(c.DashboardPassword) < minDashboardPasswordProduction:
+		return fmt.Errorf("HERALD_DASHBOARD_PASSWORD must be at least %d characters in production", minDashboardPasswordProduction)
+	case c.DashboardPassword != "" && utf8.RuneCountInString(c.DashboardPassword) < minDashboardPasswordDev:
+		return fmt.Errorf("HERALD_DASHBOARD_PASSWORD must be at least %d characters (%d in production)", minDashboardPasswordDev, minDashboardPasswordProduction)
 	}
 	if err := c.validateObservability(); err != nil {
 		return err

@@ -8,8 +8,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"riverqueue.com/riverui"
 
+	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/dashboardpg"
+	"github.com/heraldpay/herald/internal/seal"
 )
 
 // operatorDashboard is the part of a Server that runs the operator
@@ -21,7 +23,7 @@ type operatorDashboard struct {
 
 // mountDashboard mounts the operator dashboard with River UI on r, or, when
 // no operator password is set, the page saying how to turn it on.
-func (s *Server) mountDashboard(r chi.Router, secret string) error {
+func (s *Server) mountDashboard(r chi.Router, ring *seal.Keyring) error {
 	if s.cfg.DashboardPassword == "" {
 		dashboard.RegisterDisabled(r, s.logger)
 		return nil
@@ -36,10 +38,11 @@ func (s *Server) mountDashboard(r chi.Router, secret string) error {
 	}
 	s.dashboard.riverUI = ui
 	store := dashboardpg.New(s.pool)
+	key, previousKeys := ring.MACKeys(purposeDashboard)
 	dashboard.New(dashboard.Config{
-		Password: s.cfg.DashboardPassword, Key: deriveKey(secret, "dashboard"),
+		Password: s.cfg.DashboardPassword, Key: key, PreviousKeys: previousKeys,
 		Sessions: store, Audit: store, Reads: store,
-		Deliveries: s.Delivery, Endpoints: s.Delivery, Payments: s.Checkout,
+		Deliveries: s.Delivery, Endpoints: s.Delivery, Payments: s.Checkout, Keys: accountpg.NewStore(s.pool),
 		RiverUI:       ui,
 		SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"),
 		Logger:        s.logger,

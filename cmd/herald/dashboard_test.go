@@ -322,8 +322,9 @@ func TestDashboardOffWithoutPassword(t *testing.T) {
 func TestDashboardPasswordSetting(t *testing.T) {
 	t.Parallel()
 
-	base := map[string]string{"DATABASE_URL": "postgres://x"}
-	production := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envProduction, "HERALD_SECRET": strings.Repeat("s", 32)}
+	base := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev}
+	production := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_SECRET": strings.Repeat("s", 32),
+		"HERALD_PUBLIC_URL": "https://pay.example.com"}
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -332,10 +333,12 @@ func TestDashboardPasswordSetting(t *testing.T) {
 		err  string
 	}{
 		{"Off", base, nil, "", ""},
-		{"Env", map[string]string{"DATABASE_URL": "postgres://x", "HERALD_DASHBOARD_PASSWORD": "from the environment"}, nil,
+		{"Env", map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev, "HERALD_DASHBOARD_PASSWORD": "from the environment"}, nil,
 			"from the environment", ""},
 		{"Flag", base, []string{"--dashboard-password", "from the flag"}, "from the flag", ""},
-		{"ShortInDev", base, []string{"--dashboard-password", "short"}, "short", ""},
+		{"EightInDev", base, []string{"--dashboard-password", "8 chars!"}, "8 chars!", ""},
+		{"ShortInDev", base, []string{"--dashboard-password", "seven.."}, "",
+			"HERALD_DASHBOARD_PASSWORD must be at least 8 characters (12 in production)"},
 		{"ShortInProduction", production, []string{"--dashboard-password", "elevenchars"}, "",
 			"HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production"},
 		{"LongInProduction", production, []string{"--dashboard-password", "twelve chars"}, "twelve chars", ""},

@@ -1,11 +1,17 @@
 // Command herald runs Herald: the merchant API, the hosted payment page and
 // the workers behind them.
 //
-//	herald serve [--roles api,worker] [flags]   run (configuration from env, see --help)
-//	herald migrate                              apply database migrations and exit
+//	herald serve [--roles api,worker] [flags]   run (configuration from env, see -h)
+//	herald migrate [up|status]                  apply database migrations, or list them
 //	herald merchant create --name N [--logo-url U] [--accent-color #rrggbb] [--json]
+//	herald merchant keys list|roll|revoke       a merchant's API keys
+//	herald secrets generate|rotate              make a server key; re-seal under the current key
 //	herald bench [flags]                        delivery benchmark against River's own ceiling
 //	herald healthcheck [--url URL]              exit 0 when a running Herald's /readyz says ready
+//	herald version                              the build
+//
+// Every command answers -h with its flags, the environment variables they
+// mirror and their defaults.
 package main
 
 import (
@@ -31,20 +37,23 @@ const usage = `Herald: hosted checkout and authoritative webhook delivery.
 
 Usage:
   herald serve [flags]       run the API, hosted pages and workers
-  herald migrate             apply pending database migrations
+  herald migrate [up|status] apply pending database migrations, or list applied and pending ones
   herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json]
                              create a merchant and print its secret API key
+  herald merchant keys list|roll|revoke --merchant ID
+                             list, roll (with an overlap) or revoke a merchant's API keys
+  herald secrets generate    print a new server key for HERALD_SECRETS
+  herald secrets rotate      re-seal everything stored under the current server key
   herald bench [flags]       measure delivery throughput and latency (make bench)
   herald healthcheck [--url URL]
                              exit 0 when the Herald at HERALD_ADMIN_ADDR (else HERALD_ADDR) is ready
+  herald version             print the version, revision and Go version
+  herald help COMMAND        the same as herald COMMAND -h
 
-Configuration is read from the environment (flags mirror it, see herald serve -h):
-  DATABASE_URL (required), HERALD_ADDR, HERALD_PUBLIC_URL, HERALD_ENV, HERALD_SECRET,
-  HERALD_ROLES, HERALD_MIGRATE, HERALD_RATE_LIMIT, HERALD_EXPIRY_INTERVAL,
-  HERALD_SHUTDOWN_TIMEOUT, HERALD_DASHBOARD_PASSWORD, HERALD_ADMIN_ADDR, HERALD_PPROF,
-  HERALD_LOG_LEVEL, HERALD_LOG_FORMAT and the delivery settings
-  (HERALD_ALLOW_PRIVATE_ENDPOINTS, HERALD_DELIVERY_TIMEOUT, HERALD_RETRY_SCHEDULE, …;
-  see README.md).
+Every command answers -h with its flags, the environment variables they mirror
+and their defaults. herald serve reads DATABASE_URL (required), HERALD_ENV
+(production unless dev is asked for), HERALD_SECRETS (or HERALD_SECRET),
+HERALD_PUBLIC_URL and the rest (herald serve -h, README.md).
 `
 
 // exitUsage is the exit status for bad configuration or arguments.
@@ -56,7 +65,8 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// usageError is a mistake in the invocation: one line on stderr, exit 2.
+// usageError is a mistake in the invocation or the configuration: one line
+// on stderr, exit 2.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -77,19 +87,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runMigrate(ctx, args[1:], getenv, stdout)
 	case "merchant":
 		err = runMerchant(ctx, args[1:], getenv, stdout)
+	case "secrets":
+		err = runSecrets(ctx, args[1:], getenv, stdout)
 	case "bench":
 		err = runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], getenv, stdout)
+	case "version":
+		err = runVersion(args[1:], stdout)
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			return run(ctx, []string{args[1], "-h"}, getenv, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, bench or healthcheck)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, secrets, bench, healthcheck or version)", args[0])}
 	}
 	var uerr usageError
+	var help helpRequest
 	switch {
 	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		fmt.Fprint(stdout, help.text)
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
@@ -106,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := parseServeConfig(args, getenv)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	logger := newLogger(cfg, stderr)
 	srv, err := NewServer(ctx, cfg, logger)
@@ -129,14 +150,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serveErr
 }
 
-// openPool connects to DATABASE_URL (or --database-url).
-func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// databaseFlag is the --database-url of the commands that only need the
+// database: its default is DATABASE_URL, read after parsing so that -h
+// never shows it.
+func databaseFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", "", "Postgres connection string")
+}
+
+// databaseEnv is what -h says databaseFlag mirrors.
+var databaseEnv = map[string]string{"database-url": "DATABASE_URL"}
+
+// openPool connects to databaseURL, or DATABASE_URL when it is empty.
+func openPool(ctx context.Context, databaseURL string, getenv func(string) string) (*pgxpool.Pool, error) {
+	if databaseURL == "" {
+		databaseURL = getenv("DATABASE_URL")
+	}
 	if databaseURL == "" {
 		return nil, usageError{errors.New("DATABASE_URL is required (or --database-url)")}
 	}
-	pool, err := pgxpool.New(ctx, databaseURL)
+	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("invalid DATABASE_URL: %w", err)}
+		// pgx's message may quote the string, password and all.
+		return nil, usageError{errors.New("invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings")}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Postgres: %w", err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -147,18 +186,39 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+const migrateSynopsis = `Usage: herald migrate [up|status] [flags]
+
+up (the default) applies every pending migration, Herald's then River's,
+under an advisory lock: several processes may run it at once. status lists
+Herald's and River's migrations, applied and pending, and changes nothing.
+herald serve also migrates at start unless HERALD_MIGRATE=false.`
+
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("herald migrate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	databaseURL := fs.String("database-url", getenv("DATABASE_URL"), "Postgres connection string")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	action := "up"
+	if len(args) > 0 && (args[0] == "up" || args[0] == "status") {
+		action, args = args[0], args[1:]
 	}
-	pool, err := openPool(ctx, *databaseURL)
+	fs := newFlagSet("herald migrate")
+	databaseURL := databaseFlag(fs)
+	if err := parseFlags(fs, args, migrateSynopsis, databaseEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (want herald migrate [up|status])", fs.Arg(0))}
+	}
+	pool, err := openPool(ctx, *databaseURL, getenv)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if action == "status" {
+		st, err := migrations.ReadStatus(ctx, pool)
+		if err != nil {
+			return err
+		}
+		st.Write(stdout)
+		return nil
+	}
 	res, err := migrations.Up(ctx, pool)
 	if err != nil {
 		return err
@@ -167,25 +227,41 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+const merchantSynopsis = `Usage:
+  herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json]
+  herald merchant keys list|roll|revoke --merchant ID [flags]
+
+Run herald merchant create -h or herald merchant keys -h for their flags.`
+
+const merchantCreateSynopsis = `Usage: herald merchant create --name NAME [flags]
+
+Creates a merchant and prints its secret API key, once: Herald keeps only
+its digest.`
+
 func runMerchant(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError{errors.New("usage: herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json]")}
+	if len(args) > 0 && args[0] == "keys" {
+		return runMerchantKeys(ctx, args[1:], getenv, stdout)
 	}
-	fs := flag.NewFlagSet("herald merchant create", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return helpRequest{merchantSynopsis + "\n"}
+	}
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{errors.New("usage: herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json], or herald merchant keys list|roll|revoke")}
+	}
+	fs := newFlagSet("herald merchant create")
 	var m account.Merchant
 	fs.StringVar(&m.Name, "name", "", "merchant name shown on the payment page (required)")
 	fs.StringVar(&m.LogoURL, "logo-url", "", "logo shown on the payment page")
-	fs.StringVar(&m.AccentColor, "accent-color", "", "brand colour, #rrggbb")
+	fs.StringVar(&m.AccentColor, "accent-color", "", "brand colour, #rrggbb (default "+account.DefaultAccentColor+")")
 	asJSON := fs.Bool("json", false, "print JSON")
-	databaseURL := fs.String("database-url", getenv("DATABASE_URL"), "Postgres connection string")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+	databaseURL := databaseFlag(fs)
+	if err := parseFlags(fs, args[1:], merchantCreateSynopsis, databaseEnv); err != nil {
+		return err
 	}
 	if err := m.Validate(); err != nil {
 		return usageError{err}
 	}
-	pool, err := openPool(ctx, *databaseURL)
+	pool, err := openPool(ctx, *databaseURL, getenv)
 	if err != nil {
 		return err
 	}

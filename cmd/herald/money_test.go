@@ -134,7 +134,7 @@ func TestReconcileAfterSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			env := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_RECONCILE_AFTER": tt.env}
+			env := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev, "HERALD_RECONCILE_AFTER": tt.env}
 			cfg, err := parseServeConfig(tt.args, func(k string) string { return env[k] })
 			if tt.err != "" {
 				require.EqualError(t, err, tt.err)

@@ -378,7 +378,7 @@ func TestLogSettings(t *testing.T) {
 func TestObservabilitySettings(t *testing.T) {
 	t.Parallel()
 
-	base := map[string]string{"DATABASE_URL": "postgres://x"}
+	base := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev}
 	with := func(kv ...string) map[string]string {
 		env := map[string]string{}
 		for k, v := range base {
@@ -401,10 +401,10 @@ func TestObservabilitySettings(t *testing.T) {
 			require.Equal(t, slog.LevelInfo, c.LogLevel)
 			require.Equal(t, logText, c.LogFormat)
 		}},
-		{"json by default in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32)), nil, func(t *testing.T, c Config) {
+		{"json by default in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com"), nil, func(t *testing.T, c Config) {
 			require.Equal(t, logJSON, c.LogFormat)
 		}},
-		{"text asked for in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_LOG_FORMAT", "text"), nil,
+		{"text asked for in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com", "HERALD_LOG_FORMAT", "text"), nil,
 			func(t *testing.T, c Config) { require.Equal(t, logText, c.LogFormat) }},
 		{"flags", base, []string{"--admin-addr", "127.0.0.1:9090", "--pprof=true", "--log-level", "DEBUG", "--log-format", "json"}, func(t *testing.T, c Config) {
 			require.Equal(t, "127.0.0.1:9090", c.AdminAddr)

@@ -25,7 +25,7 @@ type heraldProcess struct {
 func newHeraldProcess(t *testing.T, dbURL string, env ...string) *heraldProcess {
 	t.Helper()
 	p := &heraldProcess{addr: freeAddr(t), stderr: &syncbuf.Buffer{}}
-	p.env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+p.addr,
+	p.env = append(os.Environ(), envExecMain+"=1", "HERALD_ENV=dev", "DATABASE_URL="+dbURL, "HERALD_ADDR="+p.addr,
 		"HERALD_MIGRATE=false", "HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8")
 	p.env = append(p.env, env...)
 	t.Cleanup(p.kill)

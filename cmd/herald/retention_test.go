@@ -38,7 +38,7 @@ func TestRetentionSetting(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"DATABASE_URL": "postgres://x"}
+			env := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev}
 			for k, v := range tt.env {
 				env[k] = v
 			}

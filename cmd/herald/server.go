@@ -3,13 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/heraldpay/herald/account/accounthttp"
 	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/checkout/checkouthttp"
@@ -33,7 +33,6 @@ import (
 	"github.com/heraldpay/herald/delivery/deliverynet"
 	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/httpapi"
-	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/idempotency"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/migrations"
@@ -120,21 +119,21 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 			return nil, err
 		}
 	}
-	secret := cfg.Secret
-	if secret == "" {
-		if secret, err = devSecret(ctx, s.pool); err != nil {
-			return nil, err
-		}
+	ring, err := serverKeyring(ctx, s.pool, cfg)
+	if err != nil {
+		return nil, err
 	}
+	fingerprints, err := fingerprintKey(ctx, s.pool, ring)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("server keyring", "current_key", ring.Current().ID, "keys", ring.IDs())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerBuildInfo(reg, currentBuild())
 	s.registry = reg
-	box, err := seal.New(deriveKey(secret, "webhook-secrets"))
-	if err != nil {
-		return nil, err
-	}
+	box := ring.Box(purposeWebhookSecrets)
 	// Enqueueing goes through an insert-only River client: the services
 	// that enqueue (checkout's payment transaction, redrives) exist before
 	// the working client, whose workers depend on them.
@@ -158,7 +157,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if s.cfg.PublicURL == "" {
-		s.cfg.PublicURL = "http://" + s.ln.Addr().String()
+		s.cfg.PublicURL = devPublicURL(s.ln.Addr())
 	}
 	if err := s.listenAdmin(); err != nil {
 		return nil, err
@@ -166,13 +165,13 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 
 	accounts := accountpg.NewStore(s.pool)
 	s.Checkout = checkoutpg.NewService(s.pool, checkoutpg.Config{
-		Acquirer:       checkout.NewTestAcquirer(deriveKey(secret, "test-acquirer"), checkoutpg.NewLedger(s.sidePool)),
+		Acquirer:       newTestAcquirer(ring, checkoutpg.NewLedger(s.sidePool)),
 		Publisher:      s.Delivery,
 		Merchants:      accounts,
 		SidePool:       s.sidePool,
 		Jobs:           inserter,
 		ReconcileAfter: cfg.ReconcileAfter,
-		FingerprintKey: deriveKey(secret, "card-fingerprint"),
+		FingerprintKey: fingerprints,
 		PublicURL:      s.cfg.PublicURL,
 		Metrics:        checkoutpg.NewMetrics(reg),
 		Logger:         logger,
@@ -180,11 +179,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	if err := s.Checkout.SeedBlocklist(ctx); err != nil {
 		return nil, err
 	}
-	idemBox, err := seal.New(deriveKey(secret, "idempotency-responses"))
-	if err != nil {
-		return nil, err
-	}
-	idem := idempotency.NewStore(s.pool, idemBox, logger)
+	idem := idempotency.NewStore(s.pool, ring.Box(purposeIdempotency), logger)
 
 	sender := deliverynet.NewSender(deliverynet.Config{
 		Timeout: cfg.DeliveryTimeout,
@@ -224,6 +219,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
 			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
+			(&accounthttp.API{Keys: accounts, Logger: logger}).Register(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				httpapi.WriteError(w, r, logger, httpapi.NotFound("Unrecognized request URL ("+r.Method+" "+r.URL.Path+")."))
 			})
@@ -232,11 +228,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 					Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "."})
 			})
 		})
+		csrfKey, previousCSRFKeys := ring.MACKeys(purposePayCSRF)
 		checkouthttp.NewPages(checkouthttp.PagesConfig{
-			Payments: s.Checkout, CSRFKey: deriveKey(secret, "pay-csrf"),
+			Payments: s.Checkout, CSRFKey: csrfKey, PreviousCSRFKeys: previousCSRFKeys,
 			SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"), Logger: logger,
 		}).Register(r)
-		if err := s.mountDashboard(r, secret); err != nil {
+		if err := s.mountDashboard(r, ring); err != nil {
 			return nil, err
 		}
 	}
@@ -394,26 +391,24 @@ func (s *Server) close() {
 	}
 }
 
-// devSecret returns the development secret shared by every process on this
-// database, generating it on first use.
-func devSecret(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	_, err := pool.Exec(ctx, `INSERT INTO herald_settings (name, value) VALUES ('dev_secret', $1) ON CONFLICT (name) DO NOTHING`, id.Random(48))
-	if err != nil {
-		return "", fmt.Errorf("store dev secret (has `herald migrate` run?): %w", err)
+// devPublicURL is the public URL in dev when none is set: the listener's
+// address, with a wildcard host (0.0.0.0, ::) made the loopback address a
+// browser on this machine can open. (Production requires
+// HERALD_PUBLIC_URL.)
+func devPublicURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return "http://" + addr.String()
 	}
-	var secret string
-	if err := pool.QueryRow(ctx, `SELECT value FROM herald_settings WHERE name = 'dev_secret'`).Scan(&secret); err != nil {
-		return "", fmt.Errorf("read dev secret: %w", err)
-	}
-	return secret, nil
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
-// deriveKey gives each use of the server secret its own key, so that a
-// value signed for one purpose is never valid for another.
-func deriveKey(secret, purpose string) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("herald/" + purpose))
-	return m.Sum(nil)
+// newTestAcquirer signs 3-D Secure references under the keyring's current
+// key and accepts those signed under its older ones: a challenge started
+// before a rotation still completes.
+func newTestAcquirer(ring *seal.Keyring, ledger checkout.Ledger) *checkout.TestAcquirer {
+	current, previous := ring.MACKeys(purposeTestAcquirer)
+	return checkout.NewTestAcquirer(current, ledger, previous...)
 }
 
 // levelFloor drops records below min: River's info logs are too chatty

@@ -47,7 +47,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve")
-	cmd.Env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+addr)
+	cmd.Env = append(os.Environ(), envExecMain+"=1", "HERALD_ENV=dev", "DATABASE_URL="+dbURL, "HERALD_ADDR="+addr)
 	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())

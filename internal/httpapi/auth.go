@@ -14,9 +14,10 @@ import (
 
 // KeyAuthenticator resolves a secret API key to its merchant.
 type KeyAuthenticator interface {
-	// Authenticate returns the merchant id owning key. Errors:
-	// account.ErrInvalidKey for unknown, malformed or revoked keys.
-	Authenticate(ctx context.Context, key string) (string, error)
+	// Authenticate returns the merchant owning key and the key's id.
+	// Errors: account.ErrInvalidKey for unknown, malformed, revoked or
+	// expired keys.
+	Authenticate(ctx context.Context, key string) (account.KeyRef, error)
 }
 
 // MerchantID returns the merchant RequireKey authenticated, or "".
@@ -25,9 +26,21 @@ func MerchantID(ctx context.Context) string {
 	return v
 }
 
+// KeyID returns the id of the API key RequireKey authenticated, or "".
+func KeyID(ctx context.Context) string {
+	v, _ := ctx.Value(keyIDKey).(string)
+	return v
+}
+
 // WithMerchantID returns ctx carrying merchantID, as RequireKey does.
 func WithMerchantID(ctx context.Context, merchantID string) context.Context {
 	return context.WithValue(ctx, merchantIDKey, merchantID)
+}
+
+// WithKey returns ctx carrying the merchant and key of ref, as RequireKey
+// does.
+func WithKey(ctx context.Context, ref account.KeyRef) context.Context {
+	return context.WithValue(WithMerchantID(ctx, ref.MerchantID), keyIDKey, ref.KeyID)
 }
 
 // RequireKey authenticates every request by its secret key, sent as
@@ -69,7 +82,7 @@ func RequireKey(auth KeyAuthenticator, failures *AuthFailures, logger *slog.Logg
 					Message: "No API key provided. Send your secret key as \"Authorization: Bearer sk_test_…\"."})
 				return
 			}
-			merchantID, err := auth.Authenticate(r.Context(), key)
+			ref, err := auth.Authenticate(r.Context(), key)
 			if errors.Is(err, account.ErrInvalidKey) {
 				fail(&Error{Status: http.StatusUnauthorized, Type: TypeAuthentication, Code: "api_key_invalid",
 					Message: "Invalid API key provided: " + redactKey(key) + "."})
@@ -79,7 +92,7 @@ func RequireKey(auth KeyAuthenticator, failures *AuthFailures, logger *slog.Logg
 				WriteError(w, r, logger, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithMerchantID(r.Context(), merchantID)))
+			next.ServeHTTP(w, r.WithContext(WithKey(r.Context(), ref)))
 		})
 	}
 }

@@ -123,7 +123,7 @@ type countingAuth struct {
 	calls atomic.Int32
 }
 
-func (c *countingAuth) Authenticate(ctx context.Context, key string) (string, error) {
+func (c *countingAuth) Authenticate(ctx context.Context, key string) (account.KeyRef, error) {
 	c.calls.Add(1)
 	return c.next.Authenticate(ctx, key)
 }

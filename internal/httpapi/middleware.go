@@ -16,6 +16,7 @@ const (
 	requestIDKey ctxKey = iota
 	merchantIDKey
 	clientAddrKey
+	keyIDKey
 )
 
 // RequestID returns the id RequestIDs gave the request, or "".

@@ -23,10 +23,12 @@
 //
 // Responses can carry secrets (a webhook endpoint's signing secret is shown
 // on create and roll only), so the stored body is sealed with AES-GCM and
-// bound to its merchant and key: a database dump reveals none of it. A
-// stored body that cannot be opened (the server secret changed, or the row
-// was tampered with) is answered with 409 idempotency_key_unreadable rather
-// than by running the request a second time.
+// bound to its merchant and key: a database dump reveals none of it. The
+// sealed body names its server key, and Reseal moves stored bodies to the
+// current key of a rotated keyring. A stored body that cannot be opened
+// (its key left the keyring before a re-seal, or the row was tampered with)
+// is answered with 409 idempotency_key_unreadable rather than by running
+// the request a second time.
 package idempotency
 
 import (
