@@ -6,9 +6,10 @@
 //
 // Delivery is at least once: the same event can arrive several times (a
 // timeout on your side, a redrive, several Herald workers). The Store turns
-// that into exactly-once processing: it records an event's webhook-id in the
-// same database transaction as your fulfilment, so a crash between the two
-// can never fulfil twice and never lose the event (Herald retries).
+// that into exactly-once processing: pgstore's Store records an event's
+// webhook-id in the same database transaction as your fulfilment, so a
+// crash between the two can never fulfil twice and never lose the event
+// (Herald retries). MemoryStore does the same in memory, for tests.
 //
 // # Answers
 //
@@ -19,6 +20,8 @@
 //     so Herald records them as failures without a 5xx;
 //   - 500 when your function fails, so Herald retries later.
 //
-// The package depends on the standard library, pgx (for PostgresStore) and
-// Herald's webhook package only.
+// The package depends on the standard library and Herald's webhook package
+// only, and supports Go 1.23 and later. The PostgreSQL store lives in its
+// own module, github.com/heraldpay/herald/receiver/pgstore, so that only
+// its users depend on pgx.
 package receiver

@@ -1,189 +1,24 @@
-package receiver
+package receiver_test
 
 import (
-	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/require"
-
-	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/receiver"
+	"github.com/heraldpay/herald/receiver/receivertest"
 )
 
-// testStore is a Store under test and, for the Postgres one, a way to count
-// the sessions of its database waiting on a lock.
-type testStore struct {
-	Store
-	lockWaiters func(t *testing.T) int
-}
+func TestMemoryStore(t *testing.T) {
+	t.Parallel()
 
-// stores returns one of each Store.
-func stores(t *testing.T) map[string]testStore {
-	t.Helper()
-	pool := pgtest.NewPool(t)
-	pg, err := NewPostgresStore(pool, "public.receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, pg.CreateTable(context.Background()))
-	require.NoError(t, pg.CreateTable(context.Background()), "CreateTable is idempotent")
-	// Called from the goroutines of the test: it reports, never stops.
-	waiters := func(t *testing.T) int {
-		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Errorf("count lock waiters: %v", err)
+	store := receiver.NewMemoryStore()
+	receivertest.RunStore(t, store, receivertest.Options{Waiters: receiver.MemoryStoreWaiters(store)})
+	require := func(ok bool, msg string) {
+		t.Helper()
+		if !ok {
+			t.Fatal(msg)
 		}
-		return n
 	}
-	return map[string]testStore{"Postgres": {pg, waiters}, "Memory": {NewMemoryStore(), nil}}
-}
-
-func TestStoreOnce(t *testing.T) {
-	t.Parallel()
-
-	for name, store := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-
-			ctx := context.Background()
-			var runs atomic.Int32
-			fn := func(context.Context) error { runs.Add(1); return nil }
-
-			ran, err := store.Once(ctx, "k1", fn)
-			require.NoError(t, err)
-			require.True(t, ran)
-			ran, err = store.Once(ctx, "k1", fn)
-			require.NoError(t, err)
-			require.False(t, ran)
-			require.Equal(t, int32(1), runs.Load())
-
-			boom := errors.New("boom")
-			_, err = store.Once(ctx, "k2", func(context.Context) error { return boom })
-			require.ErrorIs(t, err, boom)
-			ran, err = store.Once(ctx, "k2", fn)
-			require.NoError(t, err)
-			require.True(t, ran, "a failed run records nothing")
-
-			// Ten calls for one key released at once, and a fn that takes
-			// its time: the first caller is still inside it when the other
-			// nine arrive, so a store that looked for the key before
-			// recording it would let a second caller in. fn waits until
-			// that happens, or until the nine are seen blocked (Postgres:
-			// on the first caller's uncommitted key), or, where blocking
-			// cannot be seen (memory), for a quarter of a second.
-			const callers = 10
-			var inside atomic.Int32
-			secondIn := make(chan struct{})
-			slow := func(context.Context) error {
-				if n := inside.Add(1); n > 1 {
-					if n == 2 {
-						close(secondIn)
-					}
-					return nil
-				}
-				deadline := time.Now().Add(250 * time.Millisecond)
-				if store.lockWaiters != nil {
-					deadline = time.Now().Add(10 * time.Second)
-				}
-				for time.Now().Before(deadline) {
-					if store.lockWaiters != nil && store.lockWaiters(t) == callers-1 {
-						return nil
-					}
-					select {
-					case <-secondIn:
-						return nil
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
-				return nil
-			}
-			var ready, done sync.WaitGroup
-			start := make(chan struct{})
-			var reported atomic.Int32
-			for range callers {
-				ready.Add(1)
-				done.Go(func() {
-					ready.Done()
-					<-start
-					r, err := store.Once(ctx, "k3", slow)
-					if err != nil {
-						t.Errorf("Once: %v", err)
-					}
-					if r {
-						reported.Add(1)
-					}
-				})
-			}
-			ready.Wait()
-			close(start)
-			done.Wait()
-			require.Equal(t, int32(1), inside.Load(), "ten concurrent calls, one run")
-			require.Equal(t, int32(1), reported.Load(), "one call reports that fn ran")
-		})
-	}
-}
-
-// With Postgres, the key and fn's own writes commit together; a nested Once
-// joins the outer transaction.
-func TestPostgresStoreTransaction(t *testing.T) {
-	t.Parallel()
-
-	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	store, err := NewPostgresStore(pool, "receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, store.CreateTable(ctx))
-	_, err = pool.Exec(ctx, `CREATE TABLE orders (id text PRIMARY KEY, shipped int NOT NULL DEFAULT 0)`)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO orders (id) VALUES ('o1')`)
-	require.NoError(t, err)
-
-	ship := func(ctx context.Context) error {
-		tx, ok := TxFromContext(ctx)
-		require.True(t, ok)
-		_, err := tx.Exec(ctx, `UPDATE orders SET shipped = shipped + 1 WHERE id = 'o1'`)
-		return err
-	}
-	shipped := func() int {
-		var n int
-		require.NoError(t, pool.QueryRow(ctx, `SELECT shipped FROM orders`).Scan(&n))
-		return n
-	}
-
-	// The outer work fails after the inner Once succeeded: both roll back.
-	boom := errors.New("crash before ack")
-	_, err = store.Once(ctx, "webhook:evt_1", func(ctx context.Context) error {
-		ran, err := store.Once(ctx, "session:cs_1", ship)
-		require.NoError(t, err)
-		require.True(t, ran)
-		return boom
-	})
-	require.ErrorIs(t, err, boom)
-	require.Zero(t, shipped(), "nothing shipped, nothing recorded")
-
-	ran, err := store.Once(ctx, "webhook:evt_1", func(ctx context.Context) error {
-		_, err := store.Once(ctx, "session:cs_1", ship)
-		return err
-	})
-	require.NoError(t, err)
-	require.True(t, ran)
-	require.Equal(t, 1, shipped())
-
-	// The success page comes later: already shipped.
-	ran, err = store.Once(ctx, "session:cs_1", ship)
-	require.NoError(t, err)
-	require.False(t, ran)
-	require.Equal(t, 1, shipped())
-}
-
-func TestNewPostgresStoreRejectsBadTableNames(t *testing.T) {
-	t.Parallel()
-
-	for _, name := range []string{"", "a b", "x; DROP TABLE y", "a.b.c", "1abc"} {
-		_, err := NewPostgresStore((*pgxpool.Pool)(nil), name)
-		require.Error(t, err, name)
-	}
+	require(store.Done("receivertest:once"), "Done reports a key done")
+	require(!store.Done("receivertest:never"), "Done reports a key never seen")
+	require(receiver.MemoryStoreLocks(store) == 0, "no lock is left behind once no call holds or waits for its key")
 }
