@@ -12,6 +12,13 @@
 //		return err
 //	})
 //
+// # Keeping the store small
+//
+// The store keeps one row per processed event. Prune deletes the rows
+// older than an age you choose; keep them longer than Herald may send an
+// event again (its retention, 30 days by default), e.g. with a daily
+// store.Prune(ctx, 45*24*time.Hour).
+//
 // It is its own Go module, so that only its users depend on pgx. It
 // supports Go 1.23 and pgx v5.7.6 or later; take the newest pgx your Go
 // allows (v5.12 and later carry security fixes and need Go 1.25).
