@@ -23,7 +23,41 @@ type Row struct {
 	// this row's figure over the ceiling's (throughput, or p99 for lag rows).
 	Ceiling string  `json:"ceiling,omitempty"`
 	Ratio   float64 `json:"ratio,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// Cost is Postgres's cost per delivered event (per job for River's
+	// rows), and CostRatio the same over River's no-op job's.
+	Cost      *Cost  `json:"cost,omitempty"`
+	CostRatio *Cost  `json:"cost_ratio,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// Cost is what Postgres spent per unit of work: independent of the
+// machine's speed, unlike rates and latencies.
+type Cost struct {
+	// WALBytes is write-ahead log written.
+	WALBytes float64 `json:"wal_bytes"`
+	// RowsWritten counts rows inserted, updated and deleted, in every table.
+	RowsWritten float64 `json:"rows_written"`
+	// HOTShare is the share of updates that were heap-only (no index
+	// touched).
+	HOTShare float64 `json:"hot_share"`
+	// StatementMS is Postgres's execution time (pg_stat_statements); -1
+	// when the extension is not loaded.
+	StatementMS float64 `json:"statement_ms"`
+}
+
+// Over returns c's figures divided by base's (HOTShare is left out).
+func (c *Cost) Over(base *Cost) *Cost {
+	if c == nil || base == nil {
+		return nil
+	}
+	div := func(a, b float64) float64 {
+		if b <= 0 || a < 0 {
+			return 0
+		}
+		return a / b
+	}
+	return &Cost{WALBytes: div(c.WALBytes, base.WALBytes), RowsWritten: div(c.RowsWritten, base.RowsWritten),
+		StatementMS: div(c.StatementMS, base.StatementMS)}
 }
 
 // Millis is a duration reported in milliseconds.
@@ -52,7 +86,7 @@ type Report struct {
 // WriteTable prints the report as an aligned table.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tevents\tper second\tp50 ms\tp95 ms\tp99 ms\tceiling\tratio\t")
+	fmt.Fprintln(tw, "scenario\tevents\tper second\tp50 ms\tp95 ms\tp99 ms\tceiling\tratio\tWAL B\trows\tHOT\tstmt ms\tcost × river (WAL/rows/stmt)\t")
 	for _, row := range r.Rows {
 		ratio := "-"
 		if row.Ratio != 0 {
@@ -62,7 +96,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if ceiling == "" {
 			ceiling = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", row.Scenario, row.Events, row.PerSecond, row.P50, row.P95, row.P99, ceiling, ratio)
+		wal, rows, hot, stmt, vs := "-", "-", "-", "-", "-"
+		if c := row.Cost; c != nil {
+			wal, rows, hot = fmt.Sprintf("%.0f", c.WALBytes), fmt.Sprintf("%.1f", c.RowsWritten), fmt.Sprintf("%.0f%%", 100*c.HOTShare)
+			if c.StatementMS >= 0 {
+				stmt = fmt.Sprintf("%.3f", c.StatementMS)
+			}
+		}
+		if c := row.CostRatio; c != nil {
+			vs = fmt.Sprintf("%.2f / %.2f / %.2f", c.WALBytes, c.RowsWritten, c.StatementMS)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Scenario, row.Events, row.PerSecond,
+			row.P50, row.P95, row.P99, ceiling, ratio, wal, rows, hot, stmt, vs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

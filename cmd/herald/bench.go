@@ -103,8 +103,11 @@ type benchRun struct {
 	// endpoints that all time out; no other scenario sends it anything.
 	noisy    string
 	progress io.Writer
-	report   bench.Report
-	padding  string
+	// statements is set when pg_stat_statements is loaded: the cost rows
+	// then include Postgres's statement time.
+	statements bool
+	report     bench.Report
+	padding    string
 }
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -141,6 +144,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
+	if b.statements = b.enableStatements(ctx); !b.statements {
+		b.logf("pg_stat_statements is not loaded: costs leave out statement time (make bench loads it)")
+	}
+	b.report.Settings["pg_stat_statements"] = strconv.FormatBool(b.statements)
 
 	var noopP99 time.Duration
 	steps := []struct {
@@ -325,7 +332,7 @@ func (b *benchRun) waitDelivered(ctx context.Context, what string, n int, timeou
 	last := time.Now()
 	for {
 		var done int
-		err := b.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = $1`, delivery.StatusSucceeded).Scan(&done)
+		err := b.pool.QueryRow(ctx, benchTag+`SELECT count(*) FROM deliveries WHERE status = $1`, delivery.StatusSucceeded).Scan(&done)
 		if err != nil {
 			return err
 		}
@@ -350,6 +357,10 @@ func (b *benchRun) bulkDrain(ctx context.Context) error {
 		return err
 	}
 	pub, err := b.server(ctx, []string{roleAPI}, nil)
+	if err != nil {
+		return err
+	}
+	from, err := b.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -382,6 +393,10 @@ func (b *benchRun) bulkDrain(ctx context.Context) error {
 		return err
 	}
 	row := bench.Row{Scenario: "bulk drain", Events: b.cfg.Events, PerSecond: float64(b.cfg.Events) / elapsed.Seconds(), Ceiling: "river http post"}
+	if row.Cost, err = b.cost(ctx, from, b.cfg.Events); err != nil {
+		return err
+	}
+	row.CostRatio = row.Cost.Over(b.riverCost())
 	if c := b.find("river http post"); c != nil {
 		row.Ratio = row.PerSecond / c.PerSecond
 	}
@@ -413,6 +428,10 @@ func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Dur
 	}
 	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
 	merchants := b.healthy()
+	from, err := b.snapshot(ctx)
+	if err != nil {
+		return err
+	}
 	commits, achieved, err := b.paced(ctx, rate, func(i int) (string, error) {
 		ev := b.newEvent(time.Now())
 		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
@@ -426,10 +445,20 @@ func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Dur
 	if !b.sink.WaitArrivals(len(commits), time.Now().Add(time.Minute)) {
 		return fmt.Errorf("steady %d/s: only %d of %d arrived", rate, b.sink.Arrivals(), len(commits))
 	}
+	// The warm-up's events count in the cost: every published event.
+	published := len(commits) + rate
+	if err := b.waitDelivered(ctx, fmt.Sprintf("steady %d/s", rate), published, time.Minute); err != nil {
+		return err
+	}
+	cost, err := b.cost(ctx, from, published)
+	if err != nil {
+		return err
+	}
 	lags := b.lags(commits)
 	row := bench.Row{Scenario: fmt.Sprintf("steady %d/s", rate), Events: len(commits), PerSecond: achieved,
 		P50: bench.Millis(lags.Percentile(50)), P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)),
-		Ceiling: fmt.Sprintf("river steady %d/s", rate), Note: "commit of the event's transaction → first request at the endpoint; ratio is p99 over River's p99"}
+		Ceiling: fmt.Sprintf("river steady %d/s", rate), Cost: cost, CostRatio: cost.Over(b.riverCost()),
+		Note: "commit of the event's transaction → first request at the endpoint; ratio is p99 over River's p99"}
 	if riverP99 > 0 {
 		row.Ratio = float64(lags.Percentile(99)) / float64(riverP99)
 	}
@@ -709,6 +738,10 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 				params[i] = river.InsertManyParams{Args: benchPostArgs{}}
 			}
 		}
+		from, err := b.snapshot(ctx)
+		if err != nil {
+			return err
+		}
 		if _, err := client.InsertManyFast(ctx, params); err != nil {
 			return err
 		}
@@ -727,7 +760,11 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 		if done < int64(b.cfg.Events) {
 			return fmt.Errorf("%s: only %d of %d jobs worked", kind, done, b.cfg.Events)
 		}
-		b.report.Rows = append(b.report.Rows, bench.Row{Scenario: kind, Events: b.cfg.Events, PerSecond: float64(done) / elapsed.Seconds()})
+		cost, err := b.cost(ctx, from, int(done))
+		if err != nil {
+			return err
+		}
+		b.report.Rows = append(b.report.Rows, bench.Row{Scenario: kind, Events: b.cfg.Events, PerSecond: float64(done) / elapsed.Seconds(), Cost: cost})
 		b.logf("%s: %.0f jobs/s", kind, float64(done)/elapsed.Seconds())
 	}
 	return nil

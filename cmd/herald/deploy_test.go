@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -208,7 +209,7 @@ func TestComposeStack(t *testing.T) {
 	// The long-running services, each waited for with its healthcheck.
 	start := func(s types.ServiceConfig, addr string) *composeProcess {
 		admin := freeAddr(t)
-		p := &composeProcess{heraldProcess: &heraldProcess{addr: addr, stderr: &syncBuffer{}}, service: s.Name, admin: admin}
+		p := &composeProcess{heraldProcess: &heraldProcess{addr: addr, stderr: &syncbuf.Buffer{}}, service: s.Name, admin: admin}
 		p.env = composeEnv(t, s, overrides(addr, admin))
 		t.Cleanup(p.kill)
 		p.cmd = exec.Command(os.Args[0], s.Command...)

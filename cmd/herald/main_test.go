@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
 // envExecMain makes the test binary behave as the herald command, so tests
@@ -38,25 +38,7 @@ func TestMain(m *testing.M) {
 // testServer is a real Herald on 127.0.0.1:0 with its own database.
 type testServer struct {
 	*Server
-	logs *syncBuffer
-}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs *syncbuf.Buffer
 }
 
 func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
@@ -86,7 +68,7 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx := context.Background()
 	srv, err := NewServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	require.NoError(t, err)

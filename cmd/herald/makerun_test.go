@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,7 +24,7 @@ import (
 // group like a terminal's foreground job.
 type makeRun struct {
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *syncbuf.Buffer
 	// done is closed once make has exited, with its error in err.
 	done chan struct{}
 	err  error
@@ -31,7 +32,7 @@ type makeRun struct {
 
 func startMakeRun(t *testing.T, root string, env []string) *makeRun {
 	t.Helper()
-	r := &makeRun{out: &syncBuffer{}, done: make(chan struct{})}
+	r := &makeRun{out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command("make", "--no-print-directory", "run")
 	r.cmd.Dir, r.cmd.Env, r.cmd.Stdout, r.cmd.Stderr = root, env, r.out, r.out
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -18,12 +19,12 @@ type heraldProcess struct {
 	addr   string
 	env    []string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 }
 
 func newHeraldProcess(t *testing.T, dbURL string, env ...string) *heraldProcess {
 	t.Helper()
-	p := &heraldProcess{addr: freeAddr(t), stderr: &syncBuffer{}}
+	p := &heraldProcess{addr: freeAddr(t), stderr: &syncbuf.Buffer{}}
 	p.env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+p.addr,
 		"HERALD_MIGRATE=false", "HERALD_ALLOW_PRIVATE_ENDPOINTS=127.0.0.0/8")
 	p.env = append(p.env, env...)

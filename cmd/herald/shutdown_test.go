@@ -19,6 +19,7 @@ import (
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
 // freeAddr returns a 127.0.0.1 address nobody listens on right now.
@@ -47,7 +48,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve")
 	cmd.Env = append(os.Environ(), envExecMain+"=1", "DATABASE_URL="+dbURL, "HERALD_ADDR="+addr)
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })

@@ -241,7 +241,7 @@ func (s *Service) releaseHeldTx(ctx context.Context, tx pgx.Tx, endpointID strin
 		return fmt.Errorf("release held deliveries: %w", err)
 	}
 	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeliverArgs, error) {
-		job := DeliverArgs{EndpointID: endpointID}
+		var job DeliverArgs
 		return job, row.Scan(&job.DeliveryID, &job.Seq)
 	})
 	if err != nil {

@@ -17,12 +17,19 @@ const QueueDelivery = "delivery"
 
 // DeliverArgs is the River job that makes one attempt of a delivery (and
 // snoozes itself between attempts).
+//
+// At most one job per (delivery, seq) is ever enqueued: every insert comes
+// with a new delivery or a job_seq bump under the delivery's row lock, and a
+// job whose seq is stale exits without an attempt. That fence is what keeps
+// one delivery from being attempted twice at once, so the job does not also
+// pay for River's unique jobs (a unique key, its index and its state
+// bitmask on each of the job's three writes: about 670 bytes of WAL per
+// delivery, measured by make bench).
 type DeliverArgs struct {
-	DeliveryID string `json:"delivery_id" river:"unique"`
+	DeliveryID string `json:"delivery_id"`
 	// Seq is the delivery's job_seq when the job was enqueued; see the
-	// deliveries table. Unique with DeliveryID.
-	Seq        int    `json:"seq" river:"unique"`
-	EndpointID string `json:"endpoint_id"`
+	// deliveries table.
+	Seq int `json:"seq"`
 	// Redrive marks a job enqueued by a redrive, for the attempt log.
 	Redrive bool `json:"redrive,omitempty"`
 }
@@ -30,8 +37,7 @@ type DeliverArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "herald.deliver" }
 
-// liveStates are the job states in which a job still has work ahead; one
-// live job per (delivery, seq) at most.
+// liveStates are the job states in which a job still has work ahead.
 var liveStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
@@ -60,7 +66,6 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 		// attempts only count infrastructure failures (a crash, a database
 		// error), which this bounds.
 		MaxAttempts: 25,
-		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: liveStates},
 	}
 }
 

@@ -47,7 +47,7 @@ func (f *outcomeFixture) work(t *testing.T, seq int) *rivertest.WorkResult {
 	tx, err := f.b.pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	res, err := w.Work(ctx, t, tx, DeliverArgs{DeliveryID: f.d.ID, Seq: seq, EndpointID: f.endpoint.ID}, nil)
+	res, err := w.Work(ctx, t, tx, DeliverArgs{DeliveryID: f.d.ID, Seq: seq}, nil)
 	require.NoError(t, err)
 	return res
 }

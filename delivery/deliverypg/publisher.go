@@ -70,7 +70,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, inserter JobInserter, merchantID 
 		FROM ev JOIN input i ON i.id = ev.id
 		JOIN webhook_endpoints w ON w.merchant_id = $1 AND w.deleted_at IS NULL AND w.id <> i.about
 			AND ('*' = ANY (w.enabled_events) OR i.type = ANY (w.enabled_events))
-		RETURNING id, endpoint_id, status, held`,
+		RETURNING id, status, held`,
 		merchantID, ids, types, created, bodies, about,
 		delivery.EndpointEnabled, delivery.StatusPending, delivery.StatusSkipped)
 	if err != nil {
@@ -81,7 +81,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, inserter JobInserter, merchantID 
 		var job DeliverArgs
 		var status delivery.Status
 		var held bool
-		if err := rows.Scan(&job.DeliveryID, &job.EndpointID, &status, &held); err != nil {
+		if err := rows.Scan(&job.DeliveryID, &status, &held); err != nil {
 			return fmt.Errorf("insert events and deliveries: %w", err)
 		}
 		if status == delivery.StatusPending && !held {

@@ -52,7 +52,7 @@ func redriveTx(ctx context.Context, tx pgx.Tx, deliveryID string, now time.Time)
 	err := tx.QueryRow(ctx, `UPDATE deliveries d SET status = $3, redrive_base = attempts, job_seq = job_seq + 1,
 		next_attempt_at = $2, completed_at = NULL
 		WHERE id = $1 AND (status <> $3 OR (NOT held AND NOT `+hasLiveJob+`))
-		RETURNING id, job_seq, endpoint_id`, deliveryID, now, delivery.StatusPending).Scan(&job.DeliveryID, &job.Seq, &job.EndpointID)
+		RETURNING id, job_seq`, deliveryID, now, delivery.StatusPending).Scan(&job.DeliveryID, &job.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return job, false, nil
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -41,7 +42,7 @@ type testBundle struct {
 	client   *river.Client[pgx.Tx]
 	breakers *delivery.Breakers
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 }
 
 // testConfig tunes setup.
@@ -63,7 +64,7 @@ func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 		m(&cfg)
 	}
 	ctx := context.Background()
-	b := &testBundle{pool: pgtest.NewPool(t), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	b := &testBundle{pool: pgtest.NewPool(t), reg: prometheus.NewRegistry(), logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(b.logs, nil))
 	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
@@ -113,24 +114,6 @@ func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 		wg.Wait()
 	})
 	return b
-}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 func (b *testBundle) merchant(t *testing.T, name string) string {

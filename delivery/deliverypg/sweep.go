@@ -82,7 +82,7 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, inserter JobInserter, limit 
 		rows, err := tx.Query(ctx, `UPDATE deliveries SET job_seq = job_seq + 1
 			WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = $1 AND NOT d.held AND NOT `+hasLiveJob+`
 				ORDER BY d.created_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)
-			RETURNING id, job_seq, endpoint_id, next_attempt_at`, delivery.StatusPending, limit)
+			RETURNING id, job_seq, next_attempt_at`, delivery.StatusPending, limit)
 		if err != nil {
 			return fmt.Errorf("find orphaned deliveries: %w", err)
 		}
@@ -90,7 +90,7 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, inserter JobInserter, limit 
 		for rows.Next() {
 			var job DeliverArgs
 			var next *time.Time
-			if err := rows.Scan(&job.DeliveryID, &job.Seq, &job.EndpointID, &next); err != nil {
+			if err := rows.Scan(&job.DeliveryID, &job.Seq, &next); err != nil {
 				rows.Close()
 				return fmt.Errorf("find orphaned deliveries: %w", err)
 			}

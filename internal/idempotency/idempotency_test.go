@@ -26,13 +26,14 @@ import (
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
 // testBundle is one merchant's database and a store over it.
 type testBundle struct {
 	pool       *pgxpool.Pool
 	merchantID string
-	logs       *syncBuffer
+	logs       *syncbuf.Buffer
 	// stopped is closed when the test ends, releasing handlers it left
 	// blocked, so that a failed test fails instead of hanging.
 	stopped chan struct{}
@@ -45,7 +46,7 @@ func setup(t *testing.T) *testBundle {
 	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
 	require.NoError(t, err)
 	stopped := make(chan struct{})
-	return &testBundle{pool: pool, merchantID: m.ID, logs: &syncBuffer{}, stopped: stopped,
+	return &testBundle{pool: pool, merchantID: m.ID, logs: &syncbuf.Buffer{}, stopped: stopped,
 		stop: sync.OnceFunc(func() { close(stopped) })}
 }
 
@@ -626,22 +627,4 @@ func receive[T any](t *testing.T, ch <-chan T) T {
 	t.Fatal("nothing received within 10 s")
 	var zero T
 	return zero
-}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
