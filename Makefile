@@ -12,7 +12,7 @@ help: ## list the targets
 run: ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
 	@scripts/run
 
-test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
+test: ## the whole suite of every module (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
 	@scripts/test
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
@@ -30,10 +30,16 @@ build: ## build bin/herald
 image: ## container image: static binary + CA certificates, FROM scratch (podman or docker; IMAGE=name:tag)
 	@scripts/image
 
-lint: ## gofmt, go vet and golangci-lint
+# The server and the merchant SDK's modules (go.work): ./... stops at a
+# module's boundary, so vet and golangci-lint run in each module's folder.
+MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
+
+lint: ## gofmt, go vet and golangci-lint, in every module
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./...
-	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+	@set -e; for dir in $(MODULES); do \
+		echo "lint: $${dir#$(CURDIR)/}"; \
+		(cd "$$dir" && $(GO) vet ./... && $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...); \
+	done
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -8,6 +8,10 @@ require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-chi/httprate v0.16.1
+	github.com/heraldpay/herald/client v0.0.0-00010101000000-000000000000
+	github.com/heraldpay/herald/receiver v0.0.0-00010101000000-000000000000
+	github.com/heraldpay/herald/receiver/pgstore v0.0.0-00010101000000-000000000000
+	github.com/heraldpay/herald/webhook v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.29.0
 	github.com/prometheus/client_golang v1.25.0
@@ -67,4 +71,14 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+// The merchant SDK's modules live in this repository, each in the folder of
+// its import path (see go.work); the server builds against them as they are
+// here, also without the workspace (GOWORK=off).
+replace (
+	github.com/heraldpay/herald/client => ./client
+	github.com/heraldpay/herald/receiver => ./receiver
+	github.com/heraldpay/herald/receiver/pgstore => ./receiver/pgstore
+	github.com/heraldpay/herald/webhook => ./webhook
 )

@@ -43,6 +43,18 @@ const (
 // concurrent use and holds no state between requests beyond its
 // http.Client's connection pool, so make one per key and share it.
 type Client struct {
+	// Sessions creates, retrieves, lists and expires checkout sessions.
+	Sessions *SessionService
+	// Endpoints manages webhook endpoints and their signing secrets.
+	Endpoints *EndpointService
+	// Events retrieves and lists the events Herald raised.
+	Events *EventService
+	// Deliveries retrieves, lists and redrives deliveries of events to
+	// endpoints, with their attempts.
+	Deliveries *DeliveryService
+	// Redrives sends many deliveries again at once, as a durable job.
+	Redrives *RedriveService
+
 	baseURL    string
 	secretKey  string
 	httpClient *http.Client
@@ -110,6 +122,11 @@ func New(baseURL, secretKey string, opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(c)
 	}
+	c.Sessions = &SessionService{c}
+	c.Endpoints = &EndpointService{c}
+	c.Events = &EventService{c}
+	c.Deliveries = &DeliveryService{c}
+	c.Redrives = &RedriveService{c}
 	return c
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/webhook"
 )
 
 var randomKey = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -58,14 +60,14 @@ func TestRequestShape(t *testing.T) {
 	}{
 		{
 			name: "create session, every field", answer: openSessionJSON,
-			call:   func(ctx context.Context, c *Client) error { _, err := c.CreateSession(ctx, fullSession); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Sessions.Create(ctx, fullSession); return err },
 			method: http.MethodPost, path: "/v1/checkout/sessions", key: "random",
 			body: fullSessionJSON,
 		},
 		{
 			name: "create session, optional fields left out", answer: openSessionJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.CreateSession(ctx, CreateSessionParams{
+				_, err := c.Sessions.Create(ctx, CreateSessionParams{
 					LineItems: []LineItemParams{{Name: "Sticker", UnitAmount: 0, Quantity: 1}},
 					Currency:  "usd", SuccessURL: "https://example.com/ok", CancelURL: "https://example.com/cart",
 				})
@@ -78,7 +80,7 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "create session, caller's idempotency key", answer: openSessionJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.CreateSession(ctx, fullSession, WithIdempotencyKey("order-1001"))
+				_, err := c.Sessions.Create(ctx, fullSession, WithIdempotencyKey("order-1001"))
 				return err
 			},
 			method: http.MethodPost, path: "/v1/checkout/sessions", key: "order-1001",
@@ -86,37 +88,37 @@ func TestRequestShape(t *testing.T) {
 		},
 		{
 			name: "get session", answer: openSessionJSON,
-			call:   func(ctx context.Context, c *Client) error { _, err := c.GetSession(ctx, "cs_Wq3abc"); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Sessions.Get(ctx, "cs_Wq3abc"); return err },
 			method: http.MethodGet, path: "/v1/checkout/sessions/cs_Wq3abc",
 		},
 		{
 			name: "get session escapes the id", answer: openSessionJSON,
-			call:   func(ctx context.Context, c *Client) error { _, err := c.GetSession(ctx, "cs_1/../x?y"); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Sessions.Get(ctx, "cs_1/../x?y"); return err },
 			method: http.MethodGet, path: "/v1/checkout/sessions/cs_1%2F..%2Fx%3Fy",
 		},
 		{
 			name: "list sessions, first page", answer: listJSON(false),
-			call:   func(ctx context.Context, c *Client) error { _, err := c.ListSessions(ctx, ListParams{}); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Sessions.Page(ctx, ListParams{}); return err },
 			method: http.MethodGet, path: "/v1/checkout/sessions",
 		},
 		{
 			name: "list sessions, next page", answer: listJSON(false),
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.ListSessions(ctx, ListParams{Limit: 2, StartingAfter: "cs_Wq3abc"})
+				_, err := c.Sessions.Page(ctx, ListParams{Limit: 2, StartingAfter: "cs_Wq3abc"})
 				return err
 			},
 			method: http.MethodGet, path: "/v1/checkout/sessions", query: "limit=2&starting_after=cs_Wq3abc",
 		},
 		{
 			name: "expire session", answer: completeSessionJSON,
-			call:   func(ctx context.Context, c *Client) error { _, err := c.ExpireSession(ctx, "cs_Wq3abc"); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Sessions.Expire(ctx, "cs_Wq3abc"); return err },
 			method: http.MethodPost, path: "/v1/checkout/sessions/cs_Wq3abc/expire", key: "random",
 		},
 		{
 			name: "create endpoint", answer: createdEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.CreateEndpoint(ctx, EndpointParams{URL: String("https://example.com/webhooks"),
-					EnabledEvents: []string{EventCheckoutSessionCompleted}, Description: String("fulfilment")})
+				_, err := c.Endpoints.Create(ctx, EndpointParams{URL: String("https://example.com/webhooks"),
+					EnabledEvents: []string{webhook.TypeCheckoutSessionCompleted}, Description: String("fulfilment")})
 				return err
 			},
 			method: http.MethodPost, path: "/v1/webhook_endpoints", key: "random",
@@ -124,13 +126,13 @@ func TestRequestShape(t *testing.T) {
 		},
 		{
 			name: "get endpoint", answer: disabledEndpointJSON,
-			call:   func(ctx context.Context, c *Client) error { _, err := c.GetEndpoint(ctx, "we_7Kp"); return err },
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Endpoints.Get(ctx, "we_7Kp"); return err },
 			method: http.MethodGet, path: "/v1/webhook_endpoints/we_7Kp",
 		},
 		{
 			name: "list endpoints", answer: listJSON(true, disabledEndpointJSON),
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.ListEndpoints(ctx, ListParams{Limit: 1})
+				_, err := c.Endpoints.Page(ctx, ListParams{Limit: 1})
 				return err
 			},
 			method: http.MethodGet, path: "/v1/webhook_endpoints", query: "limit=1",
@@ -138,7 +140,7 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "pause endpoint", answer: disabledEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.UpdateEndpoint(ctx, "we_7Kp", EndpointParams{Paused: Bool(true)})
+				_, err := c.Endpoints.Update(ctx, "we_7Kp", EndpointParams{Paused: Bool(true)})
 				return err
 			},
 			method: http.MethodPatch, path: "/v1/webhook_endpoints/we_7Kp", body: `{"paused": true}`,
@@ -146,7 +148,7 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "resume endpoint sends false", answer: disabledEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.UpdateEndpoint(ctx, "we_7Kp", EndpointParams{Paused: Bool(false)})
+				_, err := c.Endpoints.Update(ctx, "we_7Kp", EndpointParams{Paused: Bool(false)})
 				return err
 			},
 			method: http.MethodPatch, path: "/v1/webhook_endpoints/we_7Kp", body: `{"paused": false}`,
@@ -154,8 +156,8 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "re-enable endpoint for all events", answer: disabledEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.UpdateEndpoint(ctx, "we_7Kp", EndpointParams{EnabledEvents: []string{EventAll},
-					Status: String(EndpointStatusEnabled)})
+				_, err := c.Endpoints.Update(ctx, "we_7Kp", EndpointParams{EnabledEvents: []string{EventAll},
+					Status: String(webhook.EndpointStatusEnabled)})
 				return err
 			},
 			method: http.MethodPatch, path: "/v1/webhook_endpoints/we_7Kp", body: `{"enabled_events": ["*"], "status": "enabled"}`,
@@ -163,20 +165,20 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "clear description, with a key", answer: disabledEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.UpdateEndpoint(ctx, "we_7Kp", EndpointParams{Description: String("")}, WithIdempotencyKey("upd-1"))
+				_, err := c.Endpoints.Update(ctx, "we_7Kp", EndpointParams{Description: String("")}, WithIdempotencyKey("upd-1"))
 				return err
 			},
 			method: http.MethodPatch, path: "/v1/webhook_endpoints/we_7Kp", body: `{"description": ""}`, key: "upd-1",
 		},
 		{
 			name: "delete endpoint", answer: deletedEndpointJSON,
-			call:   func(ctx context.Context, c *Client) error { return c.DeleteEndpoint(ctx, "we_7Kp") },
+			call:   func(ctx context.Context, c *Client) error { return c.Endpoints.Delete(ctx, "we_7Kp") },
 			method: http.MethodDelete, path: "/v1/webhook_endpoints/we_7Kp",
 		},
 		{
 			name: "roll secret, whole seconds", answer: createdEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.RollEndpointSecret(ctx, "we_7Kp", time.Hour+1500*time.Millisecond)
+				_, err := c.Endpoints.RollSecret(ctx, "we_7Kp", time.Hour+1500*time.Millisecond)
 				return err
 			},
 			method: http.MethodPost, path: "/v1/webhook_endpoints/we_7Kp/roll_secret", key: "random",
@@ -185,18 +187,90 @@ func TestRequestShape(t *testing.T) {
 		{
 			name: "roll secret, old one retired at once", answer: createdEndpointJSON,
 			call: func(ctx context.Context, c *Client) error {
-				_, err := c.RollEndpointSecret(ctx, "we_7Kp", 0)
+				_, err := c.Endpoints.RollSecret(ctx, "we_7Kp", 0)
 				return err
 			},
 			method: http.MethodPost, path: "/v1/webhook_endpoints/we_7Kp/roll_secret", key: "random",
 			body: `{"expire_previous_in": 0}`,
+		},
+		{
+			name: "get event", answer: eventJSON,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Events.Get(ctx, "evt_5Tq"); return err },
+			method: http.MethodGet, path: "/v1/events/evt_5Tq",
+		},
+		{
+			name: "list events, every filter", answer: listJSON(false, eventJSON),
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Events.Page(ctx, EventListParams{Limit: 100, EndingBefore: "evt_1", Type: webhook.TypeChargeFailed,
+					CreatedGTE: created, CreatedLT: created.Add(time.Hour + 500*time.Millisecond), DeliverySuccess: Bool(false)})
+				return err
+			},
+			method: http.MethodGet, path: "/v1/events",
+			query: "created%5Bgte%5D=1795608000&created%5Blt%5D=1795611600&delivery_success=false&ending_before=evt_1&limit=100&type=charge.failed",
+		},
+		{
+			name: "list events, next page", answer: listJSON(false),
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Events.Page(ctx, EventListParams{StartingAfter: "evt_9"})
+				return err
+			},
+			method: http.MethodGet, path: "/v1/events", query: "starting_after=evt_9",
+		},
+		{
+			name: "get delivery", answer: failedDeliveryJSON,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Deliveries.Get(ctx, "dlv_3Rz"); return err },
+			method: http.MethodGet, path: "/v1/deliveries/dlv_3Rz",
+		},
+		{
+			name: "list deliveries, every filter", answer: listJSON(false),
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Deliveries.Page(ctx, DeliveryListParams{Limit: 5, StartingAfter: "dlv_1", EndpointID: "we_7Kp",
+					EventID: "evt_5Tq", Status: webhook.DeliveryStatusFailed})
+				return err
+			},
+			method: http.MethodGet, path: "/v1/deliveries",
+			query: "endpoint_id=we_7Kp&event_id=evt_5Tq&limit=5&starting_after=dlv_1&status=failed",
+		},
+		{
+			name: "redrive one delivery", answer: pendingDeliveryJSON,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Deliveries.Redrive(ctx, "dlv_3Rz"); return err },
+			method: http.MethodPost, path: "/v1/deliveries/dlv_3Rz/redrive", key: "random",
+		},
+		{
+			name: "bulk redrive, every filter", answer: redriveJSON,
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Redrives.Create(ctx, RedriveParams{EndpointID: "we_7Kp", Status: webhook.DeliveryStatusSkipped,
+					EventType: webhook.TypeCheckoutSessionCompleted, Since: created, Until: created.Add(time.Hour)},
+					WithIdempotencyKey("send-missed-1"))
+				return err
+			},
+			method: http.MethodPost, path: "/v1/redrives", key: "send-missed-1",
+			body: `{"endpoint_id":"we_7Kp","status":"skipped","event_type":"checkout.session.completed","since":1795608000,"until":1795611600}`,
+		},
+		{
+			name: "bulk redrive, dry run of the defaults", answer: dryRunJSON,
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Redrives.Create(ctx, RedriveParams{DryRun: true})
+				return err
+			},
+			method: http.MethodPost, path: "/v1/redrives", key: "random", body: `{"dry_run":true}`,
+		},
+		{
+			name: "get redrive", answer: redriveJSON,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Redrives.Get(ctx, "rdr_8Mn"); return err },
+			method: http.MethodGet, path: "/v1/redrives/rdr_8Mn",
+		},
+		{
+			name: "cancel redrive", answer: redriveJSON,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.Redrives.Cancel(ctx, "rdr_8Mn"); return err },
+			method: http.MethodPost, path: "/v1/redrives/rdr_8Mn/cancel", key: "random",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
 			f := newFakeHerald(t, answer{body: tt.answer})
-			require.NoError(t, tt.call(t.Context(), f.client()))
+			require.NoError(t, tt.call(testContext(t), f.client()))
 
 			reqs := f.received()
 			require.Len(t, reqs, 1)
@@ -232,7 +306,7 @@ func TestIdempotencyKeysDifferPerRequest(t *testing.T) {
 	f := newFakeHerald(t, answer{body: openSessionJSON})
 	c := f.client()
 	for range 2 {
-		_, err := c.ExpireSession(t.Context(), "cs_Wq3abc")
+		_, err := c.Sessions.Expire(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 	}
 	reqs := f.received()
@@ -248,7 +322,7 @@ func TestOptions(t *testing.T) {
 		t.Parallel()
 
 		f := newFakeHerald(t, answer{body: openSessionJSON})
-		_, err := f.client(WithUserAgent("acme-shop/2.1")).GetSession(t.Context(), "cs_Wq3abc")
+		_, err := f.client(WithUserAgent("acme-shop/2.1")).Sessions.Get(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 		require.Equal(t, "acme-shop/2.1", f.received()[0].header.Get("User-Agent"))
 	})
@@ -261,7 +335,7 @@ func TestOptions(t *testing.T) {
 			used = true
 			return http.DefaultTransport.RoundTrip(r)
 		})}
-		_, err := f.client(WithHTTPClient(hc)).GetSession(t.Context(), "cs_Wq3abc")
+		_, err := f.client(WithHTTPClient(hc)).Sessions.Get(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 		require.True(t, used)
 	})
@@ -281,7 +355,7 @@ func TestOptions(t *testing.T) {
 
 		f := newFakeHerald(t, answer{body: openSessionJSON})
 		c := New(f.URL+"/herald/", testKey)
-		_, err := c.GetSession(t.Context(), "cs_Wq3abc")
+		_, err := c.Sessions.Get(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 		require.Equal(t, "/herald/v1/checkout/sessions/cs_Wq3abc", f.received()[0].path)
 	})
@@ -298,16 +372,21 @@ func TestEmptyIDIsRefusedWithoutARequest(t *testing.T) {
 		name string
 		call func(context.Context, *Client) error
 	}{
-		{"get session", func(ctx context.Context, c *Client) error { _, err := c.GetSession(ctx, ""); return err }},
-		{"expire session", func(ctx context.Context, c *Client) error { _, err := c.ExpireSession(ctx, ""); return err }},
-		{"get endpoint", func(ctx context.Context, c *Client) error { _, err := c.GetEndpoint(ctx, ""); return err }},
+		{"get session", func(ctx context.Context, c *Client) error { _, err := c.Sessions.Get(ctx, ""); return err }},
+		{"expire session", func(ctx context.Context, c *Client) error { _, err := c.Sessions.Expire(ctx, ""); return err }},
+		{"get endpoint", func(ctx context.Context, c *Client) error { _, err := c.Endpoints.Get(ctx, ""); return err }},
 		{"update endpoint", func(ctx context.Context, c *Client) error {
-			_, err := c.UpdateEndpoint(ctx, "", EndpointParams{Paused: Bool(true)})
+			_, err := c.Endpoints.Update(ctx, "", EndpointParams{Paused: Bool(true)})
 			return err
 		}},
-		{"delete endpoint", func(ctx context.Context, c *Client) error { return c.DeleteEndpoint(ctx, "") }},
+		{"delete endpoint", func(ctx context.Context, c *Client) error { return c.Endpoints.Delete(ctx, "") }},
+		{"get event", func(ctx context.Context, c *Client) error { _, err := c.Events.Get(ctx, ""); return err }},
+		{"get delivery", func(ctx context.Context, c *Client) error { _, err := c.Deliveries.Get(ctx, ""); return err }},
+		{"redrive delivery", func(ctx context.Context, c *Client) error { _, err := c.Deliveries.Redrive(ctx, ""); return err }},
+		{"get redrive", func(ctx context.Context, c *Client) error { _, err := c.Redrives.Get(ctx, ""); return err }},
+		{"cancel redrive", func(ctx context.Context, c *Client) error { _, err := c.Redrives.Cancel(ctx, ""); return err }},
 		{"roll secret", func(ctx context.Context, c *Client) error {
-			_, err := c.RollEndpointSecret(ctx, "", time.Hour)
+			_, err := c.Endpoints.RollSecret(ctx, "", time.Hour)
 			return err
 		}},
 	} {
@@ -315,7 +394,7 @@ func TestEmptyIDIsRefusedWithoutARequest(t *testing.T) {
 			t.Parallel()
 
 			f := newFakeHerald(t, answer{body: "{}"})
-			err := tt.call(t.Context(), f.client())
+			err := tt.call(testContext(t), f.client())
 			require.ErrorContains(t, err, "id is empty")
 			require.Empty(t, f.received())
 		})
@@ -331,7 +410,7 @@ func TestBadBaseURL(t *testing.T) {
 
 			var backoffs int
 			c := New(base, testKey, WithBackoff(func(int) time.Duration { backoffs++; return 0 }))
-			_, err := c.GetSession(t.Context(), "cs_1")
+			_, err := c.Sessions.Get(testContext(t), "cs_1")
 			require.Error(t, err)
 			require.Zero(t, backoffs, "a request that cannot be built is not retried")
 			require.NotContains(t, err.Error(), testKey)

@@ -1,11 +1,14 @@
 // Package client is a Go client for Herald's merchant API: checkout
-// sessions and webhook endpoints. It depends on the standard library only.
+// sessions, webhook endpoints, events, deliveries with their attempts, and
+// redrives. It depends on the standard library and Herald's webhook package
+// only, and supports Go 1.23 and later.
 //
 // Create one Client per secret key and share it; it is safe for concurrent
-// use:
+// use. Its fields group the API by resource (Sessions, Endpoints, Events,
+// Deliveries, Redrives):
 //
 //	herald := client.New("https://api.herald.example", os.Getenv("HERALD_KEY"))
-//	sess, err := herald.CreateSession(ctx, client.CreateSessionParams{
+//	sess, err := herald.Sessions.Create(ctx, client.CreateSessionParams{
 //		LineItems:  []client.LineItemParams{{Name: "Notebook", UnitAmount: 1500, Quantity: 2}},
 //		Currency:   "usd",
 //		SuccessURL: "https://shop.example/thanks?session_id=" + client.SessionIDPlaceholder,
@@ -16,6 +19,25 @@
 //
 // Fulfil orders from the checkout.session.completed webhook, not from the
 // customer's return to SuccessURL, which a closed tab never reaches.
+//
+// # Lists
+//
+// Each List method returns an iterator over the whole list that fetches
+// pages as the loop goes on, and stops fetching when the loop stops:
+//
+//	for ev, err := range herald.Events.List(ctx, client.EventListParams{DeliverySuccess: client.Bool(false)}) {
+//		if err != nil { … } // the iteration ends after an error
+//		…
+//	}
+//
+// Page fetches one page instead, for callers that keep their own cursor.
+//
+// # One type per object
+//
+// The objects are the webhook package's types (CheckoutSession is
+// webhook.CheckoutSession, and so on): the session the API returns is the
+// value a checkout.session.completed webhook carries, so the receiver's
+// Fulfiller takes either.
 //
 // # Retries and idempotency
 //

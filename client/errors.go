@@ -36,7 +36,8 @@ const (
 // Match errors with errors.As, or with errors.Is and an *Error template
 // (see Is):
 //
-//	if apiErr, ok := errors.AsType[*client.Error](err); ok && apiErr.Param != "" { … }
+//	var apiErr *client.Error
+//	if errors.As(err, &apiErr) && apiErr.Param != "" { … }
 //	if errors.Is(err, &client.Error{StatusCode: http.StatusNotFound}) { … }
 type Error struct {
 	// StatusCode is the HTTP status of the answer.

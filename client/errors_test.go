@@ -79,8 +79,9 @@ func TestErrorAnswers(t *testing.T) {
 			t.Parallel()
 
 			f := newFakeHerald(t, tt.ans)
-			_, err := f.client(WithMaxRetries(0)).GetSession(t.Context(), "cs_nope")
-			apiErr, ok := errors.AsType[*Error](err)
+			_, err := f.client(WithMaxRetries(0)).Sessions.Get(testContext(t), "cs_nope")
+			var apiErr *Error
+			ok := errors.As(err, &apiErr)
 			require.True(t, ok, "%T %v", err, err)
 			require.Equal(t, tt.want, *apiErr)
 			require.NotContains(t, err.Error(), testKey)

@@ -28,7 +28,7 @@ func Example() {
 	defer herald.Close()
 
 	c := client.New(herald.URL, "sk_test_example")
-	sess, err := c.CreateSession(context.Background(), client.CreateSessionParams{
+	sess, err := c.Sessions.Create(context.Background(), client.CreateSessionParams{
 		LineItems: []client.LineItemParams{
 			{Name: "Notebook", UnitAmount: 1500, Quantity: 2},
 			{Name: "Pen", UnitAmount: 250, Quantity: 1},

@@ -2,6 +2,7 @@ package client
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,6 +129,32 @@ const (
  "health":{"breaker_state":"half_open","last_success_at":1795608100,"failing_since":1795609000},"created":1795608000}`
 
 	deletedEndpointJSON = `{"id":"we_7Kp","object":"webhook_endpoint","deleted":true}`
+
+	eventJSON = `{"id":"evt_5Tq","object":"event","type":"checkout.session.completed","created":1795608000,
+ "data":{"object":` + completeSessionJSON + `}}`
+
+	failedDeliveryJSON = `{"id":"dlv_3Rz","object":"delivery","event":"evt_5Tq","event_type":"checkout.session.completed",
+ "endpoint":"we_7Kp","status":"failed","held":false,"held_reason":null,"attempt_count":2,"next_attempt_at":null,
+ "last_attempt_at":1795608005,"last_status_code":503,"last_error_class":"http_status","created":1795608000,
+ "completed_at":1795608006,"attempts":[
+  {"id":"att_1","object":"delivery_attempt","number":1,"trigger":"initial","created":1795608000,"duration_ms":12.5,
+   "request_headers":{"webhook-id":"evt_5Tq"},"response_status":null,"response_headers":null,"response_body":"",
+   "error_class":"connection_refused","error_message":"connection refused"},
+  {"id":"att_2","object":"delivery_attempt","number":2,"trigger":"retry","created":1795608005,"duration_ms":3,
+   "request_headers":{"webhook-id":"evt_5Tq"},"response_status":503,"response_headers":{"Retry-After":"60"},
+   "response_body":"down for maintenance","error_class":"http_status","error_message":"503 Service Unavailable"}]}`
+
+	pendingDeliveryJSON = `{"id":"dlv_4Hb","object":"delivery","event":"evt_5Tq","event_type":"checkout.session.completed",
+ "endpoint":"we_7Kp","status":"pending","held":true,"held_reason":"endpoint_paused","attempt_count":0,"next_attempt_at":null,
+ "last_attempt_at":null,"last_status_code":null,"last_error_class":null,"created":1795608000,"completed_at":null}`
+
+	redriveJSON = `{"id":"rdr_8Mn","object":"redrive","status":"running","dry_run":false,
+ "filter":{"endpoint_id":"we_7Kp","status":"skipped","event_type":"","since":1795600000,"until":null,"dry_run":false},
+ "matched":12,"enqueued":5,"created":1795608000,"completed_at":null}`
+
+	dryRunJSON = `{"id":null,"object":"redrive","status":null,"dry_run":true,
+ "filter":{"endpoint_id":"","status":"failed","event_type":"charge.failed","since":null,"until":null,"dry_run":true},
+ "matched":3,"enqueued":0,"created":1795608000,"completed_at":null}`
 )
 
 func listJSON(hasMore bool, objects ...string) string {
@@ -137,4 +164,12 @@ func listJSON(hasMore bool, objects ...string) string {
 // apiError renders the API's error body.
 func apiError(typ, code, message, param string) string {
 	return `{"error":{"type":"` + typ + `","code":"` + code + `","message":"` + message + `","param":"` + param + `"}}`
+}
+
+// testContext is t.Context for Go 1.23, the module's floor: it is canceled
+// when the test ends.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -29,7 +29,7 @@ func TestRetriedPOSTKeepsKeyAndBody(t *testing.T) {
 	t.Parallel()
 
 	f := newFakeHerald(t, unavailable, unavailable, okSession)
-	sess, err := f.client().CreateSession(t.Context(), CreateSessionParams{
+	sess, err := f.client().Sessions.Create(testContext(t), CreateSessionParams{
 		LineItems: []LineItemParams{{Name: "Pen", UnitAmount: 250, Quantity: 1}},
 		Currency:  "usd", SuccessURL: "https://example.com/ok", CancelURL: "https://example.com/cart",
 	})
@@ -52,13 +52,13 @@ func TestRetryDecisions(t *testing.T) {
 
 	patch := func(opts ...RequestOption) func(context.Context, *Client) error {
 		return func(ctx context.Context, c *Client) error {
-			_, err := c.UpdateEndpoint(ctx, "we_7Kp", EndpointParams{Paused: Bool(true)}, opts...)
+			_, err := c.Endpoints.Update(ctx, "we_7Kp", EndpointParams{Paused: Bool(true)}, opts...)
 			return err
 		}
 	}
-	get := func(ctx context.Context, c *Client) error { _, err := c.GetSession(ctx, "cs_Wq3abc"); return err }
+	get := func(ctx context.Context, c *Client) error { _, err := c.Sessions.Get(ctx, "cs_Wq3abc"); return err }
 	create := func(ctx context.Context, c *Client) error {
-		_, err := c.CreateEndpoint(ctx, EndpointParams{URL: String("https://example.com/wh"), EnabledEvents: []string{EventAll}})
+		_, err := c.Endpoints.Create(ctx, EndpointParams{URL: String("https://example.com/wh"), EnabledEvents: []string{EventAll}})
 		return err
 	}
 	for _, tt := range []struct {
@@ -88,19 +88,20 @@ func TestRetryDecisions(t *testing.T) {
 		{name: "PATCH without a key not retried", answers: []answer{unavailable, okSession}, call: patch(), requests: 1, status: 503},
 		{name: "PATCH with a key retried", answers: []answer{unavailable, okSession}, call: patch(WithIdempotencyKey("pause-1")), requests: 2},
 		{name: "DELETE retried", answers: []answer{unavailable, {body: deletedEndpointJSON}}, requests: 2,
-			call: func(ctx context.Context, c *Client) error { return c.DeleteEndpoint(ctx, "we_7Kp") }},
+			call: func(ctx context.Context, c *Client) error { return c.Endpoints.Delete(ctx, "we_7Kp") }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
 			f := newFakeHerald(t, tt.answers...)
-			err := tt.call(t.Context(), f.client(tt.opts...))
+			err := tt.call(testContext(t), f.client(tt.opts...))
 			require.Len(t, f.received(), tt.requests)
 			if tt.status == 0 {
 				require.NoError(t, err)
 				return
 			}
-			apiErr, ok := errors.AsType[*Error](err)
+			var apiErr *Error
+			ok := errors.As(err, &apiErr)
 			require.True(t, ok, "%T %v", err, err)
 			require.Equal(t, tt.status, apiErr.StatusCode)
 		})
@@ -117,8 +118,9 @@ func TestRetriesExhaustedReturnLastError(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	_, err := New(srv.URL, testKey, WithBackoff(func(int) time.Duration { return 0 })).GetSession(t.Context(), "cs_1")
-	apiErr, ok := errors.AsType[*Error](err)
+	_, err := New(srv.URL, testKey, WithBackoff(func(int) time.Duration { return 0 })).Sessions.Get(testContext(t), "cs_1")
+	var apiErr *Error
+	ok := errors.As(err, &apiErr)
 	require.True(t, ok)
 	require.Equal(t, &Error{StatusCode: 503, RequestID: "req_3",
 		Message: "unexpected answer 503 Service Unavailable without an API error body"}, apiErr)
@@ -134,7 +136,7 @@ func TestBackoffAttemptNumbers(t *testing.T) {
 		attempts = append(attempts, attempt)
 		return 0
 	}))
-	_, err := c.GetSession(t.Context(), "cs_1")
+	_, err := c.Sessions.Get(testContext(t), "cs_1")
 	require.Error(t, err)
 	require.Equal(t, []int{1, 2, 3}, attempts)
 }
@@ -146,7 +148,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	// The backoff would be instant: a wait of about a second can only come
 	// from Retry-After.
 	start := time.Now()
-	_, err := f.client().CreateSession(t.Context(), CreateSessionParams{Currency: "usd"})
+	_, err := f.client().Sessions.Create(testContext(t), CreateSessionParams{Currency: "usd"})
 	elapsed := time.Since(start)
 	require.NoError(t, err)
 	require.Len(t, f.received(), 2)
@@ -183,12 +185,12 @@ func TestCancelDuringBackoff(t *testing.T) {
 			t.Parallel()
 
 			f := newFakeHerald(t, tt.ans)
-			ctx, cancel := tt.ctx(t.Context())
+			ctx, cancel := tt.ctx(testContext(t))
 			defer cancel()
 			c := New(f.URL, testKey, WithBackoff(func(int) time.Duration { return time.Hour }))
 
 			start := time.Now()
-			_, err := c.GetSession(ctx, "cs_1")
+			_, err := c.Sessions.Get(ctx, "cs_1")
 			require.ErrorIs(t, err, tt.want)
 			require.Less(t, time.Since(start), 2*time.Second, "the wait ends with the context")
 			require.Len(t, f.received(), 1)
@@ -200,9 +202,9 @@ func TestCancelledContextIsNotRetried(t *testing.T) {
 	t.Parallel()
 
 	f := newFakeHerald(t, answer{delay: time.Minute})
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testContext(t), 100*time.Millisecond)
 	defer cancel()
-	_, err := f.client().GetSession(ctx, "cs_1")
+	_, err := f.client().Sessions.Get(ctx, "cs_1")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, f.received(), 1)
 }
@@ -218,12 +220,12 @@ func TestNetworkErrors(t *testing.T) {
 		var retries atomic.Int32
 		c := New(srv.URL, testKey, WithBackoff(func(int) time.Duration { retries.Add(1); return time.Millisecond }))
 
-		_, err := c.GetSession(t.Context(), "cs_1")
+		_, err := c.Sessions.Get(testContext(t), "cs_1")
 		require.ErrorIs(t, err, syscall.ECONNREFUSED)
-		_, ok := errors.AsType[*net.OpError](err)
-		require.True(t, ok)
-		_, isAPI := errors.AsType[*Error](err)
-		require.False(t, isAPI)
+		var opErr *net.OpError
+		require.ErrorAs(t, err, &opErr)
+		var apiErr *Error
+		require.False(t, errors.As(err, &apiErr))
 		require.Equal(t, int32(2), retries.Load(), "%v", err)
 		require.ErrorContains(t, err, "herald: GET /v1/checkout/sessions/cs_1: 3 attempts:")
 		require.NotContains(t, err.Error(), testKey)
@@ -232,10 +234,10 @@ func TestNetworkErrors(t *testing.T) {
 		t.Parallel()
 
 		f := newFakeHerald(t, answer{hangup: true})
-		_, err := f.client().ExpireSession(t.Context(), "cs_1")
+		_, err := f.client().Sessions.Expire(testContext(t), "cs_1")
 		require.Error(t, err)
-		_, isAPI := errors.AsType[*Error](err)
-		require.False(t, isAPI)
+		var apiErr *Error
+		require.False(t, errors.As(err, &apiErr))
 		reqs := f.received()
 		require.Len(t, reqs, 3)
 		for _, r := range reqs {
@@ -246,7 +248,7 @@ func TestNetworkErrors(t *testing.T) {
 		t.Parallel()
 
 		f := newFakeHerald(t, answer{hangup: true}, okSession)
-		_, err := f.client().GetSession(t.Context(), "cs_Wq3abc")
+		_, err := f.client().Sessions.Get(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 		require.Len(t, f.received(), 2)
 	})
@@ -255,7 +257,7 @@ func TestNetworkErrors(t *testing.T) {
 
 		f := newFakeHerald(t, answer{delay: time.Minute}, okSession)
 		c := f.client(WithHTTPClient(&http.Client{Timeout: 100 * time.Millisecond}))
-		_, err := c.GetSession(t.Context(), "cs_Wq3abc")
+		_, err := c.Sessions.Get(testContext(t), "cs_Wq3abc")
 		require.NoError(t, err)
 		require.Len(t, f.received(), 2)
 	})
@@ -268,7 +270,7 @@ func TestNetworkErrors(t *testing.T) {
 		t.Cleanup(srv.Close)
 		var retries atomic.Int32
 		c := New(srv.URL, testKey, WithBackoff(func(int) time.Duration { retries.Add(1); return 0 }))
-		_, err := c.GetSession(t.Context(), "cs_1")
+		_, err := c.Sessions.Get(testContext(t), "cs_1")
 		require.Error(t, err)
 		require.Zero(t, retries.Load())
 	})

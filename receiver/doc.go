@@ -6,9 +6,10 @@
 //
 // Delivery is at least once: the same event can arrive several times (a
 // timeout on your side, a redrive, several Herald workers). The Store turns
-// that into exactly-once processing: it records an event's webhook-id in the
-// same database transaction as your fulfilment, so a crash between the two
-// can never fulfil twice and never lose the event (Herald retries).
+// that into exactly-once processing: pgstore's Store records an event's
+// webhook-id in the same database transaction as your fulfilment, so a
+// crash between the two can never fulfil twice and never lose the event
+// (Herald retries). MemoryStore does the same in memory, for tests.
 //
 // # Answers
 //
@@ -19,13 +20,8 @@
 //     so Herald records them as failures without a 5xx;
 //   - 500 when your function fails, so Herald retries later.
 //
-// # Keeping the store small
-//
-// PostgresStore keeps one row per processed event. Prune deletes the rows
-// older than an age you choose; keep them longer than Herald may send an
-// event again (its retention, 30 days by default), e.g. with a daily
-// store.Prune(ctx, 45*24*time.Hour).
-//
-// The package depends on the standard library, pgx (for PostgresStore) and
-// Herald's webhook package only.
+// The package depends on the standard library and Herald's webhook package
+// only, and supports Go 1.23 and later. The PostgreSQL store lives in its
+// own module, github.com/heraldpay/herald/receiver/pgstore, so that only
+// its users depend on pgx.
 package receiver

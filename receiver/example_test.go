@@ -13,14 +13,14 @@ import (
 )
 
 // A complete receiver: verify, deduplicate, fulfil each paid session once.
-// In production use receiver.NewPostgresStore and write the order through
-// receiver.TxFromContext(ctx), so the order and the dedup mark commit
-// together; on the success page call fulfiller.Fulfil with the session
-// retrieved from Herald's API.
+// In production use pgstore.New and write the order through
+// pgstore.TxFromContext(ctx), so the order and the dedup mark commit
+// together; on the success page call fulfiller.Fulfil with the session the
+// client's Sessions.Get returned.
 func Example() {
 	secret := webhook.NewSecret() // in production: the endpoint's whsec_ secret
 	store := receiver.NewMemoryStore()
-	fulfiller := receiver.NewFulfiller(store, func(ctx context.Context, s receiver.Session, via string) error {
+	fulfiller := receiver.NewFulfiller(store, func(ctx context.Context, s *webhook.CheckoutSession, via string) error {
 		fmt.Println("ship order", s.ClientReferenceID, "via", via)
 		return nil
 	})
@@ -33,7 +33,7 @@ func Example() {
 
 	// Herald delivers the event twice (a retry after a timeout, say).
 	body := []byte(`{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1700000000,` +
-		`"data":{"object":{"id":"cs_1","payment_status":"paid","client_reference_id":"order-42"}}}`)
+		`"data":{"object":{"id":"cs_1","object":"checkout.session","payment_status":"paid","client_reference_id":"order-42"}}}`)
 	key, _ := webhook.ParseSecret(secret)
 	for range 2 {
 		req := httptest.NewRequest("POST", "/webhooks/herald", bytes.NewReader(body))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/heraldpay/herald/webhook"
 )
@@ -17,8 +18,9 @@ import (
 const DefaultMaxBody = 1 << 20
 
 // EventFunc handles one event. Return nil only once the work is done (and,
-// with a PostgresStore, written through TxFromContext(ctx)); an error makes
-// the handler answer 500 and Herald retry.
+// with pgstore's Store, written through pgstore.TxFromContext(ctx)); an
+// error makes the handler answer 500 and Herald retry. Decode the event's
+// object with its typed methods (ev.Session(), ev.Charge(), …).
 type EventFunc func(ctx context.Context, ev webhook.Event) error
 
 // Handler is an http.Handler receiving Herald webhooks: it verifies the
@@ -27,6 +29,10 @@ type EventFunc func(ctx context.Context, ev webhook.Event) error
 type Handler struct {
 	verifier *webhook.Verifier
 	store    Store
+
+	// mu guards handlers, so that On may be called while requests are
+	// being served.
+	mu       sync.RWMutex
 	handlers map[string]EventFunc
 
 	// MaxBody bounds the request body. Default DefaultMaxBody.
@@ -50,9 +56,28 @@ func NewHandler(store Store, secrets ...string) (*Handler, error) {
 // Verifier exposes the signature check, e.g. to change its Tolerance.
 func (h *Handler) Verifier() *webhook.Verifier { return h.verifier }
 
-// On registers fn for events of type typ (webhook.TypeCheckoutSessionCompleted…).
-// Events of types nobody handles are acknowledged and dropped.
-func (h *Handler) On(typ string, fn EventFunc) { h.handlers[typ] = fn }
+// On registers fn for events of type typ (webhook.TypeCheckoutSessionCompleted
+// …), replacing any function registered before; a nil fn removes it. Events
+// of types nobody handles are acknowledged and dropped. On is safe to call
+// at any time, also while the Handler serves requests: a request runs the
+// function registered when it was dispatched.
+func (h *Handler) On(typ string, fn EventFunc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fn == nil {
+		delete(h.handlers, typ)
+		return
+	}
+	h.handlers[typ] = fn
+}
+
+// handler returns the function registered for typ.
+func (h *Handler) handler(typ string) (EventFunc, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	fn, ok := h.handlers[typ]
+	return fn, ok
+}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, http.StatusBadRequest, "event id does not match webhook-id", nil)
 		return
 	}
-	fn, ok := h.handlers[ev.Type]
+	fn, ok := h.handler(ev.Type)
 	if !ok {
 		h.reply(w, r, http.StatusOK, "ignored: no handler for "+ev.Type, nil)
 		return

@@ -48,7 +48,7 @@ func setupHandler(t *testing.T) *handlerBundle {
 }
 
 func event(id, typ string) []byte {
-	return []byte(`{"id":"` + id + `","object":"event","type":"` + typ + `","created":1700000000,"data":{"object":{"id":"cs_1","payment_status":"paid"}}}`)
+	return []byte(`{"id":"` + id + `","object":"event","type":"` + typ + `","created":1700000000,"data":{"object":{"id":"cs_1","object":"checkout.session","payment_status":"paid"}}}`)
 }
 
 // post sends body signed with key at ts; mutate may spoil the request.
@@ -91,10 +91,12 @@ func TestHandlerConcurrentDuplicates(t *testing.T) {
 	b := setupHandler(t)
 	var wg sync.WaitGroup
 	for range 5 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			status, _ := b.post(t, b.key, "evt_1", time.Now(), event("evt_1", webhook.TypeCheckoutSessionCompleted))
 			require.Equal(t, http.StatusOK, status)
-		})
+		}()
 	}
 	wg.Wait()
 	require.Equal(t, int32(1), b.calls.Load())
@@ -197,3 +199,57 @@ type readCloser struct{ *bytes.Reader }
 func (readCloser) Close() error { return nil }
 
 func nopCloser(b []byte) readCloser { return readCloser{bytes.NewReader(b)} }
+
+// On may be called while requests are served (run with -race): a request
+// runs the function registered when it is dispatched, a type registered
+// later is handled from then on, and On(typ, nil) stops handling it.
+func TestHandlerOnWhileServing(t *testing.T) {
+	t.Parallel()
+
+	b := setupHandler(t)
+	var charges atomic.Int32
+	onCharge := func(context.Context, webhook.Event) error { charges.Add(1); return nil }
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var served atomic.Int32
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := "evt_bg" + strconv.Itoa(i) + "_" + strconv.Itoa(n)
+				status, _ := b.post(t, b.key, id, time.Now(), event(id, webhook.TypeChargeFailed))
+				require.Equal(t, http.StatusOK, status)
+				served.Add(1)
+			}
+		}()
+	}
+	// Register and remove handlers until the server has answered requests
+	// dispatched meanwhile, so that the two overlap.
+	for i := 0; served.Load() < 40; i++ {
+		b.handler.On(webhook.TypeChargeFailed, onCharge)
+		b.handler.On("charge.type_"+strconv.Itoa(i%100), onCharge)
+		b.handler.On(webhook.TypeChargeFailed, nil)
+	}
+	close(stop)
+	wg.Wait()
+
+	status, body := b.post(t, b.key, "evt_a", time.Now(), event("evt_a", webhook.TypeChargeSucceeded))
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "ignored: no handler for charge.succeeded\n", body)
+	b.handler.On(webhook.TypeChargeSucceeded, onCharge)
+	before := charges.Load()
+	status, body = b.post(t, b.key, "evt_b", time.Now(), event("evt_b", webhook.TypeChargeSucceeded))
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "processed\n", body, "a type registered after serving began is handled")
+	require.Equal(t, before+1, charges.Load())
+	b.handler.On(webhook.TypeChargeSucceeded, nil)
+	_, body = b.post(t, b.key, "evt_c", time.Now(), event("evt_c", webhook.TypeChargeSucceeded))
+	require.Equal(t, "ignored: no handler for charge.succeeded\n", body, "On(typ, nil) removes the handler")
+}

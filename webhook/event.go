@@ -1,6 +1,10 @@
 package webhook
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
 
 // Event types Herald emits. Receivers switch on Event.Type.
 const (
@@ -28,6 +32,11 @@ const (
 	// TypeDeliveryFailed fires when a delivery's last attempt has failed.
 	// Data.Object is the delivery; it can be sent again with a redrive.
 	TypeDeliveryFailed = "delivery.failed"
+
+	// TypeTestPing is sent by the endpoint test call to that endpoint only,
+	// to check that it receives and verifies Herald's webhooks. Endpoints
+	// do not subscribe to it. Data.Object is a Ping.
+	TypeTestPing = "test.ping"
 )
 
 // EventTypes lists every type above, in a stable order.
@@ -73,4 +82,82 @@ func NewEvent(id, typ string, created int64, obj any) (Event, error) {
 		return Event{}, err
 	}
 	return Event{ID: id, Object: "event", Type: typ, Created: created, Data: EventData{Object: raw}}, nil
+}
+
+// ErrUnexpectedObject is returned by Event's decode methods when the event
+// carries another kind of object than the one asked for: a charge asked
+// for as a checkout session, say.
+var ErrUnexpectedObject = errors.New("webhook: event carries another kind of object")
+
+// Session decodes the checkout session of a checkout.session.completed or
+// checkout.session.expired event. Errors wrap ErrUnexpectedObject when the
+// event carries something else, or the JSON decoding error.
+func (e Event) Session() (*CheckoutSession, error) {
+	return decodeKind[CheckoutSession](e, "checkout.session", func(s *CheckoutSession) string { return s.Object })
+}
+
+// Charge decodes the charge of a charge.succeeded or charge.failed event.
+// Errors wrap ErrUnexpectedObject when the event carries something else, or
+// the JSON decoding error.
+func (e Event) Charge() (*Charge, error) {
+	return decodeKind[Charge](e, "charge", func(c *Charge) string { return c.Object })
+}
+
+// Endpoint decodes the endpoint of a webhook_endpoint.disabled event.
+// Errors wrap ErrUnexpectedObject when the event carries something else, or
+// the JSON decoding error.
+func (e Event) Endpoint() (*WebhookEndpoint, error) {
+	return decodeKind[WebhookEndpoint](e, "webhook_endpoint", func(w *WebhookEndpoint) string { return w.Object })
+}
+
+// Delivery decodes the delivery of a delivery.failed event. Errors wrap
+// ErrUnexpectedObject when the event carries something else, or the JSON
+// decoding error.
+func (e Event) Delivery() (*Delivery, error) {
+	return decodeKind[Delivery](e, "delivery", func(d *Delivery) string { return d.Object })
+}
+
+// Ping decodes the object of a test.ping event. Errors wrap
+// ErrUnexpectedObject for an event of another type, or the JSON decoding
+// error.
+func (e Event) Ping() (*Ping, error) {
+	if e.Type != TypeTestPing {
+		return nil, fmt.Errorf("%w: %s %s is not a %s", ErrUnexpectedObject, e.Type, e.ID, TypeTestPing)
+	}
+	return DecodeObject[Ping](e)
+}
+
+// Ping is the object of a test.ping event.
+type Ping struct {
+	// EndpointID is the endpoint tested, we_….
+	EndpointID string `json:"endpoint"`
+	// Message says what the ping is for.
+	Message string `json:"message"`
+}
+
+// DecodeObject decodes e's Data.Object into a new T, for objects this
+// package has no method for. It checks nothing beyond the JSON: prefer the
+// typed methods (Session, Charge, …), which also check the object's kind.
+func DecodeObject[T any](e Event) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(e.Data.Object, v); err != nil {
+		return nil, fmt.Errorf("webhook: decode the object of %s %s: %w", e.Type, e.ID, err)
+	}
+	return v, nil
+}
+
+// decodeKind decodes e's object as a T and checks that the API called it
+// kind (its "object" field), so that a handler registered for the wrong
+// event type fails loudly instead of seeing a half-empty value. The object
+// field rather than the event type is checked so that event types added
+// later about the same kind of object decode too.
+func decodeKind[T any](e Event, kind string, objectOf func(*T) string) (*T, error) {
+	v, err := DecodeObject[T](e)
+	if err != nil {
+		return nil, err
+	}
+	if got := objectOf(v); got != kind {
+		return nil, fmt.Errorf("%w: %s %s carries %q, not %q", ErrUnexpectedObject, e.Type, e.ID, got, kind)
+	}
+	return v, nil
 }

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,4 +46,25 @@ func ExampleVerifier() {
 	// Output:
 	// 204
 	// 400 webhook: no matching signature
+}
+
+func ExampleEvent_Session() {
+	// A verified body, decoded: the envelope first, then its object.
+	body := []byte(`{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1795608000,
+		"data":{"object":{"id":"cs_1","object":"checkout.session","payment_status":"paid","amount_total":3250,
+		"currency":"usd","client_reference_id":"order-42","metadata":{"gift":"yes"}}}}`)
+	var ev webhook.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		panic(err)
+	}
+	switch ev.Type {
+	case webhook.TypeCheckoutSessionCompleted:
+		s, err := ev.Session()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(s.ClientReferenceID, s.IsPaid(), s.AmountTotal, s.Currency, s.Metadata["gift"])
+	}
+	// Output:
+	// order-42 true 3250 usd yes
 }

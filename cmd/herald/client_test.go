@@ -2,17 +2,42 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/client"
+	"github.com/heraldpay/herald/receiver"
+	"github.com/heraldpay/herald/webhook"
 )
 
-// The public Go client against a real Herald.
+// requireMirrors checks that obj, an SDK object decoded from the API,
+// marshals back to exactly what Herald answers at path: every field the
+// server sends has its place in the SDK's types, nulls included, so the two
+// cannot drift apart unnoticed.
+func requireMirrors(t *testing.T, ts *testServer, key, path string, obj any) {
+	t.Helper()
+	r := ts.call(t, http.MethodGet, path, key, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	requireSameJSON(t, r.Raw, obj)
+}
+
+func requireSameJSON(t *testing.T, raw string, obj any) {
+	t.Helper()
+	b, err := json.Marshal(obj)
+	require.NoError(t, err)
+	require.JSONEq(t, raw, string(b), "the SDK's %T does not mirror the API's JSON", obj)
+}
+
+// The public Go client against a real Herald: sessions and endpoints, with
+// idempotency, iterators and typed errors.
 func TestClientAgainstHerald(t *testing.T) {
 	t.Parallel()
 
@@ -29,31 +54,48 @@ func TestClientAgainstHerald(t *testing.T) {
 		ClientReferenceID: "order-7",
 		Metadata:          map[string]string{"order_id": "7"},
 	}
-	s, err := c.CreateSession(ctx, params, client.WithIdempotencyKey("order-7"))
+	s, err := c.Sessions.Create(ctx, params, client.WithIdempotencyKey("order-7"))
 	require.NoError(t, err)
 	require.Equal(t, int64(1000), s.AmountTotal)
 	require.Equal(t, ts.URL()+"/pay/"+s.ID, s.URL)
 	require.Equal(t, "order-7", s.ClientReferenceID)
 	require.WithinDuration(t, time.Now().Add(time.Hour), s.ExpiresAt, time.Minute)
+	requireMirrors(t, ts, key, "/v1/checkout/sessions/"+s.ID, s)
 
-	again, err := c.CreateSession(ctx, params, client.WithIdempotencyKey("order-7"))
+	again, err := c.Sessions.Create(ctx, params, client.WithIdempotencyKey("order-7"))
 	require.NoError(t, err)
 	require.Equal(t, s.ID, again.ID, "the idempotency key replays the first answer")
 
-	got, err := c.GetSession(ctx, s.ID)
+	got, err := c.Sessions.Get(ctx, s.ID)
 	require.NoError(t, err)
-	require.Equal(t, "open", got.Status)
+	require.Equal(t, webhook.SessionStatusOpen, got.Status)
 
-	list, err := c.ListSessions(ctx, client.ListParams{Limit: 1})
+	// Two more sessions, then the iterator over pages of one.
+	var created []string
+	for range 2 {
+		more, err := c.Sessions.Create(ctx, params)
+		require.NoError(t, err)
+		created = append(created, more.ID)
+	}
+	var listed []string
+	for sess, err := range c.Sessions.List(ctx, client.ListParams{Limit: 1}) {
+		require.NoError(t, err)
+		listed = append(listed, sess.ID)
+	}
+	// Sessions made in the same second come in id order.
+	require.ElementsMatch(t, []string{created[1], created[0], s.ID}, listed, "every session, across three pages")
+	page, err := c.Sessions.Page(ctx, client.ListParams{Limit: 2})
 	require.NoError(t, err)
-	require.Len(t, list.Data, 1)
-	require.False(t, list.HasMore)
+	require.Len(t, page.Data, 2)
+	require.True(t, page.HasMore)
 
-	expired, err := c.ExpireSession(ctx, s.ID)
+	expired, err := c.Sessions.Expire(ctx, s.ID)
 	require.NoError(t, err)
-	require.Equal(t, "expired", expired.Status)
+	require.Equal(t, webhook.SessionStatusExpired, expired.Status)
+	require.Empty(t, expired.URL, "an expired session has no payment page (null on the wire)")
+	requireMirrors(t, ts, key, "/v1/checkout/sessions/"+s.ID, expired)
 
-	_, err = c.GetSession(ctx, "cs_nope")
+	_, err = c.Sessions.Get(ctx, "cs_nope")
 	var apiErr *client.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusNotFound, apiErr.StatusCode)
@@ -62,27 +104,295 @@ func TestClientAgainstHerald(t *testing.T) {
 
 	bad := params
 	bad.Currency = "xyz"
-	_, err = c.CreateSession(ctx, bad)
+	_, err = c.Sessions.Create(ctx, bad)
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, "currency", apiErr.Param)
 
-	_, err = client.New(ts.URL(), "sk_test_wrong").GetSession(ctx, s.ID)
+	_, err = client.New(ts.URL(), "sk_test_wrong").Sessions.Get(ctx, s.ID)
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, client.ErrorTypeAuthentication, apiErr.Type)
 
-	e, err := c.CreateEndpoint(ctx, client.EndpointParams{URL: client.String("https://shop.test/hooks"), EnabledEvents: []string{"*"}})
+	e, err := c.Endpoints.Create(ctx, client.EndpointParams{URL: client.String("https://shop.test/hooks"), EnabledEvents: []string{client.EventAll}})
 	require.NoError(t, err)
 	require.NotEmpty(t, e.Secret)
-	e, err = c.UpdateEndpoint(ctx, e.ID, client.EndpointParams{Paused: client.Bool(true)})
+	e, err = c.Endpoints.Update(ctx, e.ID, client.EndpointParams{Paused: client.Bool(true)})
 	require.NoError(t, err)
 	require.True(t, e.Paused)
-	rolled, err := c.RollEndpointSecret(ctx, e.ID, time.Hour)
+	requireMirrors(t, ts, key, "/v1/webhook_endpoints/"+e.ID, e)
+	rolled, err := c.Endpoints.RollSecret(ctx, e.ID, time.Hour)
 	require.NoError(t, err)
 	require.NotEmpty(t, rolled.Secret)
-	endpoints, err := c.ListEndpoints(ctx, client.ListParams{})
-	require.NoError(t, err)
-	require.Len(t, endpoints.Data, 1)
-	require.NoError(t, c.DeleteEndpoint(ctx, e.ID))
-	_, err = c.GetEndpoint(ctx, e.ID)
+	require.NotEqual(t, e.Secret, rolled.Secret)
+	var endpoints []string
+	for ep, err := range c.Endpoints.List(ctx, client.ListParams{}) {
+		require.NoError(t, err)
+		endpoints = append(endpoints, ep.ID)
+	}
+	require.Equal(t, []string{e.ID}, endpoints)
+	require.NoError(t, c.Endpoints.Delete(ctx, e.ID))
+	_, err = c.Endpoints.Get(ctx, e.ID)
 	require.True(t, errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound)
+
+	// Another merchant's objects are not found through the client either.
+	_, otherKey := ts.newMerchant(t, "Other")
+	_, err = client.New(ts.URL(), otherKey).Sessions.Get(ctx, s.ID)
+	require.True(t, errors.Is(err, &client.Error{StatusCode: http.StatusNotFound}), "%v", err)
+}
+
+// lockedReceiver is a merchant's webhook endpoint built on the SDK's
+// receiver, whose handler is set once the endpoint's secret is known.
+type lockedReceiver struct {
+	srv     *httptest.Server
+	handler atomic.Pointer[receiver.Handler]
+}
+
+func newLockedReceiver(t *testing.T) *lockedReceiver {
+	t.Helper()
+	lr := &lockedReceiver{}
+	lr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := lr.handler.Load()
+		if h == nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(lr.srv.Close)
+	return lr
+}
+
+// Events, deliveries, attempts and redrives through the client, and every
+// event type's payload decoded by the SDK's typed methods in a receiver:
+// the session a webhook brings is the session the success page retrieves.
+func TestClientEventsAndDeliveries(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	// A failed delivery takes two attempts 50ms apart.
+	ts := startServer(t, func(c *Config) { c.RetrySchedule = []time.Duration{50 * time.Millisecond} })
+	_, key := ts.newMerchant(t, "Acme")
+	c := client.New(ts.URL(), key)
+
+	// Endpoint A fails every delivery until told otherwise.
+	var aFails atomic.Bool
+	aFails.Store(true)
+	a := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if aFails.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	endpointA, err := c.Endpoints.Create(ctx, client.EndpointParams{URL: client.String(a.srv.URL + "/hooks"),
+		EnabledEvents: []string{webhook.TypeCheckoutSessionCompleted}})
+	require.NoError(t, err)
+
+	// Endpoint B is a receiver subscribed to everything, decoding each
+	// event's object with the method for its type.
+	b := newLockedReceiver(t)
+	endpointB, err := c.Endpoints.Create(ctx, client.EndpointParams{URL: client.String(b.srv.URL + "/hooks"),
+		EnabledEvents: []string{client.EventAll}})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	received := map[string][]any{} // event type → decoded objects
+	var fromWebhook *webhook.CheckoutSession
+	webhookFulfiller := receiver.NewFulfiller(receiver.NewMemoryStore(), func(_ context.Context, s *webhook.CheckoutSession, via string) error {
+		if via != receiver.ViaWebhook {
+			return errors.New("fulfilled via " + via)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fromWebhook = s
+		return nil
+	})
+	h, err := receiver.NewHandler(receiver.NewMemoryStore(), endpointB.Secret)
+	require.NoError(t, err)
+	record := func(decode func(webhook.Event) (any, error)) receiver.EventFunc {
+		return func(ctx context.Context, ev webhook.Event) error {
+			obj, err := decode(ev)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			received[ev.Type] = append(received[ev.Type], obj)
+			mu.Unlock()
+			if ev.Type == webhook.TypeCheckoutSessionCompleted {
+				return webhookFulfiller.HandleCompleted(ctx, ev)
+			}
+			return nil
+		}
+	}
+	h.On(webhook.TypeCheckoutSessionCompleted, record(func(ev webhook.Event) (any, error) { return ev.Session() }))
+	h.On(webhook.TypeChargeSucceeded, record(func(ev webhook.Event) (any, error) { return ev.Charge() }))
+	h.On(webhook.TypeChargeFailed, record(func(ev webhook.Event) (any, error) { return ev.Charge() }))
+	h.On(webhook.TypeDeliveryFailed, record(func(ev webhook.Event) (any, error) { return ev.Delivery() }))
+	h.On(webhook.TypeWebhookEndpointDisabled, record(func(ev webhook.Event) (any, error) { return ev.Endpoint() }))
+	b.handler.Store(h)
+	receivedOf := func(typ string) []any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]any(nil), received[typ]...)
+	}
+
+	// A paid session: charge.succeeded and checkout.session.completed.
+	f := &deliveryFixture{ts: ts, key: key}
+	sessionID := f.pay(t)
+
+	// The success page: what the client retrieves goes to Fulfil as it is,
+	// and is the session the webhook brought, field for field.
+	var fromPage *webhook.CheckoutSession
+	pageFulfiller := receiver.NewFulfiller(receiver.NewMemoryStore(), func(_ context.Context, s *webhook.CheckoutSession, _ string) error {
+		fromPage = s
+		return nil
+	})
+	retrieved, err := c.Sessions.Get(ctx, sessionID)
+	require.NoError(t, err)
+	ran, err := pageFulfiller.Fulfil(ctx, retrieved, receiver.ViaSuccessPage)
+	require.NoError(t, err)
+	require.True(t, ran)
+	waitFor(t, 20*time.Second, "the webhook's fulfilment", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fromWebhook != nil
+	})
+	mu.Lock()
+	require.Equal(t, fromPage, fromWebhook, "the webhook and the success page fulfil the same session")
+	mu.Unlock()
+	require.Equal(t, int64(3250), fromPage.AmountTotal)
+	require.NotNil(t, fromPage.Payment)
+
+	// A's delivery fails twice and is done: delivery.failed reaches B.
+	waitFor(t, 20*time.Second, "delivery.failed at endpoint B", func() bool { return len(receivedOf(webhook.TypeDeliveryFailed)) == 1 })
+	failedObj := receivedOf(webhook.TypeDeliveryFailed)[0].(*webhook.Delivery)
+	require.Equal(t, endpointA.ID, failedObj.EndpointID)
+	require.Equal(t, webhook.DeliveryStatusFailed, failedObj.Status)
+	require.Equal(t, 500, failedObj.LastStatusCode)
+	charge := receivedOf(webhook.TypeChargeSucceeded)[0].(*webhook.Charge)
+	require.Equal(t, sessionID, charge.CheckoutSessionID)
+	require.True(t, charge.Paid)
+	require.Equal(t, "4242", charge.PaymentMethodDetails.Card.Last4)
+	require.Equal(t, "Jo", charge.BillingDetails.Name)
+
+	// Deliveries, through the iterator with a filter, and one with its
+	// attempts.
+	var toA []*client.Delivery
+	for d, err := range c.Deliveries.List(ctx, client.DeliveryListParams{EndpointID: endpointA.ID, Limit: 1}) {
+		require.NoError(t, err)
+		toA = append(toA, d)
+	}
+	require.Len(t, toA, 1)
+	require.Nil(t, toA[0].Attempts, "lists carry no attempts")
+	failed, err := c.Deliveries.Get(ctx, toA[0].ID)
+	require.NoError(t, err)
+	require.Len(t, failed.Attempts, 2)
+	require.Equal(t, 500, failed.Attempts[1].ResponseStatus)
+	require.Equal(t, webhook.TriggerRetry, failed.Attempts[1].Trigger)
+	require.Equal(t, failed.EventID, failed.Attempts[0].RequestHeaders["Webhook-Id"])
+	requireMirrors(t, ts, key, "/v1/deliveries/"+failed.ID, failed)
+
+	// Disabled through the API: webhook_endpoint.disabled reaches B, and
+	// a redrive to A is refused with a typed error.
+	_, err = c.Endpoints.Update(ctx, endpointA.ID, client.EndpointParams{Status: client.String(webhook.EndpointStatusDisabled)})
+	require.NoError(t, err)
+	waitFor(t, 20*time.Second, "webhook_endpoint.disabled at endpoint B", func() bool {
+		return len(receivedOf(webhook.TypeWebhookEndpointDisabled)) == 1
+	})
+	disabled := receivedOf(webhook.TypeWebhookEndpointDisabled)[0].(*webhook.WebhookEndpoint)
+	require.Equal(t, endpointA.ID, disabled.ID)
+	require.Equal(t, webhook.EndpointStatusDisabled, disabled.Status)
+	require.NotEmpty(t, disabled.DisabledReason)
+	_, err = c.Deliveries.Redrive(ctx, failed.ID)
+	require.True(t, errors.Is(err, &client.Error{StatusCode: http.StatusConflict, Code: "endpoint_disabled"}), "%v", err)
+
+	// Events: every type B received is listed, each decodes with its
+	// method and mirrors the API; the type filter keeps one type.
+	types := map[string]int{}
+	for ev, err := range c.Events.List(ctx, client.EventListParams{Limit: 2}) {
+		require.NoError(t, err)
+		types[ev.Type]++
+		requireMirrors(t, ts, key, "/v1/events/"+ev.ID, ev)
+		var obj any
+		switch ev.Type {
+		case webhook.TypeCheckoutSessionCompleted:
+			obj, err = ev.Session()
+		case webhook.TypeChargeSucceeded, webhook.TypeChargeFailed:
+			obj, err = ev.Charge()
+		case webhook.TypeDeliveryFailed:
+			obj, err = ev.Delivery()
+		case webhook.TypeWebhookEndpointDisabled:
+			obj, err = ev.Endpoint()
+		default:
+			t.Fatalf("unexpected event type %s", ev.Type)
+		}
+		require.NoError(t, err, ev.Type)
+		requireSameJSON(t, string(ev.Data.Object), obj)
+		_, err = ev.Ping()
+		require.ErrorIs(t, err, webhook.ErrUnexpectedObject)
+	}
+	require.Equal(t, map[string]int{webhook.TypeChargeSucceeded: 1, webhook.TypeCheckoutSessionCompleted: 1,
+		webhook.TypeDeliveryFailed: 1, webhook.TypeWebhookEndpointDisabled: 1}, types)
+	var charges []string
+	for ev, err := range c.Events.List(ctx, client.EventListParams{Type: webhook.TypeChargeSucceeded}) {
+		require.NoError(t, err)
+		charges = append(charges, ev.ID)
+	}
+	require.Len(t, charges, 1)
+	ev, err := c.Events.Get(ctx, charges[0])
+	require.NoError(t, err)
+	gotCharge, err := ev.Charge()
+	require.NoError(t, err)
+	require.Equal(t, charge, gotCharge, "the event from the API is the one delivered")
+
+	// Re-enabled and answering: a dry run counts what failed, the redrive
+	// sends it, and a finished redrive cannot be canceled.
+	aFails.Store(false)
+	_, err = c.Endpoints.Update(ctx, endpointA.ID, client.EndpointParams{Status: client.String(webhook.EndpointStatusEnabled)})
+	require.NoError(t, err)
+	dry, err := c.Redrives.Create(ctx, client.RedriveParams{EndpointID: endpointA.ID, DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, dry.Matched)
+	require.Empty(t, dry.ID)
+	require.Equal(t, webhook.DeliveryStatusFailed, dry.Filter.Status, "Herald's default")
+	rd, err := c.Redrives.Create(ctx, client.RedriveParams{EndpointID: endpointA.ID, Status: webhook.DeliveryStatusFailed})
+	require.NoError(t, err)
+	require.NotEmpty(t, rd.ID)
+	waitFor(t, 20*time.Second, "the redrive to complete", func() bool {
+		rd, err = c.Redrives.Get(ctx, rd.ID)
+		require.NoError(t, err)
+		return rd.Status == client.RedriveStatusCompleted
+	})
+	require.Equal(t, 1, rd.Enqueued)
+	requireMirrors(t, ts, key, "/v1/redrives/"+rd.ID, rd)
+	_, err = c.Redrives.Cancel(ctx, rd.ID)
+	require.True(t, errors.Is(err, &client.Error{StatusCode: http.StatusConflict, Code: "redrive_finished"}), "%v", err)
+	waitFor(t, 20*time.Second, "the redriven delivery to succeed", func() bool {
+		d, err := c.Deliveries.Get(ctx, failed.ID)
+		require.NoError(t, err)
+		return d.Status == webhook.DeliveryStatusSucceeded
+	})
+	require.Len(t, a.requests(), 3, "two failed attempts, then the redrive's")
+
+	// A single redrive sends B's delivery of the session again, with the
+	// same webhook-id: the receiver answers it as a duplicate.
+	var toB *client.Delivery
+	for d, err := range c.Deliveries.List(ctx, client.DeliveryListParams{EndpointID: endpointB.ID, Status: webhook.DeliveryStatusSucceeded}) {
+		require.NoError(t, err)
+		if d.EventType == webhook.TypeCheckoutSessionCompleted {
+			toB = d
+		}
+	}
+	require.NotNil(t, toB)
+	again, err := c.Deliveries.Redrive(ctx, toB.ID)
+	require.NoError(t, err)
+	require.Equal(t, toB.ID, again.ID)
+	waitFor(t, 20*time.Second, "the redriven delivery to B", func() bool {
+		d, err := c.Deliveries.Get(ctx, toB.ID)
+		require.NoError(t, err)
+		return d.Status == webhook.DeliveryStatusSucceeded && len(d.Attempts) == 2
+	})
+	d, err := c.Deliveries.Get(ctx, toB.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.TriggerRedrive, d.Attempts[1].Trigger)
+	require.Equal(t, "duplicate: already processed\n", d.Attempts[1].ResponseBody)
+	require.Len(t, receivedOf(webhook.TypeCheckoutSessionCompleted), 1)
 }

@@ -33,14 +33,14 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	c := client.New(f.ts.URL(), f.key)
 	params := client.EndpointParams{URL: client.String(f.sink.srv.URL + "/other"),
 		EnabledEvents: []string{webhook.TypeCheckoutSessionCompleted}}
-	created, err := c.CreateEndpoint(ctx, params)
+	created, err := c.Endpoints.Create(ctx, params)
 	require.NoError(t, err)
-	rolled, err := c.RollEndpointSecret(ctx, created.ID, time.Hour)
+	rolled, err := c.Endpoints.RollSecret(ctx, created.ID, time.Hour)
 	require.NoError(t, err)
 	// A replay answers the secret again, from the sealed copy.
-	keyed, err := c.CreateEndpoint(ctx, params, client.WithIdempotencyKey("endpoint-3"))
+	keyed, err := c.Endpoints.Create(ctx, params, client.WithIdempotencyKey("endpoint-3"))
 	require.NoError(t, err)
-	replayed, err := c.CreateEndpoint(ctx, params, client.WithIdempotencyKey("endpoint-3"))
+	replayed, err := c.Endpoints.Create(ctx, params, client.WithIdempotencyKey("endpoint-3"))
 	require.NoError(t, err)
 	require.Equal(t, keyed.ID, replayed.ID)
 	require.Equal(t, keyed.Secret, replayed.Secret, "the replay carries the secret")

@@ -1,8 +1,8 @@
 // Package shop is Bellwether Goods, the demo merchant that `make run` starts:
 // a product list, a cart, checkout through Herald's hosted page, and
 // exactly-once fulfilment whichever arrives first — Herald's webhook or the
-// customer's return to the success page. It uses only Herald's public
-// packages (client, receiver, webhook), as any merchant would.
+// customer's return to the success page. It uses only Herald's merchant SDK
+// (client, receiver, receiver/pgstore, webhook), as any merchant would.
 package shop
 
 import (
@@ -25,6 +25,7 @@ import (
 
 	"github.com/heraldpay/herald/client"
 	"github.com/heraldpay/herald/receiver"
+	"github.com/heraldpay/herald/receiver/pgstore"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -55,7 +56,7 @@ type Shop struct {
 	cfg       Config
 	mux       *http.ServeMux
 	pages     map[string]*template.Template
-	store     *receiver.PostgresStore
+	store     *pgstore.Store
 	fulfiller *receiver.Fulfiller
 }
 
@@ -73,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Shop, error) {
 		return nil, err
 	}
 	var err error
-	if s.store, err = receiver.NewPostgresStore(cfg.DB, "shop.herald_once"); err != nil {
+	if s.store, err = pgstore.New(cfg.DB, "shop.herald_once"); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateTable(ctx); err != nil {
@@ -287,7 +288,7 @@ func (s *Shop) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	}
 	// The order id as idempotency key: a retried request never opens a
 	// second session for the same order.
-	session, err := s.cfg.Herald.CreateSession(ctx, params, client.WithIdempotencyKey(orderID))
+	session, err := s.cfg.Herald.Sessions.Create(ctx, params, client.WithIdempotencyKey(orderID))
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("create checkout session: %w", err))
 		return
@@ -305,7 +306,7 @@ func (s *Shop) handleCheckout(w http.ResponseWriter, r *http.Request) {
 func (s *Shop) handleSuccess(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sessionID := r.URL.Query().Get("session_id")
-	session, err := s.cfg.Herald.GetSession(ctx, sessionID)
+	session, err := s.cfg.Herald.Sessions.Get(ctx, sessionID)
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
 		http.Error(w, "unknown checkout session", http.StatusNotFound)
@@ -315,10 +316,9 @@ func (s *Shop) handleSuccess(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("retrieve checkout session: %w", err))
 		return
 	}
-	_, err = s.fulfiller.Fulfil(ctx, receiver.Session{
-		ID: session.ID, Status: session.Status, PaymentStatus: session.PaymentStatus, AmountTotal: session.AmountTotal,
-		Currency: session.Currency, CustomerEmail: session.CustomerEmail, ClientReferenceID: session.ClientReferenceID,
-	}, receiver.ViaSuccessPage)
+	// The session as retrieved is the type the webhook brings: the fulfil
+	// function sees the same value whichever path gets there first.
+	_, err = s.fulfiller.Fulfil(ctx, session, receiver.ViaSuccessPage)
 	if errors.Is(err, errUnknownOrder) {
 		http.Error(w, "unknown order", http.StatusNotFound)
 		return
@@ -351,8 +351,8 @@ func (s *Shop) handleCompleted(ctx context.Context, ev webhook.Event) error {
 
 // fulfil ships an order; it runs in the receiver store's transaction, so the
 // order and the "session fulfilled" mark commit together.
-func (s *Shop) fulfil(ctx context.Context, session receiver.Session, via string) error {
-	tx, ok := receiver.TxFromContext(ctx)
+func (s *Shop) fulfil(ctx context.Context, session *webhook.CheckoutSession, via string) error {
+	tx, ok := pgstore.TxFromContext(ctx)
 	if !ok {
 		return errors.New("fulfil outside the store's transaction")
 	}
