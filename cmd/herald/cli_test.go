@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,11 @@ func TestMigrateStatus(t *testing.T) {
 
 	up := runHerald(t, env, "migrate", "up")
 	require.Equal(t, 0, up.code, up.stderr)
-	require.Regexp(t, `migrations applied: herald \[1 2 3 4 5 (\d+ )*7\], river \[1 2 `, up.stdout)
+	applied := make([]string, len(files))
+	for i := range files {
+		applied[i] = strconv.Itoa(i + 1)
+	}
+	require.Contains(t, up.stdout, "migrations applied: herald ["+strings.Join(applied, " ")+"], river [1 2 ")
 
 	after := runHerald(t, env, "migrate", "status")
 	require.Equal(t, 0, after.code, after.stderr)

@@ -26,7 +26,7 @@ import (
 func TestTrustedProxiesSetting(t *testing.T) {
 	t.Parallel()
 
-	base := map[string]string{"DATABASE_URL": "postgres://x"}
+	base := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": "dev"}
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -35,7 +35,7 @@ func TestTrustedProxiesSetting(t *testing.T) {
 		err  string
 	}{
 		{"NoneByDefault", base, nil, nil, ""},
-		{"Env", map[string]string{"DATABASE_URL": "postgres://x", "HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, nil,
+		{"Env", map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": "dev", "HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, nil,
 			[]string{"10.0.0.0/8", "192.0.2.7/32"}, ""},
 		{"Flag", base, []string{"--trusted-proxies", "fd00::/8"}, []string{"fd00::/8"}, ""},
 		{"Invalid", base, []string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, nil,
