@@ -54,6 +54,8 @@ type Client struct {
 	Deliveries *DeliveryService
 	// Redrives sends many deliveries again at once, as a durable job.
 	Redrives *RedriveService
+	// APIKeys lists, rolls and revokes the merchant's API keys.
+	APIKeys *APIKeyService
 
 	baseURL    string
 	secretKey  string
@@ -127,6 +129,7 @@ func New(baseURL, secretKey string, opts ...Option) *Client {
 	c.Events = &EventService{c}
 	c.Deliveries = &DeliveryService{c}
 	c.Redrives = &RedriveService{c}
+	c.APIKeys = &APIKeyService{c}
 	return c
 }
 

@@ -396,3 +396,67 @@ func TestClientEventsAndDeliveries(t *testing.T) {
 	require.Equal(t, "duplicate: already processed\n", d.Attempts[1].ResponseBody)
 	require.Len(t, receivedOf(webhook.TypeCheckoutSessionCompleted), 1)
 }
+
+// API keys through the client: the list never shows a key, a roll shows
+// the new one once and the old one works until its overlap ends, a
+// revoked key fails at once, and the last key that does not expire cannot
+// be revoked. Another merchant's key ids are not found.
+func TestClientAPIKeys(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	ts := startServer(t)
+	_, key := ts.newMerchant(t, "Acme")
+	_, otherKey := ts.newMerchant(t, "Other")
+	c := client.New(ts.URL(), key)
+
+	var keys []*client.APIKey
+	for k, err := range c.APIKeys.List(ctx, client.ListParams{}) {
+		require.NoError(t, err)
+		keys = append(keys, k)
+	}
+	require.Len(t, keys, 1)
+	first := keys[0]
+	require.Equal(t, webhook.APIKeyStatusActive, first.Status)
+	require.Empty(t, first.Secret, "a listed key is never shown")
+	require.Equal(t, "sk_test_…"+key[len(key)-4:], first.Hint, "the hint is the key's prefix and last four characters")
+	requireMirrors(t, ts, key, "/v1/api_keys", &client.List[client.APIKey]{Object: "list", Data: []client.APIKey{*first}})
+
+	_, err := c.APIKeys.Revoke(ctx, first.ID)
+	var apiErr *client.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusConflict, apiErr.StatusCode)
+	require.Equal(t, "last_active_api_key", apiErr.Code)
+
+	rolled, err := c.APIKeys.Roll(ctx, client.RollParams{ExpirePreviousIn: client.Duration(time.Hour)})
+	require.NoError(t, err)
+	require.NotEmpty(t, rolled.Secret, "the new key is shown once")
+	require.NotEqual(t, key, rolled.Secret)
+	require.NotNil(t, rolled.Previous)
+	require.Equal(t, first.ID, rolled.Previous.ID)
+	require.Equal(t, webhook.APIKeyStatusExpiring, rolled.Previous.Status)
+	require.WithinDuration(t, time.Now().Add(time.Hour), rolled.Previous.ExpiresAt, time.Minute)
+
+	// Both keys work during the overlap; the new one lists both.
+	fresh := client.New(ts.URL(), rolled.Secret)
+	page, err := fresh.APIKeys.Page(ctx, client.ListParams{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, page.Data, 1)
+	require.True(t, page.HasMore)
+	require.Equal(t, rolled.ID, page.Data[0].ID, "newest first")
+	_, err = c.Sessions.Page(ctx, client.ListParams{})
+	require.NoError(t, err, "the rolled key works until it expires")
+
+	// Another merchant cannot revoke this merchant's key.
+	_, err = client.New(ts.URL(), otherKey).APIKeys.Revoke(ctx, first.ID)
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+
+	revoked, err := fresh.APIKeys.Revoke(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.APIKeyStatusRevoked, revoked.Status)
+	require.False(t, revoked.RevokedAt.IsZero())
+	_, err = c.Sessions.Page(ctx, client.ListParams{})
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode, "a revoked key fails at once")
+}
