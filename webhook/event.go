@@ -1,6 +1,9 @@
 package webhook
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+)
 
 // Event types Herald emits. Receivers switch on Event.Type.
 const (
@@ -28,6 +31,12 @@ const (
 	// TypeDeliveryFailed fires when a delivery's last attempt has failed.
 	// Data.Object is the delivery; it can be sent again with a redrive.
 	TypeDeliveryFailed = "delivery.failed"
+
+	// TypeTestPing is sent only by an endpoint's test call (POST
+	// /v1/webhook_endpoints/{id}/test), to that endpoint alone. No endpoint
+	// subscribes to it, "*" included, and its failure raises no
+	// operational event. Data.Object is the endpoint.
+	TypeTestPing = "test.ping"
 )
 
 // EventTypes lists every type above, in a stable order.
@@ -38,6 +47,13 @@ var EventTypes = []string{
 	TypeChargeFailed,
 	TypeWebhookEndpointDisabled,
 	TypeDeliveryFailed,
+	TypeTestPing,
+}
+
+// Subscribable reports whether an endpoint may list typ in its enabled
+// events: every type but test.ping, which only the test call sends.
+func Subscribable(typ string) bool {
+	return typ != TypeTestPing && slices.Contains(EventTypes, typ)
 }
 
 // IsOperational reports whether typ is an operational event type: one

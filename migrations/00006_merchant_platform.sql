@@ -1,0 +1,33 @@
+-- +goose Up
+
+-- Event lists are ordered by (created, seq), newest first, so that a
+-- reconciliation window (created[gte], created[lt]) with or without a type
+-- is one index range in list order, wherever in the past it lies. These
+-- replace the (merchant, seq) indexes: no more indexes per event than
+-- before.
+DROP INDEX events_merchant_seq;
+DROP INDEX events_merchant_type_seq;
+CREATE INDEX events_merchant_created ON events (merchant_id, created_at DESC, seq DESC);
+CREATE INDEX events_merchant_type_created ON events (merchant_id, type, created_at DESC, seq DESC);
+
+-- Portal links: a merchant's staff see and act on the merchant's webhook
+-- setup for an hour. The link carries a random token; only its SHA-256
+-- digest is kept, so a copy of this table opens no portal.
+CREATE TABLE portal_sessions (
+    token_digest bytea PRIMARY KEY,
+    -- Public id (ps_…), for logs.
+    id           text NOT NULL UNIQUE,
+    merchant_id  text NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
+    -- Every portal form carries it; another site cannot read it.
+    csrf_token   text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+CREATE INDEX portal_sessions_expires ON portal_sessions (expires_at);
+
+-- +goose Down
+DROP TABLE portal_sessions;
+DROP INDEX events_merchant_type_created;
+DROP INDEX events_merchant_created;
+CREATE INDEX events_merchant_type_seq ON events (merchant_id, type, seq DESC);
+CREATE INDEX events_merchant_seq ON events (merchant_id, seq DESC);
