@@ -2,10 +2,9 @@
 
 -- Event lists are ordered by (created, seq), newest first, so that a
 -- reconciliation window (created[gte], created[lt]) with or without a type
--- is one index range in list order, wherever in the past it lies. These
--- replace the (merchant, seq) indexes: no more indexes per event than
--- before.
-DROP INDEX events_merchant_seq;
+-- is one index range in list order, wherever in the past it lies. The
+-- (merchant, type, seq) index gives way to its created twin; the
+-- (merchant, seq) one stays for the event stream, which follows seq.
 DROP INDEX events_merchant_type_seq;
 CREATE INDEX events_merchant_created ON events (merchant_id, created_at DESC, seq DESC);
 CREATE INDEX events_merchant_type_created ON events (merchant_id, type, created_at DESC, seq DESC);
@@ -30,4 +29,3 @@ DROP TABLE portal_sessions;
 DROP INDEX events_merchant_type_created;
 DROP INDEX events_merchant_created;
 CREATE INDEX events_merchant_type_seq ON events (merchant_id, type, seq DESC);
-CREATE INDEX events_merchant_seq ON events (merchant_id, seq DESC);

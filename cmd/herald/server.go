@@ -68,6 +68,8 @@ type Server struct {
 	closers        []func()
 	// dashboard runs the operator dashboard's River UI (dashboard.go).
 	dashboard operatorDashboard
+	// stream serves the live event stream (nil without the api role).
+	stream *deliveryhttp.Stream
 
 	// Checkout and Delivery are the services, exposed for tests.
 	Checkout *checkoutpg.Service
@@ -198,12 +200,15 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.hasRole(roleAPI) {
+		s.stream = deliveryhttp.NewStream(s.Delivery, deliveryhttp.StreamConfig{
+			Poll: cfg.StreamPoll, Heartbeat: cfg.StreamHeartbeat, PerMerchant: cfg.StreamsPerMerchant, Logger: logger,
+		})
 		r.Route("/v1", func(r chi.Router) {
 			authFailures := httpapi.NewAuthFailures(httpapi.AuthFailuresConfig{Limit: cfg.AuthFailureLimit})
 			r.Use(httpapi.RequireKey(accounts, authFailures, logger), httpapi.RateLimit(cfg.RateLimit, logger),
 				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
-			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
+			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Stream: s.stream, Logger: logger}).Register(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				httpapi.WriteError(w, r, logger, httpapi.NotFound("Unrecognized request URL ("+r.Method+" "+r.URL.Path+")."))
 			})
@@ -227,6 +232,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if s.stream != nil {
+		// Open event streams never go idle: end them as shutdown starts, so
+		// that it drains (clients reconnect elsewhere with Last-Event-ID).
+		s.http.RegisterOnShutdown(s.stream.Close)
 	}
 	return s, nil
 }

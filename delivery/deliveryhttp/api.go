@@ -26,7 +26,9 @@ type API struct {
 	Endpoints  delivery.EndpointService
 	Events     delivery.EventService
 	Deliveries delivery.DeliveryService
-	Logger     *slog.Logger
+	// Stream serves GET /events/stream; nil leaves the route out.
+	Stream *Stream
+	Logger *slog.Logger
 }
 
 // Register adds the routes to r (mounted at /v1).
@@ -39,6 +41,9 @@ func (a *API) Register(r chi.Router) {
 	r.Post("/webhook_endpoints/{id}/roll_secret", a.handleEndpointRollSecret)
 	r.Post("/webhook_endpoints/{id}/test", a.handleEndpointTest)
 	r.Get("/events", a.handleEventList)
+	if a.Stream != nil {
+		r.Get("/events/stream", a.Stream.ServeHTTP)
+	}
 	r.Get("/events/{id}", a.handleEventGet)
 	r.Get("/deliveries", a.handleDeliveryList)
 	r.Get("/deliveries/{id}", a.handleDeliveryGet)
