@@ -23,8 +23,8 @@ type FeedEvent struct {
 // EventFeed reads a merchant's event log in Seq order, for the live
 // stream. Every method is scoped to one merchant.
 type EventFeed interface {
-	// FeedHead returns the highest Seq of the merchant's events (0 if none):
-	// a stream that starts now sends what comes after it.
+	// FeedHead returns a Seq at or above the merchant's newest event: a
+	// stream that starts now sends what comes after it.
 	FeedHead(ctx context.Context, merchantID string) (int64, error)
 	// FeedPosition returns the Seq of one of the merchant's events, to
 	// resume after it. Errors: ErrNotFound.

@@ -44,6 +44,9 @@ type testBundle struct {
 	acme merchant
 	// globex is another merchant, whose key must see none of acme's objects.
 	globex merchant
+	// stream serves /v1/events/stream, polling every 20 ms, three per
+	// merchant at most.
+	stream *deliveryhttp.Stream
 }
 
 type merchant struct{ id, key string }
@@ -65,14 +68,18 @@ func setup(t *testing.T) *testBundle {
 		*m = merchant{created.ID, key}
 	}
 
+	b.stream = deliveryhttp.NewStream(b.svc, deliveryhttp.StreamConfig{Poll: 20 * time.Millisecond, Heartbeat: 100 * time.Millisecond,
+		PerMerchant: 3, Logger: logger})
 	r := chi.NewRouter()
 	r.Use(httpapi.RequestIDs, httpapi.Recover(logger))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(httpapi.RequireKey(accounts, nil, logger), httpapi.CheckQuery(logger))
-		(&deliveryhttp.API{Endpoints: b.svc, Events: b.svc, Deliveries: b.svc, Logger: logger}).Register(r)
+		(&deliveryhttp.API{Endpoints: b.svc, Events: b.svc, Deliveries: b.svc, Stream: b.stream, Logger: logger}).Register(r)
 	})
 	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	// Streams end before the server closes, as in herald serve.
+	srv.Config.RegisterOnShutdown(b.stream.Close)
+	t.Cleanup(func() { b.stream.Close(); srv.Close() })
 	b.url = srv.URL
 	return b
 }

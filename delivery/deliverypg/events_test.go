@@ -110,6 +110,52 @@ func TestEventListIndexed(t *testing.T) {
 	}
 }
 
+// The live stream's reads are index reads too: its polls, many a second
+// per open stream, read only the merchant's newest events.
+func TestFeedIndexed(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	rec := &pgtest.Recorder{}
+	pool := pgtest.NewRecordingPool(t, rec)
+	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	svc := NewService(pool, Config{Box: box, Inserter: inserter})
+	m, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+	for i := range 20 {
+		other, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Other"})
+		require.NoError(t, err)
+		merchantID := other.ID
+		if i == 0 {
+			merchantID = m.ID
+		}
+		// Interleaved, as merchants' events are.
+		_, err = pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body)
+			SELECT 'evt_' || $1 || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 1000) i`,
+			merchantID)
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, `ANALYZE`)
+	require.NoError(t, err)
+	rec.Take()
+
+	head, err := svc.FeedHead(ctx, m.ID)
+	require.NoError(t, err)
+	_, err = svc.FeedPosition(ctx, m.ID, "evt_"+m.ID+"10")
+	require.NoError(t, err)
+	for _, types := range [][]string{nil, {webhook.TypeChargeSucceeded}} {
+		_, err = svc.ReadFeed(ctx, m.ID, head-10, []int64{head - 5}, types, 100)
+		require.NoError(t, err)
+	}
+	for _, st := range rec.Take() {
+		plan := pgtest.ExplainGeneric(t, pool, st)
+		require.Regexp(t, `Index (Only )?Scan( Backward)? using (events_merchant_seq|events_pkey|events_seq_key)`, plan, "%s\n%s", st.SQL, plan)
+	}
+}
+
 // The filters select what their documentation says, on events with every
 // kind of delivery outcome, and ending_before pages back to where
 // starting_after came from.
