@@ -5,6 +5,8 @@
 //	herald migrate                              apply database migrations and exit
 //	herald merchant create --name N [--logo-url U] [--accent-color #rrggbb] [--json]
 //	herald bench [flags]                        delivery benchmark against River's own ceiling
+//	herald listen --api-key K --forward-to URL  forward the merchant's events to a local URL, signed
+//	herald trigger EVENT --api-key K            make a real event happen (pays a test session)
 package main
 
 import (
@@ -35,6 +37,14 @@ Usage:
   herald merchant create --name NAME [--logo-url URL] [--accent-color #RRGGBB] [--json]
                              create a merchant and print its secret API key
   herald bench [flags]       measure delivery throughput and latency (make bench)
+  herald listen --api-key sk_… --forward-to URL [--events T1,T2] [--secret whsec_…] [--api-url URL]
+                             stream the merchant's events and POST each, signed with a
+                             local secret it prints, to URL (like stripe listen)
+  herald trigger EVENT --api-key sk_… [--api-url URL]
+                             create and pay (or expire) a test session so EVENT really happens:
+                             checkout.session.completed, checkout.session.expired,
+                             charge.succeeded or charge.failed
+                             (--api-url defaults to HERALD_API_URL or http://127.0.0.1:8080)
 
 Configuration is read from the environment (flags mirror it, see herald serve -h):
   DATABASE_URL (required), HERALD_ADDR, HERALD_PUBLIC_URL, HERALD_ENV, HERALD_SECRET,
@@ -76,11 +86,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runMerchant(ctx, args[1:], getenv, stdout)
 	case "bench":
 		err = runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "listen":
+		err = runListen(ctx, args[1:], getenv, stdout, stderr)
+	case "trigger":
+		err = runTrigger(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant or bench)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, bench, listen or trigger)", args[0])}
 	}
 	var uerr usageError
 	switch {
