@@ -191,4 +191,3 @@ func (t *trigger) pay(ctx context.Context, payURL, card string, want int) error 
 	}
 	return nil
 }
-
