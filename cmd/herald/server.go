@@ -36,6 +36,8 @@ import (
 	"github.com/heraldpay/herald/internal/idempotency"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/migrations"
+	"github.com/heraldpay/herald/portal"
+	"github.com/heraldpay/herald/portal/portalpg"
 )
 
 // defaultPoolConns is the Postgres pool size unless DATABASE_URL sets
@@ -200,6 +202,10 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.hasRole(roleAPI) {
+		merchantPortal := portal.New(portal.Config{
+			Sessions: portalpg.NewStore(s.pool), Endpoints: s.Delivery, Deliveries: s.Delivery, Events: s.Delivery,
+			PublicURL: s.cfg.PublicURL, Logger: logger,
+		})
 		s.stream = deliveryhttp.NewStream(s.Delivery, deliveryhttp.StreamConfig{
 			Poll: cfg.StreamPoll, Heartbeat: cfg.StreamHeartbeat, PerMerchant: cfg.StreamsPerMerchant, Logger: logger,
 		})
@@ -209,6 +215,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
 			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Stream: s.stream, Logger: logger}).Register(r)
+			merchantPortal.RegisterAPI(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				httpapi.WriteError(w, r, logger, httpapi.NotFound("Unrecognized request URL ("+r.Method+" "+r.URL.Path+")."))
 			})
@@ -221,6 +228,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 			Payments: s.Checkout, CSRFKey: deriveKey(secret, "pay-csrf"),
 			SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"), Logger: logger,
 		}).Register(r)
+		merchantPortal.Register(r)
 		if err := s.mountDashboard(r, secret); err != nil {
 			return nil, err
 		}
