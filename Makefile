@@ -4,12 +4,12 @@ GO    ?= go
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test fuzz mutants bench build lint fmt
+.PHONY: help run test fuzz mutants bench build image lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run: build ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
+run: ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prints URLs and keys
 	@scripts/run
 
 test: ## the whole suite (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
@@ -26,6 +26,9 @@ bench: ## the delivery benchmark (about 3 minutes); table on stdout, bench-resul
 
 build: ## build bin/herald
 	$(GO) build -o bin/herald ./cmd/herald
+
+image: ## container image: static binary + CA certificates, FROM scratch (podman or docker; IMAGE=name:tag)
+	@scripts/image
 
 lint: ## gofmt, go vet and golangci-lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -5,9 +5,16 @@ package migrations
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -25,6 +32,9 @@ func FS() fs.FS { return files }
 // (two `herald serve` starting at once). Any constant unlikely to collide
 // with River's own advisory locks will do.
 const lockKey = 0x6865726c64 // "herld"
+
+// lockPoll is how often a caller waiting for the migration lock tries again.
+const lockPoll = 100 * time.Millisecond
 
 // Result says what Up applied.
 type Result struct {
@@ -44,8 +54,23 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		return res, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return res, fmt.Errorf("take migration lock: %w", err)
+	// Waiters poll rather than block in pg_advisory_lock: a blocked
+	// statement holds a snapshot, and CREATE INDEX CONCURRENTLY waits for
+	// every older snapshot in the database — it would wait for the waiters
+	// while they wait for it.
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&locked); err != nil {
+			return res, fmt.Errorf("take migration lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("take migration lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
 	}
 	defer func() {
 		// Unlock on a fresh context: ctx may be cancelled by now. If the
@@ -81,4 +106,114 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		res.River = append(res.River, v.Version)
 	}
 	return res, nil
+}
+
+// Pending says which migrations this binary knows that a database lacks.
+type Pending struct {
+	// Herald lists the embedded goose versions not applied, in order.
+	Herald []int64
+	// River says what River's own schema lacks, in River's words; empty
+	// when it is current.
+	River string
+}
+
+// None reports whether the database has every migration this binary knows.
+func (p Pending) None() bool { return len(p.Herald) == 0 && p.River == "" }
+
+// String names what is missing, for a readiness answer or a log line.
+func (p Pending) String() string {
+	var parts []string
+	if len(p.Herald) > 0 {
+		versions := make([]string, len(p.Herald))
+		for i, v := range p.Herald {
+			versions[i] = fmt.Sprint(v)
+		}
+		parts = append(parts, "herald migrations pending: "+strings.Join(versions, ", "))
+	}
+	if p.River != "" {
+		parts = append(parts, "river: "+p.River)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// CheckPending compares the migrations embedded in this binary with those
+// applied to the database, reading only: a readiness probe may call it at
+// any time. A database ahead of the binary (a newer version has migrated it
+// during a rolling upgrade) lacks nothing.
+func CheckPending(ctx context.Context, pool *pgxpool.Pool) (Pending, error) {
+	var p Pending
+	applied, err := appliedVersions(ctx, pool)
+	if err != nil {
+		return p, err
+	}
+	embedded, err := embeddedVersions()
+	if err != nil {
+		return p, err
+	}
+	for _, v := range embedded {
+		if !applied[v] {
+			p.Herald = append(p.Herald, v)
+		}
+	}
+	// River's Validate reads its migration table in a transaction and
+	// ignores versions newer than it knows.
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return p, fmt.Errorf("river migrator: %w", err)
+	}
+	res, err := migrator.Validate(ctx, nil)
+	if err != nil {
+		return p, fmt.Errorf("check river migrations: %w", err)
+	}
+	if !res.OK {
+		p.River = strings.Join(res.Messages, "; ")
+	}
+	return p, nil
+}
+
+// embeddedVersions lists the goose versions of the embedded files, in order.
+func embeddedVersions() ([]int64, error) {
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	versions := make([]int64, 0, len(names))
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	return versions, nil
+}
+
+// appliedVersions reads goose's version table: a version counts as applied
+// when its latest row says so (goose's older API records a down migration
+// as a new row). No table means nothing is applied.
+func appliedVersions(ctx context.Context, pool *pgxpool.Pool) (map[int64]bool, error) {
+	applied := map[int64]bool{}
+	rows, err := pool.Query(ctx, `SELECT DISTINCT ON (version_id) version_id, is_applied
+		FROM goose_db_version ORDER BY version_id, id DESC`)
+	if err == nil {
+		for rows.Next() {
+			var v int64
+			var ok bool
+			if err := rows.Scan(&v, &ok); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read applied migrations: %w", err)
+			}
+			applied[v] = ok
+		}
+		err = rows.Err()
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: never migrated
+		return applied, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	return applied, nil
 }

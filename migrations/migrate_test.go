@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"io/fs"
 	"sync"
 	"testing"
 
@@ -59,3 +60,70 @@ func TestUpConcurrently(t *testing.T) {
 	require.Empty(t, again.Herald, "an up-to-date database is left alone")
 	require.Empty(t, again.River)
 }
+
+// CheckPending names what a database lacks of the binary's migrations,
+// Herald's and River's, and nothing when the database is current or ahead.
+func TestCheckPending(t *testing.T) {
+	t.Parallel()
+
+	sqlFiles, err := fs.Glob(migrations.FS(), "*.sql")
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name   string
+		empty  bool
+		alter  string
+		herald func(latest int64) []int64
+		river  string
+	}{
+		{name: "current", herald: none},
+		{name: "never migrated", empty: true, herald: func(int64) []int64 { return nil }, river: "Unapplied migrations: ["},
+		{name: "latest herald migration missing", alter: `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`,
+			herald: func(latest int64) []int64 { return []int64{latest} }},
+		{name: "latest herald migration rolled back by goose's older API",
+			alter:  `INSERT INTO goose_db_version (version_id, is_applied) SELECT max(version_id), false FROM goose_db_version`,
+			herald: func(latest int64) []int64 { return []int64{latest} }},
+		{name: "river migration missing", alter: `DELETE FROM river_migration WHERE version = (SELECT max(version) FROM river_migration)`,
+			herald: none, river: "Unapplied migrations: ["},
+		{name: "database ahead of the binary", alter: `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`, herald: none},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			ctx := context.Background()
+			dbURL := pgtest.NewDatabase(t)
+			latest := int64(0)
+			if tt.empty {
+				dbURL = pgtest.NewEmptyDatabase(t)
+			}
+			pool, err := pgxpool.New(ctx, dbURL)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			if !tt.empty {
+				require.NoError(t, pool.QueryRow(ctx, `SELECT max(version_id) FROM goose_db_version`).Scan(&latest))
+			}
+			if tt.alter != "" {
+				_, err := pool.Exec(ctx, tt.alter)
+				require.NoError(t, err)
+			}
+
+			p, err := migrations.CheckPending(ctx, pool)
+			require.NoError(t, err)
+			if tt.empty {
+				require.Len(t, p.Herald, len(sqlFiles), "every embedded migration is pending")
+			} else {
+				require.Equal(t, tt.herald(latest), p.Herald)
+			}
+			if tt.river == "" {
+				require.Empty(t, p.River)
+			} else {
+				require.Contains(t, p.River, tt.river)
+			}
+			require.Equal(t, tt.herald(latest) == nil && !tt.empty && tt.river == "", p.None())
+			if !p.None() {
+				require.NotEmpty(t, p.String())
+			}
+		})
+	}
+}
+
+func none(int64) []int64 { return nil }

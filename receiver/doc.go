@@ -19,6 +19,13 @@
 //     so Herald records them as failures without a 5xx;
 //   - 500 when your function fails, so Herald retries later.
 //
+// # Keeping the store small
+//
+// PostgresStore keeps one row per processed event. Prune deletes the rows
+// older than an age you choose; keep them longer than Herald may send an
+// event again (its retention, 30 days by default), e.g. with a daily
+// store.Prune(ctx, 45*24*time.Hour).
+//
 // The package depends on the standard library, pgx (for PostgresStore) and
 // Herald's webhook package only.
 package receiver

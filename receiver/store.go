@@ -2,8 +2,10 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +43,10 @@ func NewPostgresStore(pool *pgxpool.Pool, table string) (*PostgresStore, error) 
 	return &PostgresStore{pool: pool, table: table}, nil
 }
 
-// CreateTable creates the store's table if it does not exist.
+// CreateTable creates the store's table if it does not exist, with the
+// index on done_at that Prune walks (also added to a table created by an
+// earlier version). If you create the table with your own migrations, add
+// that index too.
 func (s *PostgresStore) CreateTable(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` (
 		key     text PRIMARY KEY,
@@ -49,7 +54,45 @@ func (s *PostgresStore) CreateTable(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("receiver: create %s: %w", s.table, err)
 	}
+	// The index lives in the table's schema; its name is unqualified.
+	name := s.table[strings.LastIndex(s.table, ".")+1:] + "_done_at"
+	if _, err := s.pool.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+name+` ON `+s.table+` (done_at)`); err != nil {
+		return fmt.Errorf("receiver: index %s: %w", s.table, err)
+	}
 	return nil
+}
+
+// pruneBatch bounds the keys one statement of Prune deletes, so that
+// pruning a large table never holds many locks or a long transaction.
+const pruneBatch = 1000
+
+// Prune deletes the keys done more than olderThan ago (by the database's
+// clock), a thousand per statement, and returns how many it deleted.
+//
+// A pruned key no longer stops a duplicate: keep keys for as long as the
+// same event can arrive again. Herald retries a delivery for about three
+// days, and a redrive can send an event again for as long as Herald keeps
+// it (HERALD_RETENTION, 30 days by default), so prune with an age longer
+// than that, say 45 days, from a daily job. The success page's
+// "session:" keys go by the same rule; fulfilment that also checks the
+// order's own state (paid already?) is safe whatever the age.
+func (s *PostgresStore) Prune(ctx context.Context, olderThan time.Duration) (int64, error) {
+	if olderThan <= 0 {
+		return 0, errors.New("receiver: Prune needs a positive age")
+	}
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (
+			SELECT key FROM `+s.table+` WHERE done_at < now() - $1::interval
+			ORDER BY done_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, olderThan, pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("receiver: prune %s: %w", s.table, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 type txKey struct{}

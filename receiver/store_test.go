@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -186,4 +187,72 @@ func TestNewPostgresStoreRejectsBadTableNames(t *testing.T) {
 		_, err := NewPostgresStore((*pgxpool.Pool)(nil), name)
 		require.Error(t, err, name)
 	}
+}
+
+// Prune deletes the keys done before the age given, in batches, and keeps
+// the others; a pruned key no longer stops its event from running again.
+func TestPostgresStorePrune(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	store, err := NewPostgresStore(pool, "public.receiver_once")
+	require.NoError(t, err)
+	require.NoError(t, store.CreateTable(ctx))
+	var indexed bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes
+		WHERE schemaname = 'public' AND indexname = 'receiver_once_done_at')`).Scan(&indexed))
+	require.True(t, indexed, "CreateTable indexes done_at for Prune")
+
+	noop := func(context.Context) error { return nil }
+	for _, key := range []string{"webhook:evt_old", "webhook:evt_recent"} {
+		_, err := store.Once(ctx, key, noop)
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, `UPDATE receiver_once SET done_at = now() - interval '50 days' WHERE key = 'webhook:evt_old'`)
+	require.NoError(t, err)
+	// More than one batch of old keys.
+	_, err = pool.Exec(ctx, `INSERT INTO receiver_once (key, done_at)
+		SELECT 'webhook:evt_bulk' || g, now() - interval '60 days' FROM generate_series(1, 2500) g`)
+	require.NoError(t, err)
+
+	n, err := store.Prune(ctx, 45*24*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, int64(2501), n)
+	rows, err := pool.Query(ctx, `SELECT key FROM receiver_once`)
+	require.NoError(t, err)
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"webhook:evt_recent"}, left)
+
+	ran, err := store.Once(ctx, "webhook:evt_recent", noop)
+	require.NoError(t, err)
+	require.False(t, ran, "a kept key still stops a duplicate")
+	ran, err = store.Once(ctx, "webhook:evt_old", noop)
+	require.NoError(t, err)
+	require.True(t, ran, "a pruned key does not")
+
+	_, err = store.Prune(ctx, 0)
+	require.Error(t, err, "an age of 0 would forget keys done this very second")
+}
+
+// A schema-qualified table gets its index in its own schema.
+func TestPostgresStoreIndexInSchema(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	_, err := pool.Exec(ctx, `CREATE SCHEMA shop`)
+	require.NoError(t, err)
+	store, err := NewPostgresStore(pool, "shop.herald_once")
+	require.NoError(t, err)
+	require.NoError(t, store.CreateTable(ctx))
+	require.NoError(t, store.CreateTable(ctx))
+	var indexed bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes
+		WHERE schemaname = 'shop' AND tablename = 'herald_once' AND indexname = 'herald_once_done_at')`).Scan(&indexed))
+	require.True(t, indexed)
+	n, err := store.Prune(ctx, time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -61,7 +61,7 @@ func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, e
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each steady scenario")
 	fs.IntVar(&c.Endpoints, "endpoints", 20, "merchants, one endpoint each")
 	fs.StringVar(&c.Out, "out", "bench-results.json", "where to write the JSON report")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (river,bulk,steady,fairness,scaleout); default all")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (river,bulk,steady,fairness,scaleout,prune); default all")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the bulk drain to this file")
 	fs.IntVar(&c.MaxWorkers, "max-workers", 1000, "River MaxWorkers of every scenario")
 	fs.DurationVar(&c.FetchCooldown, "fetch-cooldown", 10*time.Millisecond, "River FetchCooldown of every scenario")
@@ -164,6 +164,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}},
 		{"fairness", func(ctx context.Context) error { return b.fairness(ctx) }},
 		{"scaleout", func(ctx context.Context) error { return b.scaleOut(ctx) }},
+		{"prune", func(ctx context.Context) error { return b.pruneSteady(ctx) }},
 	}
 	for _, s := range steps {
 		if !cfg.runs(s.name) {
@@ -777,4 +778,134 @@ func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, er
 		PerSecond: achieved, P50: bench.Millis(lags.Percentile(50)),
 		P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)), Note: "no-op job: insert commit → work starts"})
 	return lags.Percentile(99), nil
+}
+
+// pruneBacklog is how many old succeeded deliveries, each with its attempt
+// and its event, the prune scenario leaves for the pruner.
+const pruneBacklog = 200_000
+
+// pruneSteady: steady deliveries at the first rate beside a backlog of
+// pruneBacklog deliveries finished 40 days ago, first with the pruner off
+// (the baseline: same rate, same tables), then with the default 30-day
+// retention and the prune job every second; reports both lags and the
+// rows pruned per second while the deliveries went on.
+func (b *benchRun) pruneSteady(ctx context.Context) error {
+	rate := b.cfg.Rates[0]
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	b.logf("prune: seeding %d old deliveries with their attempts and events", pruneBacklog)
+	if err := b.seedBacklog(ctx); err != nil {
+		return err
+	}
+	var baselineP99 time.Duration
+	for _, pruning := range []bool{false, true} {
+		b.sink.Reset()
+		_, err := b.pool.Exec(ctx, `DELETE FROM river_job; DELETE FROM delivery_attempts a USING deliveries d
+			WHERE a.delivery_id = d.id AND d.created_at > now() - interval '1 day';
+			DELETE FROM deliveries WHERE created_at > now() - interval '1 day'; DELETE FROM events WHERE created_at > now() - interval '1 day'`)
+		if err != nil {
+			return err
+		}
+		srv, err := b.server(ctx, []string{roleAPI, roleWorker}, func(c *Config) {
+			if pruning {
+				c.Retention, c.PruneInterval = 30*24*time.Hour, time.Second
+			}
+		})
+		if err != nil {
+			return err
+		}
+		b.logf("prune: Herald at %d events/s for %s, pruner %s", rate, b.cfg.Duration, map[bool]string{false: "off", true: "on"}[pruning])
+		before, err := b.oldRows(ctx)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+		started := time.Now()
+		merchants := b.healthy()
+		commits, achieved, err := b.paced(ctx, rate, func(i int) (string, error) {
+			ev := b.newEvent(time.Now())
+			err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+				return srv.Delivery.PublishTx(ctx, tx, merchants[i%len(merchants)], ev)
+			})
+			return ev.ID, err
+		})
+		elapsed := time.Since(started)
+		after, countErr := b.oldRows(ctx)
+		if err == nil && !b.sink.WaitArrivals(len(commits), time.Now().Add(time.Minute)) {
+			err = fmt.Errorf("prune %d/s: only %d of %d arrived", rate, b.sink.Arrivals(), len(commits))
+		}
+		_ = srv.Shutdown(context.Background())
+		if err = errors.Join(err, countErr); err != nil {
+			return err
+		}
+		lags := b.lags(commits)
+		row := bench.Row{Events: len(commits), PerSecond: achieved,
+			P50: bench.Millis(lags.Percentile(50)), P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99))}
+		if !pruning {
+			baselineP99 = lags.Percentile(99)
+			row.Scenario = fmt.Sprintf("steady %d/s, old backlog", rate)
+			row.Note = fmt.Sprintf("baseline of the row below: %d deliveries finished 40 days ago in the tables, pruner off", pruneBacklog)
+		} else {
+			pruned := before - after
+			row.Scenario = fmt.Sprintf("steady %d/s while pruning", rate)
+			row.Ceiling = fmt.Sprintf("steady %d/s, old backlog", rate)
+			if baselineP99 > 0 {
+				row.Ratio = float64(lags.Percentile(99)) / float64(baselineP99)
+			}
+			row.Note = fmt.Sprintf("the pruner (30-day retention, every second, default batches) removed %d old rows "+
+				"(deliveries, attempts, events) while the run lasted: %.0f rows/s; p99 %s ms against %s ms without pruning",
+				pruned, float64(pruned)/elapsed.Seconds(), bench.Millis(lags.Percentile(99)), bench.Millis(baselineP99))
+		}
+		b.report.Rows = append(b.report.Rows, row)
+	}
+	return nil
+}
+
+// seedBacklog writes pruneBacklog deliveries that succeeded 40 days ago
+// across the healthy merchants' endpoints, each with one attempt and its
+// own event of about 1 KB, and analyses the tables.
+func (b *benchRun) seedBacklog(ctx context.Context) error {
+	body := fmt.Sprintf(`{"object":"event","type":"checkout.session.completed","data":{"object":{"padding":%q}}}`, b.padding)
+	const chunk = 20_000
+	for from := 0; from < pruneBacklog; from += chunk {
+		_, err := b.pool.Exec(ctx, `
+			WITH eps AS (
+				SELECT id, merchant_id, row_number() OVER (ORDER BY id) - 1 AS i, count(*) OVER () AS n
+				FROM webhook_endpoints WHERE merchant_id = ANY($1)),
+			g AS (
+				SELECT g, now() - interval '40 days' + g * interval '10 ms' AS at FROM generate_series($2::int, $3::int) g),
+			ev AS (
+				INSERT INTO events (id, merchant_id, type, created_at, body)
+				SELECT 'evt_old' || g.g, eps.merchant_id, 'checkout.session.completed', g.at, $4::json
+				FROM g JOIN eps ON eps.i = g.g % eps.n RETURNING id),
+			d AS (
+				INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, attempts, created_at,
+					completed_at, last_attempt_at, last_status_code)
+				SELECT 'dlv_old' || g.g, eps.merchant_id, 'evt_old' || g.g, eps.id, 'checkout.session.completed', 'succeeded', 1,
+					g.at, g.at, g.at, 200
+				FROM g JOIN eps ON eps.i = g.g % eps.n RETURNING id, created_at)
+			INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us, request_headers, response_status,
+				response_headers)
+			SELECT 'att_old' || substr(d.id, 8), d.id, 1, 'initial', d.created_at, 2500,
+				'{"content-type":"application/json","user-agent":"Herald/1","webhook-id":"evt_old","webhook-timestamp":"0"}',
+				200, '{"content-type":"text/plain"}'
+			FROM d`, b.healthy(), from+1, from+chunk, body)
+		if err != nil {
+			return fmt.Errorf("seed backlog: %w", err)
+		}
+	}
+	_, err := b.pool.Exec(ctx, `ANALYZE events, deliveries, delivery_attempts`)
+	return err
+}
+
+// oldRows counts the rows of the tables the pruner empties that are older
+// than a day: the backlog left.
+func (b *benchRun) oldRows(ctx context.Context) (int64, error) {
+	var n int64
+	err := b.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM events WHERE created_at < now() - interval '1 day') +
+		(SELECT count(*) FROM deliveries WHERE created_at < now() - interval '1 day') +
+		(SELECT count(*) FROM delivery_attempts WHERE started_at < now() - interval '1 day')`).Scan(&n)
+	return n, err
 }

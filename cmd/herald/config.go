@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -41,7 +42,7 @@ type Config struct {
 	// Roles says what this process runs (--roles, HERALD_ROLES): "api" (the
 	// merchant API and hosted pages), "worker" (River jobs: deliveries,
 	// expiry, redrives), or both. Default api,worker. Every role serves
-	// /metrics and /healthz.
+	// /metrics, /healthz and /readyz (see AdminAddr).
 	Roles []string
 	// Migrate applies pending migrations at start (HERALD_MIGRATE). Default
 	// true; safe when several processes start at once.
@@ -119,6 +120,29 @@ type Config struct {
 	StreamPoll         time.Duration
 	StreamHeartbeat    time.Duration
 	StreamsPerMerchant int
+
+	// AdminAddr is the operations listener (HERALD_ADMIN_ADDR): /metrics,
+	// /healthz, /readyz and, with Pprof, /debug/pprof/. Default empty:
+	// the public listener serves the first three. When set, the public
+	// listener serves none of them.
+	AdminAddr string
+	// Pprof serves Go's profiler on the admin listener (HERALD_PPROF).
+	// Default false; needs AdminAddr.
+	Pprof bool
+	// LogLevel is the lowest level logged (HERALD_LOG_LEVEL: debug, info,
+	// warn or error). Default info.
+	LogLevel slog.Level
+	// LogFormat is json or text (HERALD_LOG_FORMAT). Default json in
+	// production, text in dev.
+	LogFormat string
+	// Retention is how long finished deliveries, their attempts and events
+	// are kept (HERALD_RETENTION). Default 720h (30 days); 0 keeps them
+	// forever; otherwise at least 1h. River keeps its finished jobs no
+	// longer than this either.
+	Retention time.Duration
+	// PruneInterval is how often the leader starts the pruner
+	// (HERALD_PRUNE_INTERVAL). Default 10m.
+	PruneInterval time.Duration
 }
 
 // Environments.
@@ -288,6 +312,9 @@ func parseServeConfig(args []string, getenv func(string) string) (Config, error)
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
 	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))
 	s.add("rescue-after", "HERALD_RESCUE_AFTER", "0s", "retry jobs of dead processes after (0: delivery timeout + 45s)", parseDuration(&cfg.RescueAfter, 0))
+	addObservabilitySettings(s, &cfg)
+	s.add("retention", "HERALD_RETENTION", "720h", "keep finished deliveries and events this long (0: forever)", parseRetention(&cfg.Retention))
+	s.add("prune-interval", "HERALD_PRUNE_INTERVAL", defaultPruneInterval.String(), "how often finished rows past the retention are pruned", parseDuration(&cfg.PruneInterval, 100*time.Millisecond))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -313,6 +340,9 @@ func (c *Config) validate() error {
 		return errors.New("HERALD_ALLOW_PRIVATE_ENDPOINTS must be empty in production")
 	case c.Env == envProduction && c.DashboardPassword != "" && utf8.RuneCountInString(c.DashboardPassword) < 12:
 		return errors.New("HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production")
+	}
+	if err := c.validateObservability(); err != nil {
+		return err
 	}
 	if c.RescueAfter == 0 {
 		c.RescueAfter = delivery.DefaultRescueAfter(c.DeliveryTimeout)

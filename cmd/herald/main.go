@@ -7,6 +7,7 @@
 //	herald bench [flags]                        delivery benchmark against River's own ceiling
 //	herald listen --api-key K --forward-to URL  forward the merchant's events to a local URL, signed
 //	herald trigger EVENT --api-key K            make a real event happen (pays a test session)
+//	herald healthcheck [--url URL]              exit 0 when a running Herald's /readyz says ready
 package main
 
 import (
@@ -16,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,11 +45,14 @@ Usage:
                              checkout.session.completed, checkout.session.expired,
                              charge.succeeded or charge.failed
                              (--api-url defaults to HERALD_API_URL or http://127.0.0.1:8080)
+  herald healthcheck [--url URL]
+                             exit 0 when the Herald at HERALD_ADMIN_ADDR (else HERALD_ADDR) is ready
 
 Configuration is read from the environment (flags mirror it, see herald serve -h):
   DATABASE_URL (required), HERALD_ADDR, HERALD_PUBLIC_URL, HERALD_ENV, HERALD_SECRET,
   HERALD_ROLES, HERALD_MIGRATE, HERALD_RATE_LIMIT, HERALD_EXPIRY_INTERVAL,
-  HERALD_SHUTDOWN_TIMEOUT, HERALD_DASHBOARD_PASSWORD and the delivery settings
+  HERALD_SHUTDOWN_TIMEOUT, HERALD_DASHBOARD_PASSWORD, HERALD_ADMIN_ADDR, HERALD_PPROF,
+  HERALD_LOG_LEVEL, HERALD_LOG_FORMAT and the delivery settings
   (HERALD_ALLOW_PRIVATE_ENDPOINTS, HERALD_DELIVERY_TIMEOUT, HERALD_RETRY_SCHEDULE, …;
   see README.md).
 `
@@ -90,11 +93,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runListen(ctx, args[1:], getenv, stdout, stderr)
 	case "trigger":
 		err = runTrigger(ctx, args[1:], getenv, stdout)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, bench, listen or trigger)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, bench, healthcheck, listen or trigger)", args[0])}
 	}
 	var uerr usageError
 	switch {
@@ -112,19 +117,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-func newLogger(env string, w io.Writer) *slog.Logger {
-	if env == envProduction {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
-}
-
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := parseServeConfig(args, getenv)
 	if err != nil {
 		return usageError{err}
 	}
-	logger := newLogger(cfg.Env, stderr)
+	logger := newLogger(cfg, stderr)
 	srv, err := NewServer(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -133,7 +131,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		_ = srv.Shutdown(context.Background())
 		return err
 	}
-	logger.Info("herald started", "url", srv.URL(), "roles", cfg.Roles, "env", cfg.Env)
+	logger.Info("herald started", "url", srv.URL(), "admin_url", srv.AdminURL(), "roles", cfg.Roles, "env", cfg.Env, "version", currentBuild().Version)
 	serveErr := srv.Wait(ctx)
 	logger.Info("herald stopping: draining requests and jobs", "timeout", cfg.ShutdownTimeout)
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -67,11 +68,20 @@ type Server struct {
 	// worker's batching loops, and waits for them.
 	stopBackground func()
 	deliverWorker  *deliverypg.DeliverWorker
+	pruner         *deliverypg.Pruner
 	closers        []func()
 	// dashboard runs the operator dashboard's River UI (dashboard.go).
 	dashboard operatorDashboard
 	// stream serves the live event stream (nil without the api role).
 	stream *deliveryhttp.Stream
+
+	// Operations (admin.go): the metrics registry, the admin listener,
+	// and what readiness needs to know.
+	registry     *prometheus.Registry
+	adminLn      net.Listener
+	adminHTTP    *http.Server
+	riverStarted atomic.Bool
+	draining     atomic.Bool
 
 	// Checkout and Delivery are the services, exposed for tests.
 	Checkout *checkoutpg.Service
@@ -123,6 +133,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg, currentBuild())
+	s.registry = reg
 	box, err := seal.New(deriveKey(secret, "webhook-secrets"))
 	if err != nil {
 		return nil, err
@@ -151,6 +163,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 	}
 	if s.cfg.PublicURL == "" {
 		s.cfg.PublicURL = "http://" + s.ln.Addr().String()
+	}
+	if err := s.listenAdmin(); err != nil {
+		return nil, err
 	}
 
 	accounts := accountpg.NewStore(s.pool)
@@ -192,15 +207,18 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		InflightPerEndpoint: cfg.InflightPerEndpoint, InflightPerMerchant: cfg.InflightPerMerchant,
 		AttemptTimeout: cfg.DeliveryTimeout, Logger: logger,
 	})
+	s.pruner = deliverypg.NewPruner(s.pool, deliverypg.PruneConfig{Retention: cfg.Retention, Registerer: reg, Logger: logger})
 	if s.river, err = s.newRiver(idem, s.deliverWorker, deliveryMetrics); err != nil {
 		return nil, err
 	}
+	deliveryMetrics.SetLeadership(s.leadership())
 
 	r := chi.NewRouter()
 	// GetHead answers HEAD on every GET route (chi's r.Get alone answers 405).
-	r.Use(httpapi.RequestIDs, httpapi.AccessLog(logger), httpapi.Recover(logger), middleware.GetHead)
-	r.Get("/healthz", s.handleHealth)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Use(httpapi.RequestIDs, httpapi.NewHTTPMetrics(reg).Middleware, httpapi.AccessLog(logger), httpapi.Recover(logger), middleware.GetHead)
+	if cfg.AdminAddr == "" {
+		s.mountOps(r, false)
+	}
 	if cfg.hasRole(roleAPI) {
 		merchantPortal := portal.New(portal.Config{
 			Sessions: portalpg.NewStore(s.pool), Endpoints: s.Delivery, Deliveries: s.Delivery, Events: s.Delivery,
@@ -262,6 +280,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 	river.AddWorker(workers, deliver)
 	river.AddWorker(workers, deliverypg.NewRedriveWorker(s.pool, nil))
 	river.AddWorker(workers, deliverypg.NewSweepWorker(s.pool, metrics, s.logger))
+	river.AddWorker(workers, deliverypg.NewPruneWorker(s.pruner))
 	cfg := &river.Config{
 		Logger:            s.riverLogger(),
 		Workers:           workers,
@@ -273,6 +292,7 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 		// River's default hour.
 		RescueStuckJobsAfter: s.cfg.RescueAfter,
 	}
+	limitRiverRetention(cfg, s.cfg.Retention)
 	if s.cfg.hasRole(roleWorker) {
 		cfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:       {MaxWorkers: 20},
@@ -283,6 +303,9 @@ func (s *Server) newRiver(idem *idempotency.Store, deliver *deliverypg.DeliverWo
 			idempotency.CleanupPeriodicJob(time.Hour),
 			deliverypg.SweepPeriodicJob(s.cfg.SweepInterval),
 			checkoutpg.ReconcileSweepPeriodicJob(5 * time.Minute),
+		}
+		if s.cfg.Retention > 0 {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, deliverypg.PrunePeriodicJob(cmp.Or(s.cfg.PruneInterval, defaultPruneInterval)))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
@@ -312,7 +335,9 @@ func (s *Server) Start(ctx context.Context) error {
 			s.stopBackground()
 			return fmt.Errorf("start river: %w", err)
 		}
+		s.riverStarted.Store(true)
 	}
+	s.serveAdmin()
 	go func() {
 		err := s.http.Serve(s.ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -343,6 +368,7 @@ func (s *Server) Wait(ctx context.Context) error {
 // jobs finish (River's Stop waits for them), then the pool closes. If ctx
 // ends first, remaining jobs are cancelled; River retries them later.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.stopDashboard()
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
@@ -359,6 +385,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// and their last breaker changes are flushed too.
 		s.stopBackground()
 	}
+	if err := s.shutdownAdmin(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	s.close()
 	return errors.Join(errs...)
 }
@@ -370,22 +399,15 @@ func (s *Server) close() {
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
+	if s.adminLn != nil {
+		_ = s.adminLn.Close()
+	}
 	if s.sidePool != nil {
 		s.sidePool.Close()
 	}
 	if s.pool != nil {
 		s.pool.Close()
 	}
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.pool.Ping(ctx); err != nil {
-		httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // devSecret returns the development secret shared by every process on this
@@ -427,20 +449,4 @@ func (h levelFloor) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h levelFloor) WithGroup(name string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(name), h.min}
-}
-
-// instrumentTransport counts and times outbound delivery requests by status
-// code and method (both bounded), and gauges those in flight.
-func instrumentTransport(reg prometheus.Registerer, rt http.RoundTripper) http.RoundTripper {
-	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "herald_delivery_http_in_flight_requests",
-		Help: "Outbound webhook requests in flight in this process.",
-	})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "herald_delivery_http_request_duration_seconds",
-		Help:    "Outbound webhook requests until response headers, by status code and method.",
-		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
-	}, []string{"code", "method"})
-	reg.MustRegister(inFlight, duration)
-	return promhttp.InstrumentRoundTripperInFlight(inFlight, promhttp.InstrumentRoundTripperDuration(duration, rt))
 }

@@ -371,3 +371,34 @@ func TestShopDownThenBack(t *testing.T) {
 	d := f.ts.call(t, http.MethodGet, "/v1/deliveries?status=succeeded", f.key, nil).Body["data"].([]any)[0].(map[string]any)
 	require.GreaterOrEqual(t, d["attempt_count"].(float64), 2.0)
 }
+
+// A session paid with the shop's key but not created by the shop (someone
+// tried the API with it) reaches the shop's endpoint: the shop acknowledges
+// it with a 200 and a log line, fulfils nothing, and Herald does not retry.
+// Its success page answers 404 instead of an error.
+func TestShopAcknowledgesUnknownSessions(t *testing.T) {
+	t.Parallel()
+
+	f := newShopFixture(t)
+	r := f.ts.call(t, http.MethodPost, "/v1/checkout/sessions", f.key, sessionBody())
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	sessionID := r.Body["id"].(string)
+	f.payDirectly(t, sessionID)
+
+	f.waitWebhookDelivered(t, 1)
+	listed := f.ts.call(t, http.MethodGet, "/v1/deliveries?status=succeeded", f.key, nil).Body["data"].([]any)[0].(map[string]any)
+	d := f.ts.call(t, http.MethodGet, "/v1/deliveries/"+listed["id"].(string), f.key, nil).Body
+	attempts := d["attempts"].([]any)
+	require.Len(t, attempts, 1, "acknowledged at the first attempt")
+	require.EqualValues(t, http.StatusOK, attempts[0].(map[string]any)["response_status"])
+	var orders int
+	require.NoError(t, f.ts.Pool().QueryRow(context.Background(), `SELECT count(*) FROM shop.orders`).Scan(&orders))
+	require.Zero(t, orders)
+	require.Contains(t, f.ts.logs.String(), `level=WARN msg="webhook for a checkout session the shop did not create: acknowledged, nothing to fulfil"`)
+	require.Contains(t, f.ts.logs.String(), sessionID)
+
+	resp, err := http.Get(f.url + "/success?session_id=" + sessionID)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}

@@ -2,6 +2,7 @@ package deliverypg
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 //
 // A nil *Metrics counts nothing, for tests that wire a Service alone.
 type Metrics struct {
+	db       *dbCollector
 	attempts *prometheus.CounterVec
 	duration prometheus.Histogram
 	lag      prometheus.Histogram
@@ -40,9 +42,11 @@ const (
 )
 
 // NewMetrics registers the delivery metrics on reg, including gauges read
-// at scrape time: open breakers in this process, endpoints by status and
-// River jobs by queue and state (both from Postgres, cached for a few
-// seconds so a busy scraper cannot load the database).
+// at scrape time: open breakers in this process, and from Postgres (cached
+// for a few seconds so a busy scraper cannot load the database) endpoints
+// by status, deliveries by status, River jobs by queue and state, and the
+// age of the oldest job waiting in each queue. Those read from Postgres
+// describe the whole cluster: see SetLeadership.
 func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *delivery.Breakers, logger *slog.Logger) *Metrics {
 	m := &Metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -81,7 +85,8 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *deliver
 		Name: "herald_breakers_open",
 		Help: "Per-endpoint circuit breakers open in this process.",
 	}, func() float64 { return float64(breakers.OpenCount()) }))
-	reg.MustRegister(&dbCollector{pool: pool, logger: logger, ttl: 5 * time.Second})
+	m.db = &dbCollector{pool: pool, logger: logger, ttl: 5 * time.Second}
+	reg.MustRegister(m.db)
 	for _, reason := range []string{snoozeBreakerOpen, snoozeInflightCap, snoozeMerchantCap, snoozeResumed} {
 		m.snoozes.WithLabelValues(reason)
 	}
@@ -90,6 +95,43 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *deliver
 	}
 	m.attempts.WithLabelValues("success", "2xx")
 	return m
+}
+
+// Leadership reports whether this process is the cluster's leader: the one
+// process that exports the gauges read from the database.
+type Leadership func(ctx context.Context) (bool, error)
+
+// NotLeader is the Leadership of a process that works no jobs: River elects
+// a leader among the clients that do.
+func NotLeader(context.Context) (bool, error) { return false, nil }
+
+// RiverLeadership reports whether the River client clientID (Client.ID)
+// is River's elected leader. River offers no accessor for its leadership
+// (the elector and its notifications are internal to the client), so this
+// reads River's river_leader table: at most one row, naming the leader
+// until expires_at, which the leader pushes forward every few seconds.
+func RiverLeadership(pool *pgxpool.Pool, clientID string) Leadership {
+	return func(ctx context.Context) (bool, error) {
+		var leader bool
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_leader WHERE leader_id = $1 AND expires_at > now())`, clientID).Scan(&leader)
+		if err != nil {
+			return false, fmt.Errorf("read river leader: %w", err)
+		}
+		return leader, nil
+	}
+}
+
+// SetLeadership makes the gauges read from the database leader-only. They
+// count the whole cluster's endpoints, deliveries and jobs: exported by
+// every process, a sum() over processes would count each many times. With
+// it, only the process leadership names exports them, and every process
+// exports herald_leader (1 or 0), so that an alert sees a cluster without
+// a leader. Until it is called, a Metrics acts as a process alone: it
+// exports them, with herald_leader 1.
+func (m *Metrics) SetLeadership(l Leadership) {
+	m.db.mu.Lock()
+	defer m.db.mu.Unlock()
+	m.db.leadership, m.db.at = l, time.Time{}
 }
 
 func (m *Metrics) endpointDisabled(cause delivery.DisableCause) {
@@ -131,8 +173,17 @@ var (
 	deliveriesDesc = prometheus.NewDesc("herald_deliveries",
 		"Deliveries in the states that need watching: pending (on their way), failed (attempts used up) and skipped (the endpoint was disabled); each can be redriven.",
 		[]string{"status"}, nil)
-	queueDesc = prometheus.NewDesc("herald_queue_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil)
+	queueDesc  = prometheus.NewDesc("herald_queue_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil)
+	oldestDesc = prometheus.NewDesc("herald_queue_oldest_job_age_seconds",
+		"How long the oldest job that could run (available, or retryable or scheduled and due) has waited, by queue; 0 when none waits.",
+		[]string{"queue"}, nil)
+	leaderDesc = prometheus.NewDesc("herald_leader",
+		"1 in the process that exports the cluster's gauges read from the database (River's elected leader), 0 in the others.", nil, nil)
 )
+
+// heraldQueues are Herald's River queues, reported with zeros so that
+// alerts see them.
+var heraldQueues = []string{river.QueueDefault, QueueDelivery}
 
 // dbCollector reads endpoint and queue counts from Postgres at scrape time.
 type dbCollector struct {
@@ -140,9 +191,11 @@ type dbCollector struct {
 	logger *slog.Logger
 	ttl    time.Duration
 
-	mu      sync.Mutex
-	at      time.Time
-	metrics []prometheus.Metric
+	mu sync.Mutex
+	// leadership gates the gauges; nil exports them.
+	leadership Leadership
+	at         time.Time
+	metrics    []prometheus.Metric
 }
 
 // Describe implements prometheus.Collector.
@@ -150,6 +203,8 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- endpointsDesc
 	ch <- deliveriesDesc
 	ch <- queueDesc
+	ch <- oldestDesc
+	ch <- leaderDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -174,6 +229,16 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	leader := true
+	if c.leadership != nil {
+		var err error
+		if leader, err = c.leadership(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if !leader {
+		return []prometheus.Metric{prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, 0)}, nil
+	}
 	// A paused endpoint is enabled, but counted apart.
 	endpointStates := []string{string(delivery.EndpointEnabled), "paused", string(delivery.EndpointDisabled)}
 	endpoints, err := c.counts(ctx, endpointsDesc, series(endpointStates),
@@ -194,7 +259,7 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	// would scan the whole table at every scrape. Herald's queues report
 	// every state, zero included, so that alerts see the series.
 	var queues [][]string
-	for _, queue := range []string{river.QueueDefault, QueueDelivery} {
+	for _, queue := range heraldQueues {
 		for _, state := range rivertype.JobStates() {
 			if state != rivertype.JobStateCompleted {
 				queues = append(queues, []string{queue, string(state)})
@@ -206,7 +271,43 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.Concat(endpoints, deliveries, jobs), nil
+	oldest, err := c.oldestJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat([]prometheus.Metric{prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, 1)},
+		endpoints, deliveries, jobs, oldest), nil
+}
+
+// oldestJobs reads, per Herald queue, how long its oldest due job has
+// waited since it became due: the queue's lag, whatever its length.
+// Retryable and scheduled jobs count from their due time, since River's
+// scheduler makes them available only every few seconds.
+func (c *dbCollector) oldestJobs(ctx context.Context) ([]prometheus.Metric, error) {
+	age := make(map[string]float64, len(heraldQueues))
+	rows, err := c.pool.Query(ctx, `SELECT queue, EXTRACT(EPOCH FROM now() - min(scheduled_at))::float8 FROM river_job
+		WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= now() AND queue = ANY($1)
+		GROUP BY queue`, heraldQueues)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var queue string
+		var seconds float64
+		if err := rows.Scan(&queue, &seconds); err != nil {
+			return nil, err
+		}
+		age[queue] = seconds
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]prometheus.Metric, 0, len(heraldQueues))
+	for _, queue := range heraldQueues {
+		out = append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age[queue], queue))
+	}
+	return out, nil
 }
 
 // series turns single label values into series of one label each.

@@ -137,6 +137,44 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 	if !terminal {
 		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 	}
+	// Locks are taken in one order everywhere: endpoints (by id) before
+	// deliveries. A transaction that disables an endpoint holds it FOR
+	// UPDATE and then cancels its pending deliveries; had this batch locked
+	// one of those deliveries first and then waited for the endpoint, the
+	// two would deadlock.
+	if terminal {
+		// All the endpoints the batch touches, locked up front in id order:
+		// a concurrent disabling of one of them waits here, before this
+		// transaction holds any delivery.
+		touched := map[string]time.Time{}
+		for _, m := range []map[string]time.Time{succeeded, failing} {
+			maps.Copy(touched, m)
+		}
+		for endpointID := range disable {
+			touched[endpointID] = time.Time{}
+		}
+		ids, _ := sortedKeys(touched)
+		b.Queue(`SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	}
+	if len(succeeded) > 0 {
+		// Every delivery would otherwise update its endpoint's row: health is
+		// refreshed at most once a second, so concurrent batches rarely queue
+		// on an endpoint's lock. Ids are sorted so batches lock in one order.
+		ids, at := sortedKeys(succeeded)
+		b.Queue(`UPDATE webhook_endpoints e SET last_success_at = u.at, failing_since = NULL
+			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+			WHERE e.id = u.id AND (e.last_success_at IS NULL OR e.last_success_at < u.at - interval '1 second'
+				OR e.failing_since IS NOT NULL)`, ids, at)
+	}
+	if len(failing) > 0 {
+		// Likewise only the first failure of an outage writes the row: its
+		// start is what the auto-disable rule measures (Policy.Judge).
+		ids, at := sortedKeys(failing)
+		b.Queue(`UPDATE webhook_endpoints e SET failing_since = u.at
+			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+			WHERE e.id = u.id AND e.failing_since IS NULL`, ids, at)
+	}
+
 	b.Queue(`INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us, request_headers,
 			response_status, response_headers, response_body, error_class, error_message)
 		SELECT a.id, a.delivery_id, a.number, a.trigger, a.started_at, a.duration_us, a.request_headers::jsonb,
@@ -159,25 +197,6 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 		WHERE d.id = u.id AND d.status = $10 AND d.job_seq = u.seq`,
 		d.ids, d.statuses, d.attempts, d.nextAttempts, d.lastAttempts, d.codes, d.classes, d.completed, d.seqs,
 		delivery.StatusPending)
-	if len(succeeded) > 0 {
-		// Every delivery would otherwise update its endpoint's row: health is
-		// refreshed at most once a second, so concurrent batches rarely queue
-		// on an endpoint's lock. Ids are sorted so batches lock in one order.
-		ids, at := sortedKeys(succeeded)
-		b.Queue(`UPDATE webhook_endpoints e SET last_success_at = u.at, failing_since = NULL
-			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-			WHERE e.id = u.id AND (e.last_success_at IS NULL OR e.last_success_at < u.at - interval '1 second'
-				OR e.failing_since IS NOT NULL)`, ids, at)
-	}
-	if len(failing) > 0 {
-		// Likewise only the first failure of an outage writes the row: its
-		// start is what the auto-disable rule measures (Policy.Judge).
-		ids, at := sortedKeys(failing)
-		b.Queue(`UPDATE webhook_endpoints e SET failing_since = u.at
-			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-			WHERE e.id = u.id AND e.failing_since IS NULL`, ids, at)
-	}
-
 	if !terminal {
 		if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("record attempts: %w", err)

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Shop, error) {
 		return nil, err
 	}
 	webhooks.Logger = cfg.Logger
-	webhooks.On(webhook.TypeCheckoutSessionCompleted, s.fulfiller.HandleCompleted)
+	webhooks.On(webhook.TypeCheckoutSessionCompleted, s.handleCompleted)
 
 	funcs := template.FuncMap{"money": money}
 	for _, name := range []string{"index", "cart", "order", "orders", "message"} {
@@ -319,11 +319,34 @@ func (s *Shop) handleSuccess(w http.ResponseWriter, r *http.Request) {
 		ID: session.ID, Status: session.Status, PaymentStatus: session.PaymentStatus, AmountTotal: session.AmountTotal,
 		Currency: session.Currency, CustomerEmail: session.CustomerEmail, ClientReferenceID: session.ClientReferenceID,
 	}, receiver.ViaSuccessPage)
+	if errors.Is(err, errUnknownOrder) {
+		http.Error(w, "unknown order", http.StatusNotFound)
+		return
+	}
 	if err != nil && !errors.Is(err, receiver.ErrNotPaid) {
 		s.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/orders/"+session.ClientReferenceID, http.StatusSeeOther)
+}
+
+// errUnknownOrder: a paid session the shop has no order for, such as one
+// created with the shop's key outside the shop.
+var errUnknownOrder = errors.New("no order for this checkout session")
+
+// handleCompleted fulfils the order of a checkout.session.completed event.
+// An event for a session the shop did not create is acknowledged (200) and
+// logged: retrying it would never find an order, and a receiver that
+// answers 500 to what it cannot match only makes Herald retry for days and
+// finally disable the endpoint.
+func (s *Shop) handleCompleted(ctx context.Context, ev webhook.Event) error {
+	err := s.fulfiller.HandleCompleted(ctx, ev)
+	if errors.Is(err, errUnknownOrder) {
+		s.cfg.Logger.WarnContext(ctx, "webhook for a checkout session the shop did not create: acknowledged, nothing to fulfil",
+			"event", ev.ID, "err", err)
+		return nil
+	}
+	return err
 }
 
 // fulfil ships an order; it runs in the receiver store's transaction, so the
@@ -338,7 +361,7 @@ func (s *Shop) fulfil(ctx context.Context, session receiver.Session, via string)
 		fulfilments = fulfilments + 1, session_id = $3 WHERE id = $1 RETURNING cart_id`,
 		session.ClientReferenceID, via, session.ID).Scan(&cart)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("no order %q for session %s", session.ClientReferenceID, session.ID)
+		return fmt.Errorf("%w: session %s, client_reference_id %q", errUnknownOrder, session.ID, session.ClientReferenceID)
 	}
 	if err != nil {
 		return err

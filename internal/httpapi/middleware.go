@@ -23,15 +23,39 @@ func RequestID(ctx context.Context) string {
 	return v
 }
 
-// RequestIDs gives every request an id (req_…), sent back in the
-// Request-Id header and attached to log lines, so a customer's report can be
-// matched with the server's logs.
+// maxRequestIDLen bounds an X-Request-Id taken from the client.
+const maxRequestIDLen = 128
+
+// RequestIDs gives every request an id, sent back in the Request-Id header
+// and attached to log lines, so a customer's report can be matched with the
+// server's logs. An X-Request-Id set by the client or by a proxy in front
+// (a load balancer's trace id) is kept when it is 1 to 128 printable ASCII
+// characters without spaces, so that one id follows the request through
+// every hop; anything else is replaced by a new req_… id, since the id is
+// written to logs as it is.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reqID := id.New("req")
+		reqID := r.Header.Get("X-Request-Id")
+		if !validRequestID(reqID) {
+			reqID = id.New("req")
+		}
 		w.Header().Set("Request-Id", reqID)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, reqID)))
 	})
+}
+
+// validRequestID reports whether s is 1 to maxRequestIDLen visible ASCII
+// characters (0x21 to 0x7e).
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // StatusRecorder is a ResponseWriter that remembers the status written, for
