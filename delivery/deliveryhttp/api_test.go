@@ -25,6 +25,7 @@ import (
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliveryhttp"
 	"github.com/heraldpay/herald/delivery/deliverypg"
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
@@ -105,26 +106,35 @@ func (r reply) list() []map[string]any {
 	return out
 }
 
-// do sends method path as m, with body as JSON when it is not nil.
+// do sends method path as m, with body as JSON when it is not nil, and
+// holds the exchange to api/openapi.yaml (apitest.Check).
 func (b *testBundle) do(t *testing.T, m merchant, method, path string, body any) reply {
 	t.Helper()
+	var sent []byte
 	var rd io.Reader
 	if body != nil {
-		raw, err := json.Marshal(body)
+		var err error
+		sent, err = json.Marshal(body)
 		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, b.url+path, rd)
 	require.NoError(t, err)
 	if m.key != "" {
 		req.Header.Set("Authorization", "Bearer "+m.key)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: sent, Response: resp, ResponseBody: raw})
 	out := reply{status: resp.StatusCode}
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.body))
+	require.NoError(t, json.Unmarshal(raw, &out.body))
 	return out
 }
 

@@ -1,6 +1,7 @@
 package deliveryhttp_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,12 +12,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/sse"
 	"github.com/heraldpay/herald/webhook"
 )
 
 // openStream connects m to the event stream with the query and headers
 // (name, value pairs) given, and returns the answer; a 200's body streams.
+// A refusal is held to api/openapi.yaml.
 func (b *testBundle) openStream(t *testing.T, m merchant, query string, headers ...string) *http.Response {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -30,6 +33,15 @@ func (b *testBundle) openStream(t *testing.T, m merchant, query string, headers 
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		// A refusal is a whole JSON answer: hold it to api/openapi.yaml.
+		// (A stream's body never ends; its status and type are checked
+		// by the tests that read it.)
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		apitest.Check(t, apitest.Exchange{Request: req, Response: resp, ResponseBody: raw})
+		resp.Body = io.NopCloser(bytes.NewReader(raw))
+	}
 	return resp
 }
 
