@@ -146,9 +146,13 @@ func ValidateEndpoint(p EndpointParams, create, requireHTTPS bool) error {
 				Message: `enabled_events is required: ["*"] or a list of event types`}
 		}
 		for i, typ := range p.EnabledEvents {
-			if typ != AllEvents && !slices.Contains(webhook.EventTypes, typ) {
+			if typ == webhook.TypeTestPing {
 				return &validation.Error{Param: fmt.Sprintf("enabled_events[%d]", i), Code: validation.CodeInvalid,
-					Message: fmt.Sprintf("unknown event type %q; use \"*\" or one of %s", typ, strings.Join(webhook.EventTypes, ", "))}
+					Message: "test.ping cannot be subscribed to: it is sent only by the endpoint's test call, to that endpoint"}
+			}
+			if typ != AllEvents && !webhook.Subscribable(typ) {
+				return &validation.Error{Param: fmt.Sprintf("enabled_events[%d]", i), Code: validation.CodeInvalid,
+					Message: fmt.Sprintf("unknown event type %q; use \"*\" or one of %s", typ, strings.Join(subscribable(), ", "))}
 			}
 		}
 	}
@@ -188,6 +192,17 @@ func validateEndpointURL(raw string, requireHTTPS bool) error {
 		return &validation.Error{Param: "url", Code: validation.CodeURLInvalid, Message: "must not contain a fragment"}
 	}
 	return nil
+}
+
+// subscribable lists the event types an endpoint may enable.
+func subscribable() []string {
+	var out []string
+	for _, typ := range webhook.EventTypes {
+		if webhook.Subscribable(typ) {
+			out = append(out, typ)
+		}
+	}
+	return out
 }
 
 // NormalizeEvents sorts and deduplicates an enabled_events list; "*"

@@ -29,15 +29,21 @@ type EndpointService interface {
 	// alongside for expirePreviousIn (0 ends it at once). Errors:
 	// ErrNotFound, *validation.Error.
 	RollSecret(ctx context.Context, merchantID, endpointID string, expirePreviousIn time.Duration) (*Endpoint, error)
+	// SendTestEvent sends a signed test.ping event (data.object: the
+	// endpoint) to this endpoint only, through the normal delivery path,
+	// and returns its delivery. A paused endpoint holds it like any other.
+	// Errors: ErrNotFound, ErrEndpointDisabled.
+	SendTestEvent(ctx context.Context, merchantID, endpointID string) (*Delivery, error)
 }
 
 // EventService reads the event log.
 type EventService interface {
 	// FindEvent errors: ErrNotFound.
 	FindEvent(ctx context.Context, merchantID, eventID string) (*webhook.Event, error)
-	// ListEvents returns events newest first, of type typ when set.
-	// Errors: *validation.Error for an unknown cursor.
-	ListEvents(ctx context.Context, merchantID, typ string, limit int, startingAfter string) ([]*webhook.Event, bool, error)
+	// ListEvents returns the events f selects, newest first, and whether
+	// more follow in the direction of paging. Errors: *validation.Error
+	// for an unknown cursor or an invalid filter.
+	ListEvents(ctx context.Context, merchantID string, f EventFilter) ([]*webhook.Event, bool, error)
 }
 
 // DeliveryService reads deliveries and sends them again.

@@ -1,6 +1,6 @@
 // Package webhook is Herald's webhook wire format: the event envelope and
 // event types that every delivery carries, the objects events carry
-// (CheckoutSession, Charge, WebhookEndpoint, Delivery, Ping) with a typed
+// (CheckoutSession, Charge, WebhookEndpoint, Delivery) with a typed
 // decode method each on Event, and the Standard Webhooks signature
 // (https://www.standardwebhooks.com) that proves a delivery came from
 // Herald. Senders use SetHeaders; receivers use a Verifier built from their

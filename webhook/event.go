@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Event types Herald emits. Receivers switch on Event.Type.
@@ -33,9 +34,10 @@ const (
 	// Data.Object is the delivery; it can be sent again with a redrive.
 	TypeDeliveryFailed = "delivery.failed"
 
-	// TypeTestPing is sent by the endpoint test call to that endpoint only,
-	// to check that it receives and verifies Herald's webhooks. Endpoints
-	// do not subscribe to it. Data.Object is a Ping.
+	// TypeTestPing is sent only by an endpoint's test call (POST
+	// /v1/webhook_endpoints/{id}/test), to that endpoint alone. No endpoint
+	// subscribes to it, "*" included, and its failure raises no
+	// operational event. Data.Object is the endpoint.
 	TypeTestPing = "test.ping"
 )
 
@@ -47,6 +49,13 @@ var EventTypes = []string{
 	TypeChargeFailed,
 	TypeWebhookEndpointDisabled,
 	TypeDeliveryFailed,
+	TypeTestPing,
+}
+
+// Subscribable reports whether an endpoint may list typ in its enabled
+// events: every type but test.ping, which only the test call sends.
+func Subscribable(typ string) bool {
+	return typ != TypeTestPing && slices.Contains(EventTypes, typ)
 }
 
 // IsOperational reports whether typ is an operational event type: one
@@ -117,22 +126,14 @@ func (e Event) Delivery() (*Delivery, error) {
 	return decodeKind[Delivery](e, "delivery", func(d *Delivery) string { return d.Object })
 }
 
-// Ping decodes the object of a test.ping event. Errors wrap
-// ErrUnexpectedObject for an event of another type, or the JSON decoding
-// error.
-func (e Event) Ping() (*Ping, error) {
+// Ping decodes the object of a test.ping event: the endpoint tested,
+// without its secret. Errors wrap ErrUnexpectedObject for an event of
+// another type, or the JSON decoding error.
+func (e Event) Ping() (*WebhookEndpoint, error) {
 	if e.Type != TypeTestPing {
 		return nil, fmt.Errorf("%w: %s %s is not a %s", ErrUnexpectedObject, e.Type, e.ID, TypeTestPing)
 	}
-	return DecodeObject[Ping](e)
-}
-
-// Ping is the object of a test.ping event.
-type Ping struct {
-	// EndpointID is the endpoint tested, we_….
-	EndpointID string `json:"endpoint"`
-	// Message says what the ping is for.
-	Message string `json:"message"`
+	return e.Endpoint()
 }
 
 // DecodeObject decodes e's Data.Object into a new T, for objects this

@@ -122,9 +122,11 @@ func TestEventDecodeChecksTheKind(t *testing.T) {
 	require.ErrorContains(t, err, "webhook: decode the object of checkout.session.completed evt_9")
 	require.NotErrorIs(t, err, ErrUnexpectedObject)
 
-	ping, err := event(TypeTestPing, `{"endpoint":"we_1","message":"hello"}`).Ping()
+	ping, err := event(TypeTestPing, endpointJSON).Ping()
 	require.NoError(t, err)
-	require.Equal(t, &Ping{EndpointID: "we_1", Message: "hello"}, ping)
+	require.Equal(t, "we_1", ping.ID, "a ping carries the endpoint tested")
+	_, err = event(TypeTestPing, sessionJSON).Ping()
+	require.ErrorIs(t, err, ErrUnexpectedObject)
 
 	// DecodeObject takes any shape, for objects without a method.
 	type custom struct {

@@ -134,6 +134,13 @@ type Config struct {
 	// hour; at least delivery.MinRescueAfter (DeliveryTimeout + 15s), since
 	// jobs time out at delivery.JobTimeout (DeliveryTimeout + 10s).
 	RescueAfter time.Duration
+	// StreamPoll, StreamHeartbeat and StreamsPerMerchant tune
+	// GET /v1/events/stream (deliveryhttp.StreamConfig). Zero takes its
+	// defaults: 200ms, 15s and 5 open streams per merchant per process.
+	// Not configurable from the environment; tests shorten them.
+	StreamPoll         time.Duration
+	StreamHeartbeat    time.Duration
+	StreamsPerMerchant int
 
 	// AdminAddr is the operations listener (HERALD_ADMIN_ADDR): /metrics,
 	// /healthz, /readyz and, with Pprof, /debug/pprof/. Default empty:

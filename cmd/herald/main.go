@@ -7,6 +7,8 @@
 //	herald merchant keys list|roll|revoke       a merchant's API keys
 //	herald secrets generate|rotate              make a server key; re-seal under the current key
 //	herald bench [flags]                        delivery benchmark against River's own ceiling
+//	herald listen --api-key K --forward-to URL  forward the merchant's events to a local URL, signed
+//	herald trigger EVENT --api-key K            make a real event happen (pays a test session)
 //	herald healthcheck [--url URL]              exit 0 when a running Herald's /readyz says ready
 //	herald version                              the build
 //
@@ -45,6 +47,14 @@ Usage:
   herald secrets generate    print a new server key for HERALD_SECRETS
   herald secrets rotate      re-seal everything stored under the current server key
   herald bench [flags]       measure delivery throughput and latency (make bench)
+  herald listen --api-key sk_… --forward-to URL [--events T1,T2] [--secret whsec_…] [--api-url URL]
+                             stream the merchant's events and POST each, signed with a
+                             local secret it prints, to URL (like stripe listen)
+  herald trigger EVENT --api-key sk_… [--api-url URL]
+                             create and pay (or expire) a test session so EVENT really happens:
+                             checkout.session.completed, checkout.session.expired,
+                             charge.succeeded or charge.failed
+                             (--api-url defaults to HERALD_API_URL or http://127.0.0.1:8080)
   herald healthcheck [--url URL]
                              exit 0 when the Herald at HERALD_ADMIN_ADDR (else HERALD_ADDR) is ready
   herald version             print the version, revision and Go version
@@ -91,6 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runSecrets(ctx, args[1:], getenv, stdout)
 	case "bench":
 		err = runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "listen":
+		err = runListen(ctx, args[1:], getenv, stdout, stderr)
+	case "trigger":
+		err = runTrigger(ctx, args[1:], getenv, stdout)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], getenv, stdout)
 	case "version":
@@ -102,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, secrets, bench, healthcheck or version)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want serve, migrate, merchant, secrets, bench, healthcheck, listen, trigger or version)", args[0])}
 	}
 	var uerr usageError
 	var help helpRequest

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/syncbuf"
@@ -131,7 +132,8 @@ func (ts *testServer) call(t *testing.T, method, path, key string, body any, hea
 }
 
 // do sends req through c with key and, for a body, a JSON content type
-// unless req has one, and decodes the answer.
+// unless req has one, and decodes the answer. Every /v1 exchange is held
+// to api/openapi.yaml (apitest.Check).
 func (ts *testServer) do(t *testing.T, c *http.Client, req *http.Request, key string, jsonBody bool) apiResponse {
 	t.Helper()
 	if key != "" {
@@ -140,11 +142,22 @@ func (ts *testServer) do(t *testing.T, c *http.Client, req *http.Request, key st
 	if jsonBody && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Keep the request body as sent, to hold both to api/openapi.yaml.
+	var sent []byte
+	if req.Body != nil {
+		var err error
+		sent, err = io.ReadAll(req.Body)
+		require.NoError(t, err)
+		require.NoError(t, req.Body.Close())
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+		req.ContentLength = int64(len(sent))
+	}
 	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: sent, Response: resp, ResponseBody: raw})
 	out := apiResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		require.NoError(t, json.Unmarshal(raw, &out.Body), "body: %s", raw)

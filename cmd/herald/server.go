@@ -36,6 +36,8 @@ import (
 	"github.com/heraldpay/herald/internal/idempotency"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/migrations"
+	"github.com/heraldpay/herald/portal"
+	"github.com/heraldpay/herald/portal/portalpg"
 )
 
 // defaultPoolConns is the Postgres pool size unless DATABASE_URL sets
@@ -69,6 +71,8 @@ type Server struct {
 	closers        []func()
 	// dashboard runs the operator dashboard's River UI (dashboard.go).
 	dashboard operatorDashboard
+	// stream serves the live event stream (nil without the api role).
+	stream *deliveryhttp.Stream
 
 	// Operations (admin.go): the metrics registry, the admin listener,
 	// and what readiness needs to know.
@@ -213,13 +217,21 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		s.mountOps(r, false)
 	}
 	if cfg.hasRole(roleAPI) {
+		merchantPortal := portal.New(portal.Config{
+			Sessions: portalpg.NewStore(s.pool), Endpoints: s.Delivery, Deliveries: s.Delivery, Events: s.Delivery,
+			PublicURL: s.cfg.PublicURL, Logger: logger,
+		})
+		s.stream = deliveryhttp.NewStream(s.Delivery, deliveryhttp.StreamConfig{
+			Poll: cfg.StreamPoll, Heartbeat: cfg.StreamHeartbeat, PerMerchant: cfg.StreamsPerMerchant, Logger: logger,
+		})
 		r.Route("/v1", func(r chi.Router) {
 			authFailures := httpapi.NewAuthFailures(httpapi.AuthFailuresConfig{Limit: cfg.AuthFailureLimit})
 			r.Use(httpapi.RequireKey(accounts, authFailures, logger), httpapi.RateLimit(cfg.RateLimit, logger),
 				httpapi.CheckQuery(logger), idem.Middleware)
 			(&checkouthttp.API{Sessions: s.Checkout, Logger: logger}).Register(r)
-			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Logger: logger}).Register(r)
+			(&deliveryhttp.API{Endpoints: s.Delivery, Events: s.Delivery, Deliveries: s.Delivery, Stream: s.stream, Logger: logger}).Register(r)
 			(&accounthttp.API{Keys: accounts, Logger: logger}).Register(r)
+			merchantPortal.RegisterAPI(r)
 			r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 				httpapi.WriteError(w, r, logger, httpapi.NotFound("Unrecognized request URL ("+r.Method+" "+r.URL.Path+")."))
 			})
@@ -233,6 +245,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 			Payments: s.Checkout, CSRFKey: csrfKey, PreviousCSRFKeys: previousCSRFKeys,
 			SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"), Logger: logger,
 		}).Register(r)
+		merchantPortal.Register(r)
 		if err := s.mountDashboard(r, ring); err != nil {
 			return nil, err
 		}
@@ -244,6 +257,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if s.stream != nil {
+		// Open event streams never go idle: end them as shutdown starts, so
+		// that it drains (clients reconnect elsewhere with Last-Event-ID).
+		s.http.RegisterOnShutdown(s.stream.Close)
 	}
 	return s, nil
 }

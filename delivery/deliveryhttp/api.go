@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -25,7 +26,9 @@ type API struct {
 	Endpoints  delivery.EndpointService
 	Events     delivery.EventService
 	Deliveries delivery.DeliveryService
-	Logger     *slog.Logger
+	// Stream serves GET /events/stream; nil leaves the route out.
+	Stream *Stream
+	Logger *slog.Logger
 }
 
 // Register adds the routes to r (mounted at /v1).
@@ -36,7 +39,11 @@ func (a *API) Register(r chi.Router) {
 	r.Patch("/webhook_endpoints/{id}", a.handleEndpointUpdate)
 	r.Delete("/webhook_endpoints/{id}", a.handleEndpointDelete)
 	r.Post("/webhook_endpoints/{id}/roll_secret", a.handleEndpointRollSecret)
+	r.Post("/webhook_endpoints/{id}/test", a.handleEndpointTest)
 	r.Get("/events", a.handleEventList)
+	if a.Stream != nil {
+		r.Get("/events/stream", a.Stream.ServeHTTP)
+	}
 	r.Get("/events/{id}", a.handleEventGet)
 	r.Get("/deliveries", a.handleDeliveryList)
 	r.Get("/deliveries/{id}", a.handleDeliveryGet)
@@ -138,15 +145,68 @@ func (a *API) handleEndpointRollSecret(w http.ResponseWriter, r *http.Request) {
 	a.respond(w, r, e, err)
 }
 
+func (a *API) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
+	if endpointID, ok := a.pathID(w, r, "we"); ok {
+		d, err := a.Endpoints.SendTestEvent(r.Context(), httpapi.MerchantID(r.Context()), endpointID)
+		a.respond(w, r, d, err)
+	}
+}
+
 func (a *API) handleEventList(w http.ResponseWriter, r *http.Request) {
-	pg, err := httpapi.ParsePage(r)
+	f, err := parseEventFilter(r)
 	if err != nil {
 		a.error(w, r, err)
 		return
 	}
-	list, more, err := a.Events.ListEvents(r.Context(), httpapi.MerchantID(r.Context()), r.URL.Query().Get("type"), pg.Limit, pg.StartingAfter)
+	list, more, err := a.Events.ListEvents(r.Context(), httpapi.MerchantID(r.Context()), f)
 	a.respond(w, r, httpapi.NewList(list, more), err)
 }
+
+// parseEventFilter reads the events list's filters and paging:
+// created[gte] and created[lt] (Unix seconds), type, delivery_success,
+// limit, starting_after and ending_before.
+func parseEventFilter(r *http.Request) (delivery.EventFilter, error) {
+	pg, err := httpapi.ParsePage(r)
+	if err != nil {
+		return delivery.EventFilter{}, err
+	}
+	q := r.URL.Query()
+	f := delivery.EventFilter{Type: q.Get("type"), Limit: pg.Limit, StartingAfter: pg.StartingAfter, EndingBefore: q.Get("ending_before")}
+	if f.Type != "" && !slices.Contains(webhook.EventTypes, f.Type) {
+		return f, &validation.Error{Param: "type", Code: validation.CodeInvalid,
+			Message: fmt.Sprintf("unknown event type %q.", f.Type)}
+	}
+	for _, c := range []struct {
+		param string
+		dst   **time.Time
+	}{{"created[gte]", &f.CreatedGTE}, {"created[lt]", &f.CreatedLT}} {
+		v := q.Get(c.param)
+		if v == "" {
+			continue
+		}
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || sec < 0 || sec > maxUnix {
+			return f, &validation.Error{Param: c.param, Code: "parameter_invalid_integer",
+				Message: c.param + " must be a time in Unix seconds."}
+		}
+		t := time.Unix(sec, 0)
+		*c.dst = &t
+	}
+	switch v := q.Get("delivery_success"); v {
+	case "":
+	case "true", "false":
+		ok := v == "true"
+		f.DeliverySuccess = &ok
+	default:
+		return f, &validation.Error{Param: "delivery_success", Code: validation.CodeInvalid,
+			Message: "delivery_success must be true or false."}
+	}
+	return f, f.Validate()
+}
+
+// maxUnix is the latest time a filter accepts (year 9999), so that every
+// accepted value is a time Postgres can compare.
+const maxUnix = 253402300799
 
 func (a *API) handleEventGet(w http.ResponseWriter, r *http.Request) {
 	if eventID, ok := a.pathID(w, r, "evt"); ok {
@@ -223,7 +283,7 @@ func (a *API) error(w http.ResponseWriter, r *http.Request, err error) {
 		err = httpapi.NotFound(fmt.Sprintf("No such object: '%s'.", chi.URLParam(r, "id")))
 	case errors.Is(err, delivery.ErrEndpointDisabled):
 		err = &httpapi.Error{Status: http.StatusConflict, Type: httpapi.TypeInvalidRequest, Code: "endpoint_disabled",
-			Message: "The delivery's endpoint is disabled or deleted; re-enable it before redriving."}
+			Message: "The endpoint is disabled or deleted; re-enable it first."}
 	case errors.Is(err, delivery.ErrRedriveFinished):
 		err = &httpapi.Error{Status: http.StatusConflict, Type: httpapi.TypeInvalidRequest, Code: "redrive_finished",
 			Message: "This redrive has already finished."}

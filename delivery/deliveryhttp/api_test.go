@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliveryhttp"
 	"github.com/heraldpay/herald/delivery/deliverypg"
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
@@ -43,6 +45,9 @@ type testBundle struct {
 	acme merchant
 	// globex is another merchant, whose key must see none of acme's objects.
 	globex merchant
+	// stream serves /v1/events/stream, polling every 20 ms, three per
+	// merchant at most.
+	stream *deliveryhttp.Stream
 }
 
 type merchant struct{ id, key string }
@@ -64,14 +69,18 @@ func setup(t *testing.T) *testBundle {
 		*m = merchant{created.ID, key}
 	}
 
+	b.stream = deliveryhttp.NewStream(b.svc, deliveryhttp.StreamConfig{Poll: 20 * time.Millisecond, Heartbeat: 100 * time.Millisecond,
+		PerMerchant: 3, Logger: logger})
 	r := chi.NewRouter()
 	r.Use(httpapi.RequestIDs, httpapi.Recover(logger))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(httpapi.RequireKey(accounts, nil, logger), httpapi.CheckQuery(logger))
-		(&deliveryhttp.API{Endpoints: b.svc, Events: b.svc, Deliveries: b.svc, Logger: logger}).Register(r)
+		(&deliveryhttp.API{Endpoints: b.svc, Events: b.svc, Deliveries: b.svc, Stream: b.stream, Logger: logger}).Register(r)
 	})
 	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	// Streams end before the server closes, as in herald serve.
+	srv.Config.RegisterOnShutdown(b.stream.Close)
+	t.Cleanup(func() { b.stream.Close(); srv.Close() })
 	b.url = srv.URL
 	return b
 }
@@ -97,26 +106,35 @@ func (r reply) list() []map[string]any {
 	return out
 }
 
-// do sends method path as m, with body as JSON when it is not nil.
+// do sends method path as m, with body as JSON when it is not nil, and
+// holds the exchange to api/openapi.yaml (apitest.Check).
 func (b *testBundle) do(t *testing.T, m merchant, method, path string, body any) reply {
 	t.Helper()
+	var sent []byte
 	var rd io.Reader
 	if body != nil {
-		raw, err := json.Marshal(body)
+		var err error
+		sent, err = json.Marshal(body)
 		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, b.url+path, rd)
 	require.NoError(t, err)
 	if m.key != "" {
 		req.Header.Set("Authorization", "Bearer "+m.key)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: sent, Response: resp, ResponseBody: raw})
 	out := reply{status: resp.StatusCode}
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.body))
+	require.NoError(t, json.Unmarshal(raw, &out.body))
 	return out
 }
 
@@ -245,6 +263,8 @@ func TestEndpointValidation(t *testing.T) {
 			"url_invalid", "url"},
 		{"unknown event type", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com",
 			"enabled_events": []string{"order.shipped"}}, "parameter_invalid", "enabled_events[0]"},
+		{"test.ping is not for subscribing", http.MethodPatch, "/v1/webhook_endpoints/" + endpointID,
+			map[string]any{"enabled_events": []string{"*", webhook.TypeTestPing}}, "parameter_invalid", "enabled_events[1]"},
 		{"unknown field", http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com",
 			"enabled_events": []string{"*"}, "colour": "red"}, "parameter_unknown", "colour"},
 		{"wrong type", http.MethodPatch, "/v1/webhook_endpoints/" + endpointID, map[string]any{"paused": "yes"}, "parameter_invalid_type", "paused"},
@@ -424,6 +444,7 @@ func TestNotFound(t *testing.T) {
 		{http.MethodPatch, "/v1/webhook_endpoints/%s", endpointID, map[string]any{"paused": true}},
 		{http.MethodDelete, "/v1/webhook_endpoints/%s", endpointID, nil},
 		{http.MethodPost, "/v1/webhook_endpoints/%s/roll_secret", endpointID, nil},
+		{http.MethodPost, "/v1/webhook_endpoints/%s/test", endpointID, nil},
 		{http.MethodGet, "/v1/events/%s", eventID, nil},
 		{http.MethodGet, "/v1/deliveries/%s", deliveryID, nil},
 		{http.MethodPost, "/v1/deliveries/%s/redrive", deliveryID, nil},
@@ -453,4 +474,76 @@ func TestNotFound(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.status)
 	require.Equal(t, false, got.body["paused"])
 	require.Equal(t, "queued", b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil).body["status"])
+}
+
+// The reconciliation filters reach the service from the query string, and
+// each malformed one is a 400 naming it.
+func TestEventListFilters(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	b.endpoint(t, b.acme, "*")
+	old := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
+	_, err := b.pool.Exec(context.Background(), `UPDATE events SET created_at = now() - interval '2 days' WHERE id = $1`, old)
+	require.NoError(t, err)
+	recent := b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
+	_, err = b.pool.Exec(context.Background(), `UPDATE deliveries SET status = 'succeeded' WHERE event_id = $1`, recent)
+	require.NoError(t, err)
+	dayAgo := time.Now().Add(-24 * time.Hour).Unix()
+
+	ids := func(query string) []any {
+		t.Helper()
+		r := b.do(t, b.acme, http.MethodGet, "/v1/events?"+query, nil)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		var out []any
+		for _, ev := range r.list() {
+			out = append(out, ev["id"])
+		}
+		return out
+	}
+	require.Equal(t, []any{recent}, ids(fmt.Sprintf("created[gte]=%d", dayAgo)))
+	require.Equal(t, []any{old}, ids(fmt.Sprintf("created%%5Blt%%5D=%d", dayAgo)), "brackets may come escaped")
+	require.Equal(t, []any{old}, ids("delivery_success=false"))
+	require.Equal(t, []any{recent}, ids("delivery_success=true"))
+	require.Equal(t, []any{recent}, ids("ending_before="+old))
+	require.Equal(t, []any{old}, ids("type="+webhook.TypeCheckoutSessionCompleted))
+
+	for _, tt := range []struct {
+		name, query, code, param string
+	}{
+		{"created not a number", "created[gte]=yesterday", "parameter_invalid_integer", "created[gte]"},
+		{"created negative", "created[lt]=-5", "parameter_invalid_integer", "created[lt]"},
+		{"window backwards", fmt.Sprintf("created[gte]=%d&created[lt]=%d", dayAgo, dayAgo-10), "parameter_invalid", "created[lt]"},
+		{"delivery_success not a boolean", "delivery_success=no", "parameter_invalid", "delivery_success"},
+		{"unknown type", "type=order.shipped", "parameter_invalid", "type"},
+		{"both cursors", "starting_after=" + old + "&ending_before=" + recent, "parameter_invalid", "ending_before"},
+		{"another merchant's cursor", "ending_before=" + b.publish(t, b.globex, webhook.TypeChargeFailed), "resource_missing", "ending_before"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/events?"+tt.query, nil), http.StatusBadRequest, tt.code, tt.param)
+		})
+	}
+}
+
+// The test call answers with the ping's delivery, to that endpoint only;
+// a disabled endpoint is refused with 409.
+func TestEndpointTest(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	target := b.endpoint(t, b.acme, webhook.TypeChargeFailed)
+	b.endpoint(t, b.acme, "*")
+	r := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+target+"/test", nil)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Equal(t, "delivery", r.body["object"])
+	require.Equal(t, webhook.TypeTestPing, r.body["event_type"])
+	require.Equal(t, target, r.body["endpoint"])
+	require.Equal(t, "pending", r.body["status"])
+	all := b.do(t, b.acme, http.MethodGet, "/v1/deliveries?event_id="+r.body["event"].(string), nil).list()
+	require.Len(t, all, 1, "to that endpoint only")
+	ev := b.do(t, b.acme, http.MethodGet, "/v1/events/"+r.body["event"].(string), nil)
+	require.Equal(t, webhook.TypeTestPing, ev.body["type"])
+
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+target, map[string]any{"status": "disabled"}).status)
+	requireError(t, b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+target+"/test", nil), http.StatusConflict, "endpoint_disabled", "")
 }

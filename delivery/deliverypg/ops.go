@@ -53,9 +53,10 @@ func disableTx(ctx context.Context, tx pgx.Tx, inserter JobInserter, endpointID,
 // failedTx raises delivery.failed about d, which has just used up its
 // attempts, to the merchant's other endpoints. A failed delivery of an
 // operational event raises nothing: operational events are never raised
-// about each other, so one broken endpoint cannot start a cascade.
+// about each other, so one broken endpoint cannot start a cascade; nor does
+// a test.ping, which only checks the one endpoint it was sent to.
 func failedTx(ctx context.Context, tx pgx.Tx, inserter JobInserter, d *delivery.Delivery, now time.Time) (bool, error) {
-	if webhook.IsOperational(d.EventType) {
+	if webhook.IsOperational(d.EventType) || d.EventType == webhook.TypeTestPing {
 		return false, nil
 	}
 	return true, raiseTx(ctx, tx, inserter, d.MerchantID, d.EndpointID, webhook.TypeDeliveryFailed, d, now)

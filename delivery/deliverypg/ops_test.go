@@ -125,7 +125,7 @@ func TestDeliveryFailedEvent(t *testing.T) {
 	waitFor(t, 20*time.Second, "the second delivery.failed to fail", func() bool {
 		return len(b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: watcherEP.ID, Status: delivery.StatusFailed})) == 1
 	})
-	events, _, err := b.svc.ListEvents(context.Background(), m, webhook.TypeDeliveryFailed, 100, "")
+	events, _, err := b.svc.ListEvents(context.Background(), m, delivery.EventFilter{Type: webhook.TypeDeliveryFailed, Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, events, 2, "one per failed payment-event delivery, none about the failed delivery.failed")
 	require.Equal(t, 3.0, b.metric(t, "herald_deliveries_failed_total"), "every exhausted delivery is counted")

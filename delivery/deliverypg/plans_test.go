@@ -72,11 +72,9 @@ func TestReadQueriesExplained(t *testing.T) {
 			require.NoError(t, err)
 		},
 		"ListEvents": func(t *testing.T) {
-			for _, typ := range []string{"", webhook.TypeCheckoutSessionCompleted} {
-				for _, after := range []string{"", eventIDs[1]} {
-					_, _, err := svc.ListEvents(ctx, m.ID, typ, 10, after)
-					require.NoError(t, err)
-				}
+			for _, f := range eventFilters(eventIDs[1]) {
+				_, _, err := svc.ListEvents(ctx, m.ID, f)
+				require.NoError(t, err)
 			}
 		},
 		"FindDelivery": func(t *testing.T) {

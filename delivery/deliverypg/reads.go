@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/validation"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -30,23 +33,64 @@ func (s *Service) FindEvent(ctx context.Context, merchantID, eventID string) (*w
 	return scanEvent(s.pool.QueryRow(ctx, `SELECT body FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID))
 }
 
-// ListEvents implements delivery.EventService.
-func (s *Service) ListEvents(ctx context.Context, merchantID, typ string, limit int, startingAfter string) ([]*webhook.Event, bool, error) {
-	var cursor *int64
-	if startingAfter != "" {
+// ListEvents implements delivery.EventService. Events are listed by
+// created time, newest first, ties (one transaction's events) by seq; the
+// time window and the cursors are ranges of events_merchant_created, or of
+// events_merchant_type_created with a type; delivery_success looks up the
+// events' deliveries by event id or the merchant's unsettled deliveries by
+// status (deliveries_merchant_status).
+func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.EventFilter) ([]*webhook.Event, bool, error) {
+	if err := f.Validate(); err != nil {
+		return nil, false, err
+	}
+	q := sqlArgs{merchantID}
+	where := `e.merchant_id = $1`
+	if f.Type != "" {
+		where += ` AND e.type = ` + q.add(f.Type)
+	}
+	if f.CreatedGTE != nil {
+		where += ` AND e.created_at >= ` + q.add(*f.CreatedGTE)
+	}
+	if f.CreatedLT != nil {
+		where += ` AND e.created_at < ` + q.add(*f.CreatedLT)
+	}
+	if f.DeliverySuccess != nil {
+		unsettled := make([]string, 0, len(delivery.Statuses))
+		for _, st := range delivery.Statuses {
+			if st != delivery.StatusSucceeded {
+				unsettled = append(unsettled, string(st))
+			}
+		}
+		notSucceeded := `EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.merchant_id = $1
+			AND d.status = ANY (` + q.add(unsettled) + `::text[]))`
+		if *f.DeliverySuccess {
+			where += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) AND NOT ` + notSucceeded
+		} else {
+			where += ` AND ` + notSucceeded
+		}
+	}
+	order := `DESC`
+	for _, c := range []struct {
+		param, id, cmp, order string
+	}{{"starting_after", f.StartingAfter, "<", "DESC"}, {"ending_before", f.EndingBefore, ">", "ASC"}} {
+		if c.id == "" {
+			continue
+		}
+		var created time.Time
 		var seq int64
-		err := s.pool.QueryRow(ctx, `SELECT seq FROM events WHERE id = $1 AND merchant_id = $2`, startingAfter, merchantID).Scan(&seq)
+		err := s.pool.QueryRow(ctx, `SELECT created_at, seq FROM events WHERE id = $1 AND merchant_id = $2`, c.id, merchantID).Scan(&created, &seq)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, cursorError(startingAfter)
+			return nil, false, &validation.Error{Param: c.param, Code: validation.CodeResourceMissing,
+				Message: fmt.Sprintf("no such object: %q", c.id)}
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("look up cursor: %w", err)
 		}
-		cursor = &seq
+		where += ` AND (e.created_at, e.seq) ` + c.cmp + ` (` + q.add(created) + `::timestamptz, ` + q.add(seq) + `::bigint)`
+		order = c.order
 	}
-	rows, err := s.pool.Query(ctx, `SELECT body FROM events WHERE merchant_id = $1
-		AND ($2 = '' OR type = $2) AND ($3::bigint IS NULL OR seq < $3)
-		ORDER BY seq DESC LIMIT $4`, merchantID, typ, cursor, limit+1)
+	rows, err := s.pool.Query(ctx, `SELECT e.body FROM events e WHERE `+where+`
+		ORDER BY e.created_at `+order+`, e.seq `+order+` LIMIT `+q.add(f.Limit+1), q...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list events: %w", err)
 	}
@@ -54,8 +98,22 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ string, limit 
 	if err != nil {
 		return nil, false, err
 	}
-	list, more := page(list, limit)
+	list, more := page(list, f.Limit)
+	if order == "ASC" {
+		// Read oldest first from the cursor; shown newest first like
+		// every page, and has_more says newer events remain.
+		slices.Reverse(list)
+	}
 	return list, more, nil
+}
+
+// sqlArgs collects a statement's arguments; add returns the placeholder
+// of the one it appends.
+type sqlArgs []any
+
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
 }
 
 // deliveryColumns are scanned by scanDelivery, from deliveries d joined

@@ -230,6 +230,7 @@ type sink struct {
 
 type sinkRequest struct {
 	Header http.Header
+	Body   []byte
 	Event  webhook.Event
 	At     time.Time
 }
@@ -242,7 +243,7 @@ func newSink(t *testing.T, handler http.HandlerFunc) *sink {
 		var ev webhook.Event
 		_ = json.Unmarshal(body, &ev)
 		s.mu.Lock()
-		s.reqs = append(s.reqs, sinkRequest{Header: r.Header.Clone(), Event: ev, At: time.Now()})
+		s.reqs = append(s.reqs, sinkRequest{Header: r.Header.Clone(), Body: body, Event: ev, At: time.Now()})
 		h := s.handler
 		s.mu.Unlock()
 		if h == nil {

@@ -73,7 +73,7 @@ func TestTenantScope(t *testing.T) {
 	endpoints, _, err := b.svc.ListEndpoints(ctx, mb, 100, "")
 	require.NoError(t, err)
 	require.Empty(t, endpoints, "ListEndpoints")
-	events, _, err := b.svc.ListEvents(ctx, mb, "", 100, "")
+	events, _, err := b.svc.ListEvents(ctx, mb, delivery.EventFilter{Limit: 100})
 	require.NoError(t, err)
 	require.Empty(t, events, "ListEvents")
 	deliveries, _, err := b.svc.ListDeliveries(ctx, mb, delivery.DeliveryFilter{}, 100, "")
@@ -85,7 +85,10 @@ func TestTenantScope(t *testing.T) {
 
 	cursors := map[string]func() error{
 		"ListEndpoints": func() error { _, _, err := b.svc.ListEndpoints(ctx, mb, 10, ep.ID); return err },
-		"ListEvents":    func() error { _, _, err := b.svc.ListEvents(ctx, mb, "", 10, evt); return err },
+		"ListEvents": func() error {
+			_, _, err := b.svc.ListEvents(ctx, mb, delivery.EventFilter{Limit: 10, StartingAfter: evt})
+			return err
+		},
 		"ListDeliveries": func() error {
 			_, _, err := b.svc.ListDeliveries(ctx, mb, delivery.DeliveryFilter{}, 10, d.ID)
 			return err

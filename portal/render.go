@@ -1,0 +1,147 @@
+package portal
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/httpapi"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// pageNames are the templates, each rendered inside layout.html.
+var pageNames = []string{"message", "endpoints", "endpoint", "delivery", "secret"}
+
+// contentSecurityPolicy allows no script at all, and styles and form posts
+// from Herald only.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+type renderer struct {
+	tmpl   map[string]*template.Template
+	logger *slog.Logger
+}
+
+// newRenderer parses the templates. It panics if they do not parse: they
+// are compiled into the binary, so that is a build defect.
+func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
+	funcs := template.FuncMap{
+		"when": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			case *time.Time:
+				if v == nil {
+					return "—"
+				}
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+			return ""
+		},
+		"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"until": func(t time.Time) string {
+			return t.Sub(now()).Round(time.Minute).String()
+		},
+		"hold": func(r delivery.HoldReason) string {
+			switch r {
+			case delivery.HoldEndpointPaused:
+				return "endpoint paused"
+			case delivery.HoldBreakerOpen:
+				return "endpoint looks down; waiting for its next probe"
+			}
+			return ""
+		},
+	}
+	rd := &renderer{tmpl: map[string]*template.Template{}, logger: logger}
+	for _, name := range pageNames {
+		rd.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return rd
+}
+
+// view is what every page template gets; Data is the page's own.
+type view struct {
+	Title string
+	// Session is set on the pages of an open session.
+	Session   bool
+	CSRFToken string
+	ExpiresAt time.Time
+	Notice    string
+	Data      any
+}
+
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := rd.tmpl[name].ExecuteTemplate(&buf, name+".html", v); err != nil {
+		rd.logger.ErrorContext(r.Context(), "render portal page", "template", name, "err", err, "request_id", httpapi.RequestID(r.Context()))
+		http.Error(w, "Something went wrong while showing this page.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	// The link is the credential: it must not leave in a Referer.
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// page renders a page of the current session.
+func (p *Portal) page(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	v := view{Title: title, Notice: notices[r.URL.Query().Get("notice")], Data: data}
+	if s := sessionFrom(r.Context()); s != nil {
+		v.Session, v.CSRFToken, v.ExpiresAt = true, s.CSRFToken, s.ExpiresAt
+	}
+	p.pages.render(w, r, status, name, v)
+}
+
+// notices are the messages a redirect after an action shows, by key: the
+// query string never carries text of its own.
+var notices = map[string]string{
+	"test_sent":   "Test event sent. It appears below within seconds.",
+	"redriven":    "Delivery scheduled again: a new attempt is on its way.",
+	"missed_sent": "The missed events are on their way.",
+}
+
+type messageView struct {
+	Heading string
+	Message string
+}
+
+// message renders a page with a heading and a message.
+func (p *Portal) message(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	p.page(w, r, status, "message", heading, messageView{Heading: heading, Message: msg})
+}
+
+func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
+	p.message(w, r, http.StatusNotFound, "Not found",
+		"There is nothing at this address. It may have been mistyped, or it does not belong to this account.")
+}
+
+// serverError logs err with the request id and shows a generic page.
+func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	reqID := httpapi.RequestID(r.Context())
+	p.cfg.Logger.ErrorContext(r.Context(), "portal", "path", r.URL.Path, "err", err, "request_id", reqID)
+	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The page could not be loaded. Try again; if it persists, quote request id "+reqID+".")
+}
+
+func serveAssets(w http.ResponseWriter, r *http.Request) {
+	assets, _ := fs.Sub(assetFS, "assets") // cannot fail: the directory is embedded
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.StripPrefix("/portal/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
+}
