@@ -19,6 +19,7 @@ import (
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accounthttp"
 	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
@@ -103,8 +104,11 @@ func (b *testBundle) do(t *testing.T, key, method, path, body string) reply {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: []byte(body), Response: resp, ResponseBody: raw})
 	out := reply{status: resp.StatusCode}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.body))
+	require.NoError(t, json.Unmarshal(raw, &out.body))
 	return out
 }
 
