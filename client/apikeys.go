@@ -14,17 +14,6 @@ type APIKey = webhook.APIKey
 
 const apiKeysPath = "/v1/api_keys"
 
-// RollParams rolls the API key a request authenticates with.
-type RollParams struct {
-	// ExpirePreviousIn is how long the rolled key keeps working, so that
-	// every process can move to the new key: 0 ends it at once, nil leaves
-	// Herald's default (24 hours); whole seconds, at most 7 days.
-	ExpirePreviousIn *time.Duration
-}
-
-// Duration returns a pointer to d, for RollParams.
-func Duration(d time.Duration) *time.Duration { return &d }
-
 // APIKeyService is the API keys API: Client.APIKeys. Keys are the
 // merchant's own; no key ever sees another merchant's.
 type APIKeyService struct{ c *Client }
@@ -41,17 +30,16 @@ func (s *APIKeyService) Page(ctx context.Context, params ListParams) (*List[APIK
 }
 
 // Roll makes a new API key in place of the one this Client authenticates
-// with and sets the old one's expiry. The answer's Secret is the only time
-// the new key is shown, and its Previous is the rolled key. The Client
-// keeps using the old key: make a new Client with the new one.
-func (s *APIKeyService) Roll(ctx context.Context, params RollParams, opts ...RequestOption) (*APIKey, error) {
+// with. The old key keeps working for expirePreviousIn (sent in whole
+// seconds, rounded down; 0 ends it at once; Herald accepts up to 7 days and
+// suggests 24 hours), so every process can move to the new key. The
+// answer's Secret is the only time the new key is shown, and its Previous
+// is the rolled key with its expiry. The Client keeps the old key: make a
+// new Client with the new one.
+func (s *APIKeyService) Roll(ctx context.Context, expirePreviousIn time.Duration, opts ...RequestOption) (*APIKey, error) {
 	body := struct {
-		ExpirePreviousIn *int64 `json:"expire_previous_in,omitempty"`
-	}{}
-	if d := params.ExpirePreviousIn; d != nil {
-		secs := int64(*d / time.Second)
-		body.ExpirePreviousIn = &secs
-	}
+		ExpirePreviousIn int64 `json:"expire_previous_in"`
+	}{int64(expirePreviousIn / time.Second)}
 	var k APIKey
 	if err := s.c.do(ctx, http.MethodPost, apiKeysPath+"/roll", nil, body, &k, opts); err != nil {
 		return nil, err

@@ -56,6 +56,8 @@ type Client struct {
 	Redrives *RedriveService
 	// APIKeys lists, rolls and revokes the merchant's API keys.
 	APIKeys *APIKeyService
+	// PortalSessions makes links to the merchant portal.
+	PortalSessions *PortalSessionService
 
 	baseURL    string
 	secretKey  string
@@ -130,6 +132,7 @@ func New(baseURL, secretKey string, opts ...Option) *Client {
 	c.Deliveries = &DeliveryService{c}
 	c.Redrives = &RedriveService{c}
 	c.APIKeys = &APIKeyService{c}
+	c.PortalSessions = &PortalSessionService{c}
 	return c
 }
 

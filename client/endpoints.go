@@ -116,3 +116,12 @@ func (s *EndpointService) RollSecret(ctx context.Context, id string, expirePrevi
 	}{int64(expirePreviousIn / time.Second)}
 	return post[WebhookEndpoint](ctx, s.c, endpointsPath, "endpoint", id, "roll_secret", body, opts)
 }
+
+// Test sends a signed test.ping event (its payload: the endpoint) to this
+// endpoint only, through the normal delivery path, and returns its
+// delivery: follow it with Deliveries.Get. No endpoint subscribes to
+// test.ping, and its failure raises no delivery.failed. Herald answers 409
+// (endpoint_disabled) for a disabled endpoint.
+func (s *EndpointService) Test(ctx context.Context, id string, opts ...RequestOption) (*Delivery, error) {
+	return post[Delivery](ctx, s.c, endpointsPath, "endpoint", id, "test", nil, opts)
+}

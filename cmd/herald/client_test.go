@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -428,7 +431,7 @@ func TestClientAPIKeys(t *testing.T) {
 	require.Equal(t, http.StatusConflict, apiErr.StatusCode)
 	require.Equal(t, "last_active_api_key", apiErr.Code)
 
-	rolled, err := c.APIKeys.Roll(ctx, client.RollParams{ExpirePreviousIn: client.Duration(time.Hour)})
+	rolled, err := c.APIKeys.Roll(ctx, time.Hour)
 	require.NoError(t, err)
 	require.NotEmpty(t, rolled.Secret, "the new key is shown once")
 	require.NotEqual(t, key, rolled.Secret)
@@ -459,4 +462,56 @@ func TestClientAPIKeys(t *testing.T) {
 	_, err = c.Sessions.Page(ctx, client.ListParams{})
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode, "a revoked key fails at once")
+}
+
+// The endpoint test call and portal links through the client: the ping
+// reaches that endpoint signed, its typed payload is the endpoint, its
+// delivery is followed to success; a portal link opens the portal; other
+// merchants' endpoints are not found.
+func TestClientTestPingAndPortal(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	f := newDeliveryFixture(t, nil)
+	c := client.New(f.ts.URL(), f.key)
+
+	d, err := c.Endpoints.Test(ctx, f.endpointID())
+	require.NoError(t, err)
+	require.Equal(t, webhook.TypeTestPing, d.EventType)
+	require.Equal(t, f.endpointID(), d.EndpointID)
+	req := f.sink.waitRequests(t, 1)[0]
+	v, err := webhook.NewVerifier(f.endpoint["secret"].(string))
+	require.NoError(t, err)
+	require.NoError(t, v.Verify(req.Header, req.Body))
+	var ev webhook.Event
+	require.NoError(t, json.Unmarshal(req.Body, &ev))
+	ping, err := ev.Ping()
+	require.NoError(t, err)
+	require.Equal(t, f.endpointID(), ping.ID, "a ping carries the endpoint tested")
+	require.Empty(t, ping.Secret, "never its secret")
+	waitFor(t, 10*time.Second, "the ping's delivery succeeded", func() bool {
+		got, err := c.Deliveries.Get(ctx, d.ID)
+		require.NoError(t, err)
+		return got.Status == webhook.DeliveryStatusSucceeded
+	})
+
+	_, otherKey := f.ts.newMerchant(t, "Other")
+	_, err = client.New(f.ts.URL(), otherKey).Endpoints.Test(ctx, f.endpointID())
+	var apiErr *client.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+
+	link, err := c.PortalSessions.Create(ctx)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(link.URL, f.ts.URL()+"/"), link.URL)
+	require.WithinDuration(t, time.Now().Add(time.Hour), link.ExpiresAt, time.Minute)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Jar: jar}).Get(link.URL) // the link signs a browser in with a cookie
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(page), f.endpointID(), "the portal shows the merchant's endpoint")
 }
