@@ -258,13 +258,17 @@ func (p *Pruner) deliveriesBatch(ctx context.Context, tx pgx.Tx, cur *pruneCurso
 }
 
 // eventsBatch reads the next page of events created before the cutoff,
-// through events_created_at, and removes those without a delivery.
+// through events_retention, and removes those without a delivery. The
+// index is on created_at in UTC, an expression no other query uses, so that
+// a merchant's event list never picks it (see migration 00010): this query
+// names the same expression.
 func (p *Pruner) eventsBatch(ctx context.Context, tx pgx.Tx, cur *pruneCursor, cutoff time.Time) (PruneCounts, error) {
 	doomed, err := p.page(ctx, tx, cur, `
 		WITH page AS (
 			SELECT id, created_at FROM events
-			WHERE created_at < $1 AND (created_at, id) > ($2, $3)
-			ORDER BY created_at, id LIMIT $4),
+			WHERE (created_at AT TIME ZONE 'UTC') < ($1::timestamptz AT TIME ZONE 'UTC')
+				AND ((created_at AT TIME ZONE 'UTC'), id) > (($2::timestamptz AT TIME ZONE 'UTC'), $3)
+			ORDER BY (created_at AT TIME ZONE 'UTC'), id LIMIT $4),
 		doomed AS (
 			SELECT e.id FROM events e JOIN page USING (id)
 			WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
