@@ -515,3 +515,81 @@ func TestClientTestPingAndPortal(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(page), f.endpointID(), "the portal shows the merchant's endpoint")
 }
+
+// The event stream through the client: events arrive as they commit,
+// filtered by type, and a new stream with LastEventID resumes after the
+// last one handled, losing and repeating nothing.
+func TestClientEventStream(t *testing.T) {
+	t.Parallel()
+
+	f := newDeliveryFixture(t, nil)
+	c := client.New(f.ts.URL(), f.key)
+
+	// next reads one event from a stream running in its own goroutine.
+	type item struct {
+		ev  *client.Event
+		err error
+	}
+	open := func(params client.StreamParams) (<-chan item, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out := make(chan item)
+		go func() {
+			defer close(out)
+			for ev, err := range c.Events.Stream(ctx, params) {
+				select {
+				case out <- item{ev, err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		t.Cleanup(cancel)
+		return out, cancel
+	}
+	next := func(ch <-chan item) *client.Event {
+		t.Helper()
+		select {
+		case it, ok := <-ch:
+			require.True(t, ok, "the stream ended")
+			require.NoError(t, it.err)
+			return it.ev
+		case <-time.After(15 * time.Second):
+			t.Fatal("no event within 15 s")
+			return nil
+		}
+	}
+
+	// A payment before the stream, to resume after: its completion event.
+	f.pay(t)
+	var before *client.Event
+	for ev, err := range c.Events.List(context.Background(), client.EventListParams{Type: webhook.TypeCheckoutSessionCompleted}) {
+		require.NoError(t, err)
+		before = ev
+	}
+	require.NotNil(t, before)
+	completed, stop := open(client.StreamParams{Types: []string{webhook.TypeCheckoutSessionCompleted}, LastEventID: before.ID})
+	first := f.pay(t)
+	ev := next(completed)
+	require.Equal(t, webhook.TypeCheckoutSessionCompleted, ev.Type, "only the type asked for")
+	s, err := ev.Session()
+	require.NoError(t, err)
+	require.Equal(t, first, s.ID)
+	stop()
+
+	// Two more payments while no stream is open; resuming after the first
+	// event brings exactly their two completions, in order.
+	second, third := f.pay(t), f.pay(t)
+	resumed, _ := open(client.StreamParams{Types: []string{webhook.TypeCheckoutSessionCompleted}, LastEventID: ev.ID})
+	for _, want := range []string{second, third} {
+		s, err := next(resumed).Session()
+		require.NoError(t, err)
+		require.Equal(t, want, s.ID)
+	}
+
+	// A refused stream is an *Error.
+	for _, err := range client.New(f.ts.URL(), "sk_test_nope").Events.Stream(context.Background(), client.StreamParams{}) {
+		var apiErr *client.Error
+		require.ErrorAs(t, err, &apiErr)
+		require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+	}
+}

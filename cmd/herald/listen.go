@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/heraldpay/herald/internal/sse"
+	"github.com/heraldpay/herald/client/sse"
 	"github.com/heraldpay/herald/webhook"
 )
 

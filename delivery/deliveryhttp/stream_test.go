@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/internal/apitest"
-	"github.com/heraldpay/herald/internal/sse"
+	"github.com/heraldpay/herald/client/sse"
 	"github.com/heraldpay/herald/webhook"
 )
 

@@ -1,6 +1,6 @@
 // Package sse reads server-sent event streams (the text/event-stream
 // format of the HTML standard), for the clients of GET /v1/events/stream:
-// `herald listen` and the tests.
+// the client's Events.Stream, `herald listen` and the tests.
 package sse
 
 import (
