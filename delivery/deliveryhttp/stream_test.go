@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/client/sse"
+	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/webhook"
 )
 
