@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -21,6 +22,22 @@ import (
 	"github.com/heraldpay/herald/webhook"
 )
 
+// newRecordedService is a delivery service whose pool records every
+// statement (rec), with one merchant (m), for the EXPLAIN tests.
+func newRecordedService(t *testing.T) (*pgtest.Recorder, *pgxpool.Pool, *Service, account.Merchant) {
+	t.Helper()
+	rec := &pgtest.Recorder{}
+	pool := pgtest.NewRecordingPool(t, rec)
+	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	svc := NewService(pool, Config{Box: box, Inserter: inserter})
+	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+	return rec, pool, svc, m
+}
+
 // Every statement the read side of the services issues (the merchant API's
 // lists and lookups), with every shape of filter and cursor, is recorded as
 // it runs and then planned with EXPLAIN against the migrated schema: a
@@ -30,15 +47,8 @@ func TestReadQueriesExplained(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	rec := &pgtest.Recorder{}
-	pool := pgtest.NewRecordingPool(t, rec)
-	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	require.NoError(t, err)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
-	require.NoError(t, err)
-	svc := NewService(pool, Config{Box: box, Inserter: inserter})
-	m, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	rec, pool, svc, m := newRecordedService(t)
+	var err error
 	url := "https://hooks.example.com/a"
 	e, err := svc.CreateEndpoint(ctx, m.ID, delivery.EndpointParams{URL: &url, EnabledEvents: []string{"*"}})
 	require.NoError(t, err)
