@@ -586,10 +586,13 @@ func TestClientEventStream(t *testing.T) {
 		require.Equal(t, want, s.ID)
 	}
 
-	// A refused stream is an *Error.
+	// A refused stream is an *Error, yielded once.
+	var refusals []error
 	for _, err := range client.New(f.ts.URL(), "sk_test_nope").Events.Stream(context.Background(), client.StreamParams{}) {
-		var apiErr *client.Error
-		require.ErrorAs(t, err, &apiErr)
-		require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+		refusals = append(refusals, err)
 	}
+	require.Len(t, refusals, 1)
+	var apiErr *client.Error
+	require.ErrorAs(t, refusals[0], &apiErr)
+	require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
 }
