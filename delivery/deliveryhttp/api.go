@@ -3,6 +3,7 @@
 package deliveryhttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,22 +36,22 @@ type API struct {
 func (a *API) Register(r chi.Router) {
 	r.Post("/webhook_endpoints", a.handleEndpointCreate)
 	r.Get("/webhook_endpoints", a.handleEndpointList)
-	r.Get("/webhook_endpoints/{id}", a.handleEndpointGet)
+	r.Get("/webhook_endpoints/{id}", byID(a, "we", a.Endpoints.FindEndpoint))
 	r.Patch("/webhook_endpoints/{id}", a.handleEndpointUpdate)
 	r.Delete("/webhook_endpoints/{id}", a.handleEndpointDelete)
 	r.Post("/webhook_endpoints/{id}/roll_secret", a.handleEndpointRollSecret)
-	r.Post("/webhook_endpoints/{id}/test", a.handleEndpointTest)
+	r.Post("/webhook_endpoints/{id}/test", byID(a, "we", a.Endpoints.SendTestEvent))
 	r.Get("/events", a.handleEventList)
 	if a.Stream != nil {
 		r.Get("/events/stream", a.Stream.ServeHTTP)
 	}
-	r.Get("/events/{id}", a.handleEventGet)
+	r.Get("/events/{id}", byID(a, "evt", a.Events.FindEvent))
 	r.Get("/deliveries", a.handleDeliveryList)
-	r.Get("/deliveries/{id}", a.handleDeliveryGet)
-	r.Post("/deliveries/{id}/redrive", a.handleDeliveryRedrive)
+	r.Get("/deliveries/{id}", byID(a, "dlv", a.Deliveries.FindDelivery))
+	r.Post("/deliveries/{id}/redrive", byID(a, "dlv", a.Deliveries.RedriveDelivery))
 	r.Post("/redrives", a.handleRedriveCreate)
-	r.Get("/redrives/{id}", a.handleRedriveGet)
-	r.Post("/redrives/{id}/cancel", a.handleRedriveCancel)
+	r.Get("/redrives/{id}", byID(a, "rdr", a.Deliveries.FindRedrive))
+	r.Post("/redrives/{id}/cancel", byID(a, "rdr", a.Deliveries.CancelRedrive))
 }
 
 // respond writes v, or the error mapped by a.error.
@@ -60,6 +61,18 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request, v any, err error) 
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, v)
+}
+
+// byID is the handler of a route on one of the merchant's objects: the
+// path's {id}, its prefix checked, goes to fn with the merchant, and fn's
+// answer is the response.
+func byID[T any](a *API, prefix string, fn func(ctx context.Context, merchantID, id string) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if objectID, ok := a.pathID(w, r, prefix); ok {
+			v, err := fn(r.Context(), httpapi.MerchantID(r.Context()), objectID)
+			a.respond(w, r, v, err)
+		}
+	}
 }
 
 // pathID returns the {id} URL parameter when it has the expected prefix;
@@ -91,13 +104,6 @@ func (a *API) handleEndpointList(w http.ResponseWriter, r *http.Request) {
 	}
 	list, more, err := a.Endpoints.ListEndpoints(r.Context(), httpapi.MerchantID(r.Context()), pg.Limit, pg.StartingAfter)
 	a.respond(w, r, httpapi.NewList(list, more), err)
-}
-
-func (a *API) handleEndpointGet(w http.ResponseWriter, r *http.Request) {
-	if endpointID, ok := a.pathID(w, r, "we"); ok {
-		e, err := a.Endpoints.FindEndpoint(r.Context(), httpapi.MerchantID(r.Context()), endpointID)
-		a.respond(w, r, e, err)
-	}
 }
 
 func (a *API) handleEndpointUpdate(w http.ResponseWriter, r *http.Request) {
@@ -143,13 +149,6 @@ func (a *API) handleEndpointRollSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := a.Endpoints.RollSecret(r.Context(), httpapi.MerchantID(r.Context()), endpointID, overlap)
 	a.respond(w, r, e, err)
-}
-
-func (a *API) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
-	if endpointID, ok := a.pathID(w, r, "we"); ok {
-		d, err := a.Endpoints.SendTestEvent(r.Context(), httpapi.MerchantID(r.Context()), endpointID)
-		a.respond(w, r, d, err)
-	}
 }
 
 func (a *API) handleEventList(w http.ResponseWriter, r *http.Request) {
@@ -208,13 +207,6 @@ func parseEventFilter(r *http.Request) (delivery.EventFilter, error) {
 // accepted value is a time Postgres can compare.
 const maxUnix = 253402300799
 
-func (a *API) handleEventGet(w http.ResponseWriter, r *http.Request) {
-	if eventID, ok := a.pathID(w, r, "evt"); ok {
-		ev, err := a.Events.FindEvent(r.Context(), httpapi.MerchantID(r.Context()), eventID)
-		a.respond(w, r, ev, err)
-	}
-}
-
 func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	pg, err := httpapi.ParsePage(r)
 	if err != nil {
@@ -232,20 +224,6 @@ func (a *API) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	a.respond(w, r, httpapi.NewList(list, more), err)
 }
 
-func (a *API) handleDeliveryGet(w http.ResponseWriter, r *http.Request) {
-	if deliveryID, ok := a.pathID(w, r, "dlv"); ok {
-		d, err := a.Deliveries.FindDelivery(r.Context(), httpapi.MerchantID(r.Context()), deliveryID)
-		a.respond(w, r, d, err)
-	}
-}
-
-func (a *API) handleDeliveryRedrive(w http.ResponseWriter, r *http.Request) {
-	if deliveryID, ok := a.pathID(w, r, "dlv"); ok {
-		d, err := a.Deliveries.RedriveDelivery(r.Context(), httpapi.MerchantID(r.Context()), deliveryID)
-		a.respond(w, r, d, err)
-	}
-}
-
 func (a *API) handleRedriveCreate(w http.ResponseWriter, r *http.Request) {
 	var p delivery.RedriveParams
 	if err := httpapi.DecodeOptional(w, r, httpapi.DefaultMaxBody, &p); err != nil {
@@ -259,20 +237,6 @@ func (a *API) handleRedriveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	rd, err := a.Deliveries.CreateRedrive(r.Context(), httpapi.MerchantID(r.Context()), p)
 	a.respond(w, r, rd, err)
-}
-
-func (a *API) handleRedriveGet(w http.ResponseWriter, r *http.Request) {
-	if redriveID, ok := a.pathID(w, r, "rdr"); ok {
-		rd, err := a.Deliveries.FindRedrive(r.Context(), httpapi.MerchantID(r.Context()), redriveID)
-		a.respond(w, r, rd, err)
-	}
-}
-
-func (a *API) handleRedriveCancel(w http.ResponseWriter, r *http.Request) {
-	if redriveID, ok := a.pathID(w, r, "rdr"); ok {
-		rd, err := a.Deliveries.CancelRedrive(r.Context(), httpapi.MerchantID(r.Context()), redriveID)
-		a.respond(w, r, rd, err)
-	}
 }
 
 // error maps delivery's errors to API errors: the one place that decides
