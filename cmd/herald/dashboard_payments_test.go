@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -126,4 +128,45 @@ func TestDashboardChartsInBrowser(t *testing.T) {
 	require.Len(t, get(t, ctx, chromedp.Nodes(chromedp.CSSAll(`#chart-volume rect.chart-bar`))), 24)
 	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("chart-success-summary"))), "100% of 3 attempts got a 2xx")
 	browsertest.Screenshot(t, ctx, "overview-390")
+}
+
+// An operator, on a phone, rolls a merchant's API key from the dashboard:
+// the new key is shown once and works at once, the old one keeps working
+// for the chosen overlap, and revoking it ends it from the next request.
+func TestDashboardKeysInBrowser(t *testing.T) {
+	t.Parallel()
+
+	ts := startServer(t, withDashboard)
+	merchantID, oldKey := ts.newMerchant(t, "Keyed")
+	works := func(key string) bool {
+		t.Helper()
+		return ts.call(t, http.MethodGet, "/v1/checkout/sessions", key, nil).Status == http.StatusOK
+	}
+	oldID := ts.call(t, http.MethodGet, "/v1/api_keys", oldKey, nil).Body["data"].([]any)[0].(map[string]any)["id"].(string)
+
+	ctx := signInDashboard(t, ts, "Ada Lovelace")
+	do(t, ctx, phone(), chromedp.Click(chromedp.CSS(`a[href="/dashboard/keys"]`)), chromedp.WaitVisible(chromedp.ID("k-merchant")),
+		chromedp.SetValue(chromedp.ID("k-merchant"), merchantID), chromedp.Submit(chromedp.ID("k-merchant")),
+		chromedp.WaitVisible(chromedp.ID("key-"+oldID)))
+	requireFits(t, ctx, "the API keys page")
+	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("key-"+oldID))), oldKey[len(oldKey)-4:], "the key's last four characters")
+	require.NotContains(t, get(t, ctx, chromedp.Text(chromedp.CSS("main"))), oldKey, "never the key itself")
+
+	do(t, ctx, chromedp.SetValue(chromedp.ID("overlap-"+oldID), "3600"), chromedp.Click(chromedp.ID("roll-"+oldID)),
+		chromedp.WaitVisible(chromedp.ID("new-key")))
+	requireFits(t, ctx, "the new key's page")
+	newKey := strings.TrimSpace(get(t, ctx, chromedp.Text(chromedp.ID("new-key"))))
+	require.True(t, strings.HasPrefix(newKey, "sk_test_"), newKey)
+	require.True(t, works(newKey), "the new key works at once")
+	require.True(t, works(oldKey), "the old key works during the overlap")
+	expires, err := time.Parse("2006-01-02 15:04:05 UTC", get(t, ctx, chromedp.Text(chromedp.ID("rolled-expires"))))
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now().Add(time.Hour), expires, 2*time.Minute, "the hour chosen")
+	browsertest.Screenshot(t, ctx, "key-rolled-390")
+
+	do(t, ctx, chromedp.Navigate(ts.URL()+"/dashboard/keys?merchant="+merchantID), chromedp.WaitVisible(chromedp.ID("revoke-"+oldID)),
+		chromedp.Click(chromedp.ID("revoke-"+oldID)), chromedp.WaitVisible(chromedp.ID("notice")))
+	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("notice"))), "API key revoked")
+	require.False(t, works(oldKey), "a revoked key fails at once")
+	require.True(t, works(newKey))
 }
