@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -260,6 +261,20 @@ func TestHealthcheckCommand(t *testing.T) {
 	ready := answer(http.StatusOK, `{"status":"ready","checks":{"database":"ok"}}`)
 	_, readyPort, _ := strings.Cut(ready, ":")
 	unready := answer(http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database unreachable"}`)
+	// A port that hangs up on every connection: unlike a port found free
+	// and closed again, no parallel test can start listening on it.
+	hangUp, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = hangUp.Close() })
+	go func() {
+		for {
+			conn, err := hangUp.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			_ = conn.Close()
+		}
+	}()
 	for _, tt := range []struct {
 		name        string
 		env         map[string]string
@@ -273,7 +288,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		{"public listener without an admin one", map[string]string{"HERALD_ADDR": ready}, nil, 0, "ready\n", ""},
 		{"not ready", map[string]string{"HERALD_ADMIN_ADDR": unready}, nil, 1, "", "herald: not ready: 503 Service Unavailable database unreachable\n"},
 		{"explicit url", nil, []string{"--url", "http://" + unready + "/readyz"}, 1, "", "herald: not ready: 503 Service Unavailable database unreachable\n"},
-		{"nothing listening", map[string]string{"HERALD_ADMIN_ADDR": freeAddr(t)}, nil, 1, "", "herald: not ready: "},
+		{"nothing answering", map[string]string{"HERALD_ADMIN_ADDR": hangUp.Addr().String()}, nil, 1, "", "herald: not ready: "},
 		{"bad address", map[string]string{"HERALD_ADMIN_ADDR": "9090"}, nil, exitUsage, "", `herald: invalid address "9090": want host:port` + "\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
