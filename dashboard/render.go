@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/htmlpage"
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
@@ -41,10 +41,7 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // renderer executes the embedded templates.
-type renderer struct {
-	tmpl   map[string]*template.Template
-	logger *slog.Logger
-}
+type renderer struct{ pages *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
@@ -93,11 +90,8 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 			return endpointButton{ID: e.ID, Action: action, Label: label, Token: token, ReturnTo: returnTo}
 		},
 	}
-	rd := &renderer{tmpl: map[string]*template.Template{}, logger: logger}
-	for _, name := range pageNames {
-		rd.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return rd
+	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "dashboard", FS: templateFS, Names: pageNames, Funcs: funcs,
+		CSP: contentSecurityPolicy, Headers: setCommonHeaders, Logger: logger})}
 }
 
 // windowTile is a success-rate tile of the overview.
@@ -143,19 +137,7 @@ func (v view) CSRFToken() string {
 // render executes a page into a buffer (a template error must not send half
 // a page), then writes the security headers and the page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	var buf bytes.Buffer
-	if err := rd.tmpl[name].ExecuteTemplate(&buf, name+".html", v); err != nil {
-		rd.logger.ErrorContext(r.Context(), "render dashboard page", "template", name, "err", err,
-			"request_id", httpapi.RequestID(r.Context()))
-		http.Error(w, "Something went wrong while showing this page.", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	setCommonHeaders(h)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	rd.pages.Render(w, r, status, name, v)
 }
 
 // setCommonHeaders are the headers of every dashboard answer, River UI's

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/htmlpage"
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
@@ -27,10 +27,7 @@ var pageNames = []string{"message", "endpoints", "endpoint", "delivery", "secret
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
-type renderer struct {
-	tmpl   map[string]*template.Template
-	logger *slog.Logger
-}
+type renderer struct{ pages *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
@@ -62,11 +59,8 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 			return ""
 		},
 	}
-	rd := &renderer{tmpl: map[string]*template.Template{}, logger: logger}
-	for _, name := range pageNames {
-		rd.tmpl[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return rd
+	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "portal", FS: templateFS, Names: pageNames, Funcs: funcs,
+		CSP: contentSecurityPolicy, Headers: setHeaders, Logger: logger})}
 }
 
 // view is what every page template gets; Data is the page's own.
@@ -80,23 +74,17 @@ type view struct {
 	Data      any
 }
 
-func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	var buf bytes.Buffer
-	if err := rd.tmpl[name].ExecuteTemplate(&buf, name+".html", v); err != nil {
-		rd.logger.ErrorContext(r.Context(), "render portal page", "template", name, "err", err, "request_id", httpapi.RequestID(r.Context()))
-		http.Error(w, "Something went wrong while showing this page.", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+// setHeaders are the portal's own headers.
+func setHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 	// The link is the credential: it must not leave in a Referer.
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+}
+
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	rd.pages.Render(w, r, status, name, v)
 }
 
 // page renders a page of the current session.
