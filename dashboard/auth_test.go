@@ -141,7 +141,7 @@ func TestSessionExpiry(t *testing.T) {
 			br := b.browser(t)
 			br.signIn()
 			for i, step := range tt.steps {
-				b.clock.Add(step)
+				b.clock.Advance(step)
 				p := br.get("/dashboard/deliveries")
 				if i < len(tt.steps)-1 {
 					require.Equal(t, http.StatusOK, p.Status, "step %d", i)

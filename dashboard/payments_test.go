@@ -33,7 +33,7 @@ func (b *testBundle) pay(t *testing.T, merchantID, number, ip string) *checkout.
 	res, err := b.checkout.Pay(ctx, checkout.PayRequest{SessionID: sess.ID, Card: card, CardholderName: "Jo Doe",
 		Email: "jo@shop.test", ClientIP: netip.MustParseAddr(ip)})
 	require.NoError(t, err)
-	b.clock.Add(time.Second)
+	b.clock.Advance(time.Second)
 	return res
 }
 

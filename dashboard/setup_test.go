@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,30 +27,13 @@ import (
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/dashboardpg"
 	"github.com/heraldpay/herald/delivery/deliverypg"
+	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 )
 
 const testPassword = "correct horse battery staple"
-
-// clock is the dashboard's time, moved by the tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testBundle is a dashboard on a real database, served over HTTP, with a
 // stand-in for River UI that counts its requests (and refuses paths ending
@@ -60,7 +42,7 @@ type testBundle struct {
 	srv       *httptest.Server
 	pool      *pgxpool.Pool
 	store     *dashboardpg.Store
-	clock     *clock
+	clock     *clocktest.Clock
 	riverHits *atomic.Int32
 	checkout  *checkoutpg.Service
 }
@@ -73,7 +55,7 @@ func setup(t *testing.T, mutate ...func(*dashboard.Config)) *testBundle {
 	box, err := seal.New(make([]byte, 32))
 	require.NoError(t, err)
 	svc := deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter})
-	b := &testBundle{pool: pool, store: dashboardpg.New(pool), clock: &clock{t: time.Now()}, riverHits: &atomic.Int32{}}
+	b := &testBundle{pool: pool, store: dashboardpg.New(pool), clock: clocktest.New(time.Now()), riverHits: &atomic.Int32{}}
 	// The payments service is the real one, on the dashboard's clock, with
 	// the test acquirer: the payments pages show charges it made.
 	side, err := pgxpool.New(context.Background(), pool.Config().ConnString())

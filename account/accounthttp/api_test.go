@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/heraldpay/herald/account/accounthttp"
 	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/apitest"
+	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
@@ -30,7 +30,7 @@ import (
 type testBundle struct {
 	url   string
 	pool  *pgxpool.Pool
-	clock *clock
+	clock *clocktest.Clock
 	acme  string
 	// globex is another merchant: nothing acme does touches its keys.
 	globex    string
@@ -38,27 +38,10 @@ type testBundle struct {
 	globexKey string
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &testBundle{pool: pgtest.NewPool(t), clock: &clock{now: time.Now().Truncate(time.Second)}}
+	b := &testBundle{pool: pgtest.NewPool(t), clock: clocktest.New(time.Now().Truncate(time.Second))}
 	store := accountpg.NewStore(b.pool)
 	store.Now = b.clock.Now
 	for _, m := range []struct{ id, key *string }{{&b.acme, &b.acmeKey}, {&b.globex, &b.globexKey}} {
@@ -171,9 +154,9 @@ func TestRollKey(t *testing.T) {
 	require.Len(t, after, 2)
 	require.Equal(t, "expiring", after[oldID]["status"])
 
-	b.clock.advance(24*time.Hour - time.Second)
+	b.clock.Advance(24*time.Hour - time.Second)
 	require.True(t, b.works(t, b.acmeKey), "the old key works during the overlap")
-	b.clock.advance(time.Second)
+	b.clock.Advance(time.Second)
 	require.False(t, b.works(t, b.acmeKey), "and fails once it is over")
 	require.True(t, b.works(t, newKey))
 	require.Equal(t, "expired", b.keys(t, newKey)[oldID]["status"])

@@ -3,7 +3,6 @@ package accountpg
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,39 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/validation"
 )
 
-// clock is a settable Store.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 type keysBundle struct {
 	pool  *pgxpool.Pool
 	store *Store
-	clock *clock
+	clock *clocktest.Clock
 	t0    time.Time
 }
 
 func setupKeys(t *testing.T) *keysBundle {
 	t.Helper()
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	b := &keysBundle{pool: pgtest.NewPool(t), clock: &clock{now: t0}, t0: t0}
+	b := &keysBundle{pool: pgtest.NewPool(t), clock: clocktest.New(t0), t0: t0}
 	b.store = NewStore(b.pool)
 	b.store.Now = b.clock.Now
 	return b
@@ -104,9 +86,9 @@ func TestRollKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, account.KeyRef{MerchantID: m.ID, KeyID: created.ID}, ref)
 
-	b.clock.set(b.t0.Add(24*time.Hour - time.Second))
+	b.clock.Set(b.t0.Add(24*time.Hour - time.Second))
 	require.True(t, b.works(t, oldKey), "the old key works during the overlap")
-	b.clock.set(b.t0.Add(24 * time.Hour))
+	b.clock.Set(b.t0.Add(24 * time.Hour))
 	require.False(t, b.works(t, oldKey), "and not once it is over")
 	require.True(t, b.works(t, created.Secret))
 	require.True(t, b.works(t, otherKey), "another merchant's key is untouched")
@@ -115,7 +97,7 @@ func TestRollKey(t *testing.T) {
 	require.ErrorIs(t, err, account.ErrKeyInactive, "an expired key cannot be rolled")
 
 	// Rolling an expiring key again keeps its earlier expiry.
-	b.clock.set(b.t0.Add(48 * time.Hour))
+	b.clock.Set(b.t0.Add(48 * time.Hour))
 	second, rolledAgain, err := b.store.RollKey(ctx, m.ID, created.ID, time.Hour)
 	require.NoError(t, err)
 	_, third, err := b.store.RollKey(ctx, m.ID, created.ID, 72*time.Hour)
@@ -158,7 +140,7 @@ func TestRevokeKey(t *testing.T) {
 
 	created, _, err := b.store.RollKey(ctx, m.ID, oldID, 24*time.Hour)
 	require.NoError(t, err)
-	b.clock.set(b.t0.Add(time.Minute))
+	b.clock.Set(b.t0.Add(time.Minute))
 	revoked, err := b.store.RevokeKey(ctx, m.ID, oldID)
 	require.NoError(t, err)
 	require.Equal(t, account.KeyRevoked, revoked.Status)
@@ -225,10 +207,10 @@ func TestListKeys(t *testing.T) {
 	b := setupKeys(t)
 	m, firstID, _ := b.merchant(t, "Acme")
 	_, otherID, _ := b.merchant(t, "Other")
-	b.clock.set(b.t0.Add(time.Second))
+	b.clock.Set(b.t0.Add(time.Second))
 	second, _, err := b.store.RollKey(ctx, m.ID, firstID, time.Hour)
 	require.NoError(t, err)
-	b.clock.set(b.t0.Add(2 * time.Second))
+	b.clock.Set(b.t0.Add(2 * time.Second))
 	third, _, err := b.store.RollKey(ctx, m.ID, second.ID, 0)
 	require.NoError(t, err)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery/deliverypg"
+	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
@@ -36,25 +37,8 @@ type testBundle struct {
 	acquirer *countingAcquirer
 	inserter *river.Client[pgx.Tx]
 	merchant string
-	clock    *clock
+	clock    *clocktest.Clock
 	metrics  *Metrics
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // countingAcquirer counts calls to the real test acquirer, to prove that
@@ -108,7 +92,7 @@ func setup(t *testing.T) *testBundle {
 		pool:     pool,
 		acquirer: &countingAcquirer{TestAcquirer: checkout.NewTestAcquirer([]byte("acq"), NewLedger(side))},
 		merchant: m.ID,
-		clock:    &clock{now: time.Now().Truncate(time.Second)},
+		clock:    clocktest.New(time.Now().Truncate(time.Second)),
 		metrics:  NewMetrics(prometheus.NewRegistry()),
 	}
 	b.inserter, err = river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})

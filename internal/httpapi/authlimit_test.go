@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,27 +16,12 @@ import (
 
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newTestClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 }
 
 func TestAuthFailures(t *testing.T) {
