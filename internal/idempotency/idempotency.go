@@ -134,7 +134,7 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 		ctx, cancel := context.WithCancelCause(r.Context())
 		defer cancel(nil)
 		stopHeartbeat := s.keepAlive(ctx, c, cancel)
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{StatusRecorder: httpapi.StatusRecorder{ResponseWriter: w}}
 		completed := false
 		defer func() {
 			// Runs on panic too: release the claim so a retry is not stuck
@@ -378,32 +378,18 @@ func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 
 // recorder passes the response through and keeps a copy.
 type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
+	httpapi.StatusRecorder
+	body bytes.Buffer
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
 	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
+	return r.StatusRecorder.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 func (r *recorder) statusOrOK() int {
-	if r.status == 0 {
+	if r.Status == 0 {
 		return http.StatusOK
 	}
-	return r.status
+	return r.Status
 }

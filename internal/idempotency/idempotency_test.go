@@ -144,20 +144,43 @@ func counting(calls *atomic.Int32, status int) http.HandlerFunc {
 	}
 }
 
+// serveCounting serves counting behind a store sealing under key byte 1,
+// the start of most tests.
+func (b *testBundle) serveCounting(t *testing.T, status int) (string, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	return b.serve(t, b.newStore(t, 1), counting(&calls, status)), &calls
+}
+
+// postInBackground posts as post does, from a goroutine, for a request
+// that blocks in its handler.
+func postInBackground(t *testing.T, url, key, body string) <-chan result {
+	ch := make(chan result, 1)
+	go func() { ch <- post(t, url, key, body) }()
+	return ch
+}
+
+// requireReplayed posts key again and requires the stored answer, want,
+// replayed; msgAndArgs describe the case.
+func requireReplayed(t *testing.T, url, key, body, want string, msgAndArgs ...any) result {
+	t.Helper()
+	again := post(t, url, key, body)
+	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"), msgAndArgs...)
+	require.Equal(t, want, again.body, msgAndArgs...)
+	return again
+}
+
 func TestReplay(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t)
-	var calls atomic.Int32
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusCreated))
+	url, calls := b.serveCounting(t, http.StatusCreated)
 
 	first := post(t, url+"/v1/things", "k-1", `{"a":1}`)
 	require.Equal(t, http.StatusCreated, first.status)
 	require.Empty(t, first.header.Get("Idempotent-Replayed"))
-	again := post(t, url+"/v1/things", "k-1", `{"a":1}`)
+	again := requireReplayed(t, url+"/v1/things", "k-1", `{"a":1}`, first.body)
 	require.Equal(t, http.StatusCreated, again.status)
-	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
-	require.Equal(t, first.body, again.body)
 	require.Equal(t, int32(1), calls.Load(), "the handler ran once")
 
 	other := post(t, url+"/v1/things", "k-2", `{"a":1}`)
@@ -214,14 +237,13 @@ func TestWhichResponsesAreStored(t *testing.T) {
 			_, kept := b.row(t, "k")
 			require.Equal(t, tt.stored, kept, "a %d is stored: %v", tt.status, tt.stored)
 
-			again := post(t, url, "k", `{}`)
 			if tt.stored {
+				again := requireReplayed(t, url, "k", `{}`, first.body)
 				require.Equal(t, tt.status, again.status)
-				require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
-				require.Equal(t, first.body, again.body)
 				require.Equal(t, int32(1), calls.Load())
 				return
 			}
+			again := post(t, url, "k", `{}`)
 			require.Equal(t, http.StatusOK, again.status, "the retry ran again")
 			require.Empty(t, again.header.Get("Idempotent-Replayed"))
 			require.Equal(t, int32(2), calls.Load())
@@ -233,8 +255,7 @@ func TestDifferentRequestRefused(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t)
-	var calls atomic.Int32
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusOK))
+	url, calls := b.serveCounting(t, http.StatusOK)
 
 	require.Equal(t, http.StatusOK, post(t, url+"/v1/a", "k", `{"x":1}`).status)
 	for name, r := range map[string]result{
@@ -251,8 +272,7 @@ func TestInvalidKey(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t)
-	var calls atomic.Int32
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusOK))
+	url, calls := b.serveCounting(t, http.StatusOK)
 	for name, key := range map[string]string{
 		"too long":  strings.Repeat("k", 256),
 		"non-ASCII": "clé",
@@ -393,9 +413,7 @@ func TestStoredResponseIsSealed(t *testing.T) {
 	}
 	require.NotContains(t, b.logs.String(), strings.TrimPrefix(secret, "whsec_"))
 
-	again := post(t, url, "k", `{}`)
-	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
-	require.Equal(t, first.body, again.body, "the replay opens the sealed body")
+	requireReplayed(t, url, "k", `{}`, first.body, "the replay opens the sealed body")
 	require.Equal(t, int32(1), calls.Load())
 }
 
@@ -406,9 +424,8 @@ func TestUnreadableResponse(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	var calls atomic.Int32
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusOK))
-	rotated := b.serve(t, b.newStore(t, 2), counting(&calls, http.StatusOK))
+	url, calls := b.serveCounting(t, http.StatusOK)
+	rotated := b.serve(t, b.newStore(t, 2), counting(calls, http.StatusOK))
 
 	require.Equal(t, http.StatusOK, post(t, url, "k", `{}`).status)
 	r := post(t, rotated, "k", `{}`)
@@ -456,8 +473,7 @@ func TestLeaseRenewalKeepsOthersOut(t *testing.T) {
 	// The other requests come through another process's store.
 	other := b.serve(t, b.newStore(t, 1, lease), counting(&calls, http.StatusOK))
 
-	first := make(chan result, 1)
-	go func() { first <- post(t, url, "k", `{}`) }()
+	first := postInBackground(t, url, "k", `{}`)
 	receive(t, started)
 	begin := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -503,8 +519,7 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 			cause <- context.Cause(r.Context())
 			w.WriteHeader(http.StatusServiceUnavailable)
 		})
-		first := make(chan result, 1)
-		go func() { first <- post(t, url, "k", `{}`) }()
+		first := postInBackground(t, url, "k", `{}`)
 		receive(t, started)
 		expire(t, b)
 		require.ErrorIs(t, receive(t, cause), ErrLeaseLost, "an expired lease is lost, never revived")
@@ -542,11 +557,10 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 				}
 			})
 
-			first, second := make(chan result, 1), make(chan result, 1)
-			go func() { first <- post(t, url, "k", `{}`) }()
+			first := postInBackground(t, url, "k", `{}`)
 			receive(t, started)
 			expire(t, b)
-			go func() { second <- post(t, url, "k", `{}`) }()
+			second := postInBackground(t, url, "k", `{}`)
 			require.ErrorIs(t, receive(t, cause), ErrLeaseLost)
 			r := receive(t, first)
 			require.Equal(t, firstStatus, r.status)
@@ -561,9 +575,7 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 			r = receive(t, second)
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			require.Contains(t, r.body, `"call":2`)
-			again := post(t, url, "k", `{}`)
-			require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
-			require.Equal(t, r.body, again.body, "the new holder's answer is the one kept")
+			requireReplayed(t, url, "k", `{}`, r.body, "the new holder's answer is the one kept")
 			require.Equal(t, int32(2), calls.Load())
 		})
 	}
@@ -592,8 +604,7 @@ func TestUnrenewableLeaseCancelsHandler(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		})
 
-	first := make(chan result, 1)
-	go func() { first <- post(t, url, "k", `{}`) }()
+	first := postInBackground(t, url, "k", `{}`)
 	receive(t, started)
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,9 +21,8 @@ func TestReseal(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	var calls atomic.Int32
 	old := bytes.Repeat([]byte{1}, 32)
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusOK))
+	url, calls := b.serveCounting(t, http.StatusOK)
 	first := map[string]string{}
 	for _, key := range []string{"k-1", "k-2", "k-3"} {
 		r := post(t, url, key, `{"n":"`+key+`"}`)
@@ -57,11 +55,9 @@ func TestReseal(t *testing.T) {
 
 	onlyNew, err := seal.NewBox(newKey)
 	require.NoError(t, err)
-	url = b.serve(t, NewStore(b.pool, onlyNew, slog.New(slog.DiscardHandler)), counting(&calls, http.StatusOK))
+	url = b.serve(t, NewStore(b.pool, onlyNew, slog.New(slog.DiscardHandler)), counting(calls, http.StatusOK))
 	for key, body := range first {
-		again := post(t, url, key, `{"n":"`+key+`"}`)
-		require.Equal(t, "true", again.header.Get("Idempotent-Replayed"), key)
-		require.Equal(t, body, again.body)
+		requireReplayed(t, url, key, `{"n":"`+key+`"}`, body, key)
 	}
 	require.Equal(t, int32(3), calls.Load(), "nothing ran twice")
 }
@@ -73,8 +69,7 @@ func TestResealUnreadable(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	var calls atomic.Int32
-	url := b.serve(t, b.newStore(t, 1), counting(&calls, http.StatusOK))
+	url, _ := b.serveCounting(t, http.StatusOK)
 	require.Equal(t, http.StatusOK, post(t, url, "k", `{}`).status)
 	before, _ := b.row(t, "k")
 
