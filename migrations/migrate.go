@@ -5,16 +5,10 @@ package migrations
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -106,118 +100,4 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		res.River = append(res.River, v.Version)
 	}
 	return res, nil
-}
-
-// Pending says which migrations this binary knows that a database lacks.
-type Pending struct {
-	// Herald lists the embedded goose versions not applied, in order.
-	Herald []int64
-	// River says what River's own schema lacks, in River's words; empty
-	// when it is current.
-	River string
-}
-
-// None reports whether the database has every migration this binary knows.
-func (p Pending) None() bool { return len(p.Herald) == 0 && p.River == "" }
-
-// String names what is missing, for a readiness answer or a log line.
-func (p Pending) String() string {
-	var parts []string
-	if len(p.Herald) > 0 {
-		versions := make([]string, len(p.Herald))
-		for i, v := range p.Herald {
-			versions[i] = fmt.Sprint(v)
-		}
-		parts = append(parts, "herald migrations pending: "+strings.Join(versions, ", "))
-	}
-	if p.River != "" {
-		parts = append(parts, "river: "+p.River)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// CheckPending compares the migrations embedded in this binary with those
-// applied to the database, reading only: a readiness probe may call it at
-// any time. A database ahead of the binary (a newer version has migrated it
-// during a rolling upgrade) lacks nothing.
-func CheckPending(ctx context.Context, pool *pgxpool.Pool) (Pending, error) {
-	var p Pending
-	applied, err := appliedVersions(ctx, pool)
-	if err != nil {
-		return p, err
-	}
-	embedded, err := embeddedVersions()
-	if err != nil {
-		return p, err
-	}
-	for _, v := range embedded {
-		if _, ok := applied[v]; !ok {
-			p.Herald = append(p.Herald, v)
-		}
-	}
-	// River's Validate reads its migration table in a transaction and
-	// ignores versions newer than it knows.
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return p, fmt.Errorf("river migrator: %w", err)
-	}
-	res, err := migrator.Validate(ctx, nil)
-	if err != nil {
-		return p, fmt.Errorf("check river migrations: %w", err)
-	}
-	if !res.OK {
-		p.River = strings.Join(res.Messages, "; ")
-	}
-	return p, nil
-}
-
-// embeddedVersions lists the goose versions of the embedded files, in order.
-func embeddedVersions() ([]int64, error) {
-	names, err := fs.Glob(files, "*.sql")
-	if err != nil {
-		return nil, err
-	}
-	versions := make([]int64, 0, len(names))
-	for _, name := range names {
-		v, err := goose.NumericComponent(name)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", name, err)
-		}
-		versions = append(versions, v)
-	}
-	slices.Sort(versions)
-	return versions, nil
-}
-
-// appliedVersions reads goose's version table: the versions applied, with
-// when. A version counts as applied when its latest row says so (goose's
-// older API records a down migration as a new row); version 0 is goose's
-// own marker. No table means nothing is applied.
-func appliedVersions(ctx context.Context, pool *pgxpool.Pool) (map[int64]time.Time, error) {
-	applied := map[int64]time.Time{}
-	rows, err := pool.Query(ctx, `SELECT DISTINCT ON (version_id) version_id, is_applied, tstamp
-		FROM goose_db_version WHERE version_id > 0 ORDER BY version_id, id DESC`)
-	if err == nil {
-		for rows.Next() {
-			var v int64
-			var ok bool
-			var at time.Time
-			if err := rows.Scan(&v, &ok, &at); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read applied migrations: %w", err)
-			}
-			if ok {
-				applied[v] = at
-			}
-		}
-		err = rows.Err()
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: never migrated
-		return applied, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read applied migrations: %w", err)
-	}
-	return applied, nil
 }
