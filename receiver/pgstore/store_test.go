@@ -54,15 +54,30 @@ func newPool(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
+// newStore returns a store over table on a new database, the table made,
+// and the database's pool.
+func newStore(t *testing.T, table string) (*Store, *pgxpool.Pool) {
+	t.Helper()
+	pool := newPool(t)
+	store, err := New(pool, table)
+	require.NoError(t, err)
+	require.NoError(t, store.CreateTable(context.Background()))
+	return store, pool
+}
+
+// exec runs a statement that sets the scene.
+func exec(t *testing.T, pool *pgxpool.Pool, sql string) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), sql)
+	require.NoError(t, err)
+}
+
 // The store keeps receiver.Store's contract, concurrency checks waiting
 // until the other callers are seen blocked on the first one's key.
 func TestStoreContract(t *testing.T) {
 	t.Parallel()
 
-	pool := newPool(t)
-	store, err := New(pool, "public.receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, store.CreateTable(context.Background()))
+	store, pool := newStore(t, "public.receiver_once")
 	require.NoError(t, store.CreateTable(context.Background()), "CreateTable is idempotent")
 	waiters := func() int {
 		var n int
@@ -81,12 +96,8 @@ func TestStoreWithFulfiller(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := newPool(t)
-	store, err := New(pool, "receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, store.CreateTable(ctx))
-	_, err = pool.Exec(ctx, `CREATE TABLE orders (id text PRIMARY KEY, amount bigint, note text)`)
-	require.NoError(t, err)
+	store, pool := newStore(t, "receiver_once")
+	exec(t, pool, `CREATE TABLE orders (id text PRIMARY KEY, amount bigint, note text)`)
 	f := receiver.NewFulfiller(store, func(ctx context.Context, s *webhook.CheckoutSession, via string) error {
 		tx, ok := TxFromContext(ctx)
 		if !ok {
@@ -100,7 +111,7 @@ func TestStoreWithFulfiller(t *testing.T) {
 	ev, err := webhook.NewEvent("evt_1", webhook.TypeCheckoutSessionCompleted, 1795608000, s)
 	require.NoError(t, err)
 	for range 2 {
-		_, err = store.Once(ctx, "webhook:"+ev.ID, func(ctx context.Context) error { return f.HandleCompleted(ctx, ev) })
+		_, err := store.Once(ctx, "webhook:"+ev.ID, func(ctx context.Context) error { return f.HandleCompleted(ctx, ev) })
 		require.NoError(t, err)
 	}
 	ran, err := f.Fulfil(ctx, s, receiver.ViaSuccessPage)
@@ -122,14 +133,9 @@ func TestStoreTransaction(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := newPool(t)
-	store, err := New(pool, "receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, store.CreateTable(ctx))
-	_, err = pool.Exec(ctx, `CREATE TABLE orders (id text PRIMARY KEY, shipped int NOT NULL DEFAULT 0)`)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO orders (id) VALUES ('o1')`)
-	require.NoError(t, err)
+	store, pool := newStore(t, "receiver_once")
+	exec(t, pool, `CREATE TABLE orders (id text PRIMARY KEY, shipped int NOT NULL DEFAULT 0)`)
+	exec(t, pool, `INSERT INTO orders (id) VALUES ('o1')`)
 
 	ship := func(ctx context.Context) error {
 		tx, ok := TxFromContext(ctx)
@@ -145,7 +151,7 @@ func TestStoreTransaction(t *testing.T) {
 
 	// The outer work fails after the inner Once succeeded: both roll back.
 	boom := errors.New("crash before ack")
-	_, err = store.Once(ctx, "webhook:evt_1", func(ctx context.Context) error {
+	_, err := store.Once(ctx, "webhook:evt_1", func(ctx context.Context) error {
 		ran, err := store.Once(ctx, "session:cs_1", ship)
 		require.NoError(t, err)
 		require.True(t, ran)
@@ -184,10 +190,7 @@ func TestStorePrune(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool := newPool(t)
-	store, err := New(pool, "public.receiver_once")
-	require.NoError(t, err)
-	require.NoError(t, store.CreateTable(ctx))
+	store, pool := newStore(t, "public.receiver_once")
 	var indexed bool
 	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes
 		WHERE schemaname = 'public' AND indexname = 'receiver_once_done_at')`).Scan(&indexed))
@@ -198,12 +201,10 @@ func TestStorePrune(t *testing.T) {
 		_, err := store.Once(ctx, key, noop)
 		require.NoError(t, err)
 	}
-	_, err = pool.Exec(ctx, `UPDATE receiver_once SET done_at = now() - interval '50 days' WHERE key = 'webhook:evt_old'`)
-	require.NoError(t, err)
+	exec(t, pool, `UPDATE receiver_once SET done_at = now() - interval '50 days' WHERE key = 'webhook:evt_old'`)
 	// More than one batch of old keys.
-	_, err = pool.Exec(ctx, `INSERT INTO receiver_once (key, done_at)
+	exec(t, pool, `INSERT INTO receiver_once (key, done_at)
 		SELECT 'webhook:evt_bulk' || g, now() - interval '60 days' FROM generate_series(1, 2500) g`)
-	require.NoError(t, err)
 
 	n, err := store.Prune(ctx, 45*24*time.Hour)
 	require.NoError(t, err)
@@ -231,8 +232,7 @@ func TestStoreIndexInSchema(t *testing.T) {
 
 	ctx := context.Background()
 	pool := newPool(t)
-	_, err := pool.Exec(ctx, `CREATE SCHEMA shop`)
-	require.NoError(t, err)
+	exec(t, pool, `CREATE SCHEMA shop`)
 	store, err := New(pool, "shop.herald_once")
 	require.NoError(t, err)
 	require.NoError(t, store.CreateTable(ctx))
