@@ -40,11 +40,7 @@ func (s *APIKeyService) Roll(ctx context.Context, expirePreviousIn time.Duration
 	body := struct {
 		ExpirePreviousIn int64 `json:"expire_previous_in"`
 	}{int64(expirePreviousIn / time.Second)}
-	var k APIKey
-	if err := s.c.do(ctx, http.MethodPost, apiKeysPath+"/roll", nil, body, &k, opts); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return send[APIKey](ctx, s.c, http.MethodPost, apiKeysPath+"/roll", nil, body, opts)
 }
 
 // Revoke ends the API key with the given ID at once, whichever of the

@@ -57,11 +57,7 @@ type EndpointService struct{ c *Client }
 // the signing secret is shown. Like every POST it carries an
 // Idempotency-Key, so a retry never creates a second endpoint.
 func (s *EndpointService) Create(ctx context.Context, params EndpointParams, opts ...RequestOption) (*WebhookEndpoint, error) {
-	var e WebhookEndpoint
-	if err := s.c.do(ctx, http.MethodPost, endpointsPath, nil, params, &e, opts); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return send[WebhookEndpoint](ctx, s.c, http.MethodPost, endpointsPath, nil, params, opts)
 }
 
 // Get retrieves the endpoint with the given ID (without its secret).
@@ -87,11 +83,7 @@ func (s *EndpointService) Update(ctx context.Context, id string, params Endpoint
 	if err != nil {
 		return nil, err
 	}
-	var e WebhookEndpoint
-	if err := s.c.do(ctx, http.MethodPatch, path, nil, params, &e, opts); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return send[WebhookEndpoint](ctx, s.c, http.MethodPatch, path, nil, params, opts)
 }
 
 // Delete removes an endpoint and cancels its pending deliveries. It is

@@ -43,17 +43,23 @@ func (p ListParams) query() url.Values {
 	return q
 }
 
+// send makes the request (body nil: none) and decodes the answer into a
+// new T.
+func send[T any](ctx context.Context, c *Client, method, path string, q url.Values, body any, opts []RequestOption) (*T, error) {
+	var v T
+	if err := c.do(ctx, method, path, q, body, &v, opts); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // get retrieves the object base/{id}.
 func get[T any](ctx context.Context, c *Client, base, kind, id string) (*T, error) {
 	path, err := objectPath(base, kind, id, "")
 	if err != nil {
 		return nil, err
 	}
-	var v T
-	if err := c.do(ctx, http.MethodGet, path, nil, nil, &v, nil); err != nil {
-		return nil, err
-	}
-	return &v, nil
+	return send[T](ctx, c, http.MethodGet, path, nil, nil, nil)
 }
 
 // post sends body (nil: none) to base/{id}/action.
@@ -62,20 +68,12 @@ func post[T any](ctx context.Context, c *Client, base, kind, id, action string, 
 	if err != nil {
 		return nil, err
 	}
-	var v T
-	if err := c.do(ctx, http.MethodPost, path, nil, body, &v, opts); err != nil {
-		return nil, err
-	}
-	return &v, nil
+	return send[T](ctx, c, http.MethodPost, path, nil, body, opts)
 }
 
 // page fetches one page of the list at path.
 func page[T any](ctx context.Context, c *Client, path string, q url.Values) (*List[T], error) {
-	var l List[T]
-	if err := c.do(ctx, http.MethodGet, path, q, nil, &l, nil); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return send[List[T]](ctx, c, http.MethodGet, path, q, nil, nil)
 }
 
 // all iterates over the list at path from the page q selects, fetching the

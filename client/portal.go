@@ -42,9 +42,5 @@ type PortalSessionService struct{ c *Client }
 // Create makes a one-hour link to the merchant portal for this Client's
 // merchant.
 func (s *PortalSessionService) Create(ctx context.Context, opts ...RequestOption) (*PortalSession, error) {
-	var p PortalSession
-	if err := s.c.do(ctx, http.MethodPost, "/v1/portal_sessions", nil, nil, &p, opts); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return send[PortalSession](ctx, s.c, http.MethodPost, "/v1/portal_sessions", nil, nil, opts)
 }

@@ -145,11 +145,7 @@ type RedriveService struct{ c *Client }
 // Get. RedriveParams{Status: webhook.DeliveryStatusSkipped, EndpointID: …} sends
 // what a disabled endpoint missed once it is enabled again.
 func (s *RedriveService) Create(ctx context.Context, params RedriveParams, opts ...RequestOption) (*Redrive, error) {
-	var r Redrive
-	if err := s.c.do(ctx, http.MethodPost, redrivesPath, nil, params, &r, opts); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return send[Redrive](ctx, s.c, http.MethodPost, redrivesPath, nil, params, opts)
 }
 
 // Get retrieves a redrive and its progress.

@@ -71,11 +71,7 @@ type SessionService struct{ c *Client }
 // session's URL. It is sent with an Idempotency-Key (a random one unless
 // WithIdempotencyKey gives yours), so retries never create two sessions.
 func (s *SessionService) Create(ctx context.Context, params CreateSessionParams, opts ...RequestOption) (*CheckoutSession, error) {
-	var sess CheckoutSession
-	if err := s.c.do(ctx, http.MethodPost, sessionsPath, nil, params, &sess, opts); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	return send[CheckoutSession](ctx, s.c, http.MethodPost, sessionsPath, nil, params, opts)
 }
 
 // Get retrieves the session with the given ID. Another merchant's session
