@@ -170,14 +170,15 @@ func (b *testBundle) sessionStatus(t *testing.T, sessionID string) checkout.Sess
 	return sess.Status
 }
 
-// challenged pays a new session with the 3-D Secure test card and returns
-// it with its charge, which waits for the customer's answer to the
-// challenge.
-func (b *testBundle) challenged(t *testing.T) (*checkout.Session, *checkout.Charge) {
+// setupChallenged is setup with one session paid with the 3-D Secure test
+// card: it returns the bundle, the session and its charge, which waits for
+// the customer's answer to the challenge.
+func setupChallenged(t *testing.T) (*testBundle, *checkout.Session, *checkout.Charge) {
 	t.Helper()
+	b := setup(t)
 	sess, res := b.payNew(t, 1000, checkout.TestCardThreeDSecure)
 	require.Equal(t, checkout.OutcomeRequiresAuthentication, res.Outcome)
-	return sess, res.Charge
+	return b, sess, res.Charge
 }
 
 // events returns the types of the events recorded for the merchant, oldest
@@ -401,8 +402,7 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess, _ := b.challenged(t)
+		b, sess, _ := setupChallenged(t)
 		require.Empty(t, b.events(t), "nothing is announced until the challenge is answered")
 
 		page, err := b.svc.Checkout(ctx, sess.ID)
@@ -424,8 +424,7 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess, _ := b.challenged(t)
+		b, sess, _ := setupChallenged(t)
 		res, err := b.svc.Authenticate(ctx, sess.ID, false)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeDeclined, res.Outcome)
@@ -455,8 +454,7 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess, first := b.challenged(t)
+		b, sess, first := setupChallenged(t)
 		res, err := b.pay(t, sess.ID, checkout.TestCardVisa)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
@@ -566,9 +564,7 @@ func TestExpiry(t *testing.T) {
 
 		b := setup(t)
 		due := b.createSession(t, b.merchant, 1000)
-		paid := b.createSession(t, b.merchant, 1000)
-		_, err := b.pay(t, paid.ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		paid, _ := b.payNew(t, 1000, checkout.TestCardVisa)
 		b.clock.Advance(30 * time.Minute)
 		fresh := b.createSession(t, b.merchant, 1000)
 
@@ -605,8 +601,7 @@ func TestExpiry(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess, _ := b.challenged(t)
+		b, sess, _ := setupChallenged(t)
 
 		got, err := b.svc.ExpireSession(ctx, b.merchant, sess.ID)
 		require.NoError(t, err)
@@ -622,9 +617,7 @@ func TestExpiry(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM charges WHERE status = 'requires_authentication'`).Scan(&pending))
 		require.Zero(t, pending, "expiry cancels the pending 3-D Secure charge")
 
-		paid := b.createSession(t, b.merchant, 1000)
-		_, err = b.pay(t, paid.ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		paid, _ := b.payNew(t, 1000, checkout.TestCardVisa)
 		_, err = b.svc.ExpireSession(ctx, b.merchant, paid.ID)
 		require.ErrorIs(t, err, checkout.ErrSessionComplete)
 
