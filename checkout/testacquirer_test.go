@@ -166,23 +166,27 @@ func TestTestAcquirerThreeDSecure(t *testing.T) {
 		require.Equal(t, res, looked)
 	})
 
-	t.Run("Failed", func(t *testing.T) {
-		t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		number     string
+		require3DS bool
+		passed     bool // the customer's answer to the challenge
+		want       ChargeResult
+	}{
+		{"Failed", TestCardThreeDSecure, false, false,
+			ChargeResult{Outcome: OutcomeDeclined, DeclineCode: DeclineAuthenticationFailed}},
+		{"RiskChallengeKeepsCardOutcome", TestCardInsufficientFunds, true, true,
+			ChargeResult{Outcome: OutcomeDeclined, DeclineCode: DeclineInsufficientFunds}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 
-		acq, ref := start(t, TestCardThreeDSecure, false)
-		res, err := acq.CompleteAuthentication(ctx, "ch_1", ref, false)
-		require.NoError(t, err)
-		require.Equal(t, ChargeResult{Outcome: OutcomeDeclined, DeclineCode: DeclineAuthenticationFailed}, res)
-	})
-
-	t.Run("RiskChallengeKeepsCardOutcome", func(t *testing.T) {
-		t.Parallel()
-
-		acq, ref := start(t, TestCardInsufficientFunds, true)
-		res, err := acq.CompleteAuthentication(ctx, "ch_1", ref, true)
-		require.NoError(t, err)
-		require.Equal(t, ChargeResult{Outcome: OutcomeDeclined, DeclineCode: DeclineInsufficientFunds}, res)
-	})
+			acq, ref := start(t, tt.number, tt.require3DS)
+			res, err := acq.CompleteAuthentication(ctx, "ch_1", ref, tt.passed)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, res)
+		})
+	}
 
 	t.Run("LookupGivesTheReference", func(t *testing.T) {
 		t.Parallel()

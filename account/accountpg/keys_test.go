@@ -20,6 +20,9 @@ type keysBundle struct {
 	store *Store
 	clock *clocktest.Clock
 	t0    time.Time
+	// otherKeyID and otherKey are the key of a bystander merchant, Other:
+	// nothing a test does to its own merchant's keys may reach it.
+	otherKeyID, otherKey string
 }
 
 func setupKeys(t *testing.T) *keysBundle {
@@ -28,6 +31,7 @@ func setupKeys(t *testing.T) *keysBundle {
 	b := &keysBundle{pool: pgtest.NewPool(t), clock: clocktest.New(t0), t0: t0}
 	b.store = NewStore(b.pool)
 	b.store.Now = b.clock.Now
+	_, b.otherKeyID, b.otherKey = b.merchant(t, "Other")
 	return b
 }
 
@@ -61,7 +65,6 @@ func TestRollKey(t *testing.T) {
 	ctx := context.Background()
 	b := setupKeys(t)
 	m, oldID, oldKey := b.merchant(t, "Acme")
-	_, otherID, otherKey := b.merchant(t, "Other")
 
 	created, rolled, err := b.store.RollKey(ctx, m.ID, oldID, 24*time.Hour)
 	require.NoError(t, err)
@@ -91,7 +94,7 @@ func TestRollKey(t *testing.T) {
 	b.clock.Set(b.t0.Add(24 * time.Hour))
 	require.False(t, b.works(t, oldKey), "and not once it is over")
 	require.True(t, b.works(t, created.Secret))
-	require.True(t, b.works(t, otherKey), "another merchant's key is untouched")
+	require.True(t, b.works(t, b.otherKey), "another merchant's key is untouched")
 
 	_, _, err = b.store.RollKey(ctx, m.ID, oldID, time.Hour)
 	require.ErrorIs(t, err, account.ErrKeyInactive, "an expired key cannot be rolled")
@@ -110,9 +113,9 @@ func TestRollKey(t *testing.T) {
 	require.Equal(t, account.KeyExpired, ended.Status)
 	require.False(t, b.works(t, second.Secret))
 
-	_, _, err = b.store.RollKey(ctx, m.ID, otherID, time.Hour)
+	_, _, err = b.store.RollKey(ctx, m.ID, b.otherKeyID, time.Hour)
 	require.ErrorIs(t, err, account.ErrKeyNotFound, "another merchant's key is not found")
-	require.True(t, b.works(t, otherKey))
+	require.True(t, b.works(t, b.otherKey))
 	_, _, err = b.store.RollKey(ctx, m.ID, "key_missing", time.Hour)
 	require.ErrorIs(t, err, account.ErrKeyNotFound)
 	for _, overlap := range []time.Duration{-time.Second, account.MaxKeyOverlap + time.Second} {
@@ -132,7 +135,6 @@ func TestRevokeKey(t *testing.T) {
 	ctx := context.Background()
 	b := setupKeys(t)
 	m, oldID, oldKey := b.merchant(t, "Acme")
-	_, otherID, otherKey := b.merchant(t, "Other")
 
 	_, err := b.store.RevokeKey(ctx, m.ID, oldID)
 	require.ErrorIs(t, err, account.ErrLastKey)
@@ -155,9 +157,9 @@ func TestRevokeKey(t *testing.T) {
 	_, err = b.store.RevokeKey(ctx, m.ID, created.ID)
 	require.ErrorIs(t, err, account.ErrLastKey, "the old key is revoked: the new one is the last")
 
-	_, err = b.store.RevokeKey(ctx, m.ID, otherID)
+	_, err = b.store.RevokeKey(ctx, m.ID, b.otherKeyID)
 	require.ErrorIs(t, err, account.ErrKeyNotFound)
-	require.True(t, b.works(t, otherKey))
+	require.True(t, b.works(t, b.otherKey))
 
 	// An expired key may be revoked; it is not what keeps the merchant in.
 	second, _, err := b.store.RollKey(ctx, m.ID, created.ID, 0)
@@ -206,7 +208,6 @@ func TestListKeys(t *testing.T) {
 	ctx := context.Background()
 	b := setupKeys(t)
 	m, firstID, _ := b.merchant(t, "Acme")
-	_, otherID, _ := b.merchant(t, "Other")
 	b.clock.Set(b.t0.Add(time.Second))
 	second, _, err := b.store.RollKey(ctx, m.ID, firstID, time.Hour)
 	require.NoError(t, err)
@@ -230,7 +231,7 @@ func TestListKeys(t *testing.T) {
 	require.Equal(t, firstID, rest[0].ID)
 	require.Equal(t, account.KeyExpiring, rest[0].Status)
 
-	_, _, err = b.store.ListKeys(ctx, m.ID, 2, otherID)
+	_, _, err = b.store.ListKeys(ctx, m.ID, 2, b.otherKeyID)
 	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	require.Equal(t, "starting_after", verr.Param)

@@ -3,6 +3,7 @@
 package checkouthttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,17 +52,7 @@ func (a *API) handleSessionCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) handleSessionGet(w http.ResponseWriter, r *http.Request) {
-	sessionID := chi.URLParam(r, "id")
-	if !id.HasPrefix(sessionID, "cs") {
-		a.error(w, r, checkout.ErrNotFound)
-		return
-	}
-	sess, err := a.Sessions.FindSession(r.Context(), httpapi.MerchantID(r.Context()), sessionID)
-	if err != nil {
-		a.error(w, r, err)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, sess)
+	a.serveSession(w, r, a.Sessions.FindSession)
 }
 
 func (a *API) handleSessionList(w http.ResponseWriter, r *http.Request) {
@@ -79,12 +70,20 @@ func (a *API) handleSessionList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) handleSessionExpire(w http.ResponseWriter, r *http.Request) {
+	a.serveSession(w, r, a.Sessions.ExpireSession)
+}
+
+// serveSession answers with what do, a look-up or a change of one of the
+// merchant's sessions, returns for the session the URL names. An id that
+// cannot be a session's is not found without asking.
+func (a *API) serveSession(w http.ResponseWriter, r *http.Request,
+	do func(ctx context.Context, merchantID, sessionID string) (*checkout.Session, error)) {
 	sessionID := chi.URLParam(r, "id")
 	if !id.HasPrefix(sessionID, "cs") {
 		a.error(w, r, checkout.ErrNotFound)
 		return
 	}
-	sess, err := a.Sessions.ExpireSession(r.Context(), httpapi.MerchantID(r.Context()), sessionID)
+	sess, err := do(r.Context(), httpapi.MerchantID(r.Context()), sessionID)
 	if err != nil {
 		a.error(w, r, err)
 		return

@@ -18,25 +18,17 @@ func (ExpireSessionsArgs) Kind() string { return "herald.expire_sessions" }
 // locks short, large enough that a backlog clears in a few round trips.
 const expireBatch = 500
 
-// ExpireSessionsWorker works ExpireSessionsArgs.
-type ExpireSessionsWorker struct {
-	river.WorkerDefaults[ExpireSessionsArgs]
-	svc *Service
-}
-
-// NewExpireSessionsWorker returns the worker for svc.
-func NewExpireSessionsWorker(svc *Service) *ExpireSessionsWorker {
-	return &ExpireSessionsWorker{svc: svc}
-}
-
-// Work expires due sessions in batches until none is left.
-func (w *ExpireSessionsWorker) Work(ctx context.Context, _ *river.Job[ExpireSessionsArgs]) error {
-	for {
-		n, err := w.svc.ExpireDue(ctx, expireBatch)
-		if err != nil || n < expireBatch {
-			return err
+// NewExpireSessionsWorker returns the worker of ExpireSessionsArgs for svc:
+// it expires due sessions in batches until none is left.
+func NewExpireSessionsWorker(svc *Service) river.Worker[ExpireSessionsArgs] {
+	return river.WorkFunc(func(ctx context.Context, _ *river.Job[ExpireSessionsArgs]) error {
+		for {
+			n, err := svc.ExpireDue(ctx, expireBatch)
+			if err != nil || n < expireBatch {
+				return err
+			}
 		}
-	}
+	})
 }
 
 // ExpiryPeriodicJob schedules the sweep every interval, and once at start.

@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/validation"
 )
@@ -45,6 +43,15 @@ func (b *testBundle) declineFrom(t *testing.T, ip string, n int) *checkout.Charg
 		b.clock.Advance(time.Minute)
 	}
 	return last
+}
+
+// clearVelocity clears the scope of the merchant's charge chargeID as the
+// operator Ada, and returns the velocity after the clearance.
+func (b *testBundle) clearVelocity(t *testing.T, chargeID string, scope checkout.VelocityScope) *checkout.Velocity {
+	t.Helper()
+	v, err := b.svc.ClearVelocity(context.Background(), b.merchant, chargeID, scope, "Ada")
+	require.NoError(t, err)
+	return v
 }
 
 // The README's six decline cards from one address: the fifth decline
@@ -127,8 +134,7 @@ func TestClearVelocity(t *testing.T) {
 		require.Equal(t, checkout.ScopeVelocity{Scope: checkout.ScopeIP, Value: "192.0.2.7", Declines: 5, Blocked: true,
 			LiftsAt: b.clock.Now().Add(5 * time.Minute)}, v.Scopes[2])
 
-		v, err = b.svc.ClearVelocity(ctx, b.merchant, last.ID, checkout.ScopeIP, "Ada")
-		require.NoError(t, err)
+		v = b.clearVelocity(t, last.ID, checkout.ScopeIP)
 		now := b.clock.Now()
 		require.Equal(t, checkout.ScopeVelocity{Scope: checkout.ScopeIP, Value: "192.0.2.7", ClearedAt: &now, ClearedBy: "Ada"},
 			withLocal(v.Scopes[2]))
@@ -147,7 +153,6 @@ func TestClearVelocity(t *testing.T) {
 	t.Run("Card", func(t *testing.T) {
 		t.Parallel()
 
-		ctx := context.Background()
 		b := setup(t)
 		var last *checkout.Charge
 		for i := range 5 {
@@ -158,8 +163,7 @@ func TestClearVelocity(t *testing.T) {
 		res := b.payFrom(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardInsufficientFunds, "203.0.113.1")
 		require.Equal(t, []string{checkout.ReasonCardDeclines}, res.Charge.Risk.Reasons)
 
-		_, err := b.svc.ClearVelocity(ctx, b.merchant, last.ID, checkout.ScopeCard, "Ada")
-		require.NoError(t, err)
+		b.clearVelocity(t, last.ID, checkout.ScopeCard)
 		res = b.payFrom(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardInsufficientFunds, "203.0.113.1")
 		require.Equal(t, checkout.DeclineInsufficientFunds, res.Charge.FailureCode, "the card reaches the acquirer again")
 	})
@@ -167,7 +171,6 @@ func TestClearVelocity(t *testing.T) {
 	t.Run("Session", func(t *testing.T) {
 		t.Parallel()
 
-		ctx := context.Background()
 		b := setup(t)
 		sess := b.createSession(t, b.merchant, 1000)
 		var last *checkout.PayResult
@@ -176,8 +179,7 @@ func TestClearVelocity(t *testing.T) {
 		}
 		res := b.payFrom(t, sess.ID, checkout.TestCardVisa, "203.0.113.1")
 		require.Equal(t, []string{checkout.ReasonSessionDeclines}, res.Charge.Risk.Reasons)
-		_, err := b.svc.ClearVelocity(ctx, b.merchant, last.Charge.ID, checkout.ScopeSession, "Ada")
-		require.NoError(t, err)
+		b.clearVelocity(t, last.Charge.ID, checkout.ScopeSession)
 		res = b.payFrom(t, sess.ID, checkout.TestCardVisa, "203.0.113.1")
 		require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 	})
@@ -185,15 +187,13 @@ func TestClearVelocity(t *testing.T) {
 	t.Run("ClearingOneScopeLeavesTheOthers", func(t *testing.T) {
 		t.Parallel()
 
-		ctx := context.Background()
 		b := setup(t)
 		sess := b.createSession(t, b.merchant, 1000)
 		var last *checkout.PayResult
 		for range 5 {
 			last = b.payFrom(t, sess.ID, checkout.TestCardDeclined, "192.0.2.7")
 		}
-		_, err := b.svc.ClearVelocity(ctx, b.merchant, last.Charge.ID, checkout.ScopeIP, "Ada")
-		require.NoError(t, err)
+		b.clearVelocity(t, last.Charge.ID, checkout.ScopeIP)
 		res := b.payFrom(t, sess.ID, checkout.TestCardDeclined, "192.0.2.7")
 		require.Equal(t, []string{checkout.ReasonSessionDeclines, checkout.ReasonCardDeclines}, res.Charge.Risk.Reasons)
 	})
@@ -205,12 +205,11 @@ func TestClearVelocity(t *testing.T) {
 		b := setup(t)
 		withIP := b.payFrom(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardDeclined, "192.0.2.7").Charge
 		withoutIP := b.payFrom(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardDeclined, "").Charge
-		other, _, err := accountpg.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
-		require.NoError(t, err)
+		other := b.newMerchant(t, "Other")
 
-		_, err = b.svc.Velocity(ctx, other.ID, withIP.ID)
+		_, err := b.svc.Velocity(ctx, other, withIP.ID)
 		require.ErrorIs(t, err, checkout.ErrNotFound, "another merchant's charge is unknown")
-		_, err = b.svc.ClearVelocity(ctx, other.ID, withIP.ID, checkout.ScopeIP, "Ada")
+		_, err = b.svc.ClearVelocity(ctx, other, withIP.ID, checkout.ScopeIP, "Ada")
 		require.ErrorIs(t, err, checkout.ErrNotFound)
 		_, err = b.svc.ClearVelocity(ctx, b.merchant, "ch_missing", checkout.ScopeIP, "Ada")
 		require.ErrorIs(t, err, checkout.ErrNotFound)

@@ -25,22 +25,15 @@ type ReconcileChargeArgs struct {
 // Kind implements river.JobArgs.
 func (ReconcileChargeArgs) Kind() string { return "herald.reconcile_charge" }
 
-// ReconcileChargeWorker works ReconcileChargeArgs.
-type ReconcileChargeWorker struct {
-	river.WorkerDefaults[ReconcileChargeArgs]
-	svc *Service
-}
-
-// NewReconcileChargeWorker returns the worker for svc.
-func NewReconcileChargeWorker(svc *Service) *ReconcileChargeWorker {
-	return &ReconcileChargeWorker{svc: svc}
-}
-
-// Work reconciles the charge. When the acquirer cannot be asked it returns
-// the error, and River retries on its backoff (25 attempts span about three
-// weeks); a customer's next attempt on the session reconciles it too.
-func (w *ReconcileChargeWorker) Work(ctx context.Context, job *river.Job[ReconcileChargeArgs]) error {
-	return w.svc.ReconcileCharge(ctx, job.Args.ChargeID)
+// NewReconcileChargeWorker returns the worker of ReconcileChargeArgs for
+// svc: it reconciles the charge. When the acquirer cannot be asked it
+// returns the error, and River retries on its backoff (25 attempts span
+// about three weeks); a customer's next attempt on the session reconciles
+// it too.
+func NewReconcileChargeWorker(svc *Service) river.Worker[ReconcileChargeArgs] {
+	return river.WorkFunc(func(ctx context.Context, job *river.Job[ReconcileChargeArgs]) error {
+		return svc.ReconcileCharge(ctx, job.Args.ChargeID)
+	})
 }
 
 // ReconcileCharge settles chargeID if it is still processing once it holds
@@ -185,24 +178,15 @@ func ReconcileSweepPeriodicJob(interval time.Duration) *river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) { return ReconcileSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})
 }
 
-// ReconcileSweepWorker works ReconcileSweepArgs.
-type ReconcileSweepWorker struct {
-	river.WorkerDefaults[ReconcileSweepArgs]
-	svc *Service
-}
-
-// NewReconcileSweepWorker returns the worker for svc.
-func NewReconcileSweepWorker(svc *Service) *ReconcileSweepWorker {
-	return &ReconcileSweepWorker{svc: svc}
-}
-
-// Work implements river.Worker.
-func (w *ReconcileSweepWorker) Work(ctx context.Context, _ *river.Job[ReconcileSweepArgs]) error {
-	n, err := w.svc.SweepProcessing(ctx, river.ClientFromContext[pgx.Tx](ctx))
-	if n > 0 {
-		w.svc.cfg.Logger.Warn("re-enqueued reconcile jobs of charges still processing", "count", n)
-	}
-	return err
+// NewReconcileSweepWorker returns the worker of ReconcileSweepArgs for svc.
+func NewReconcileSweepWorker(svc *Service) river.Worker[ReconcileSweepArgs] {
+	return river.WorkFunc(func(ctx context.Context, _ *river.Job[ReconcileSweepArgs]) error {
+		n, err := svc.SweepProcessing(ctx, river.ClientFromContext[pgx.Tx](ctx))
+		if n > 0 {
+			svc.cfg.Logger.Warn("re-enqueued reconcile jobs of charges still processing", "count", n)
+		}
+		return err
+	})
 }
 
 // sweepBatch bounds the charges one sweep enqueues.

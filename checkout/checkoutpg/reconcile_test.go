@@ -76,13 +76,6 @@ func (b *testBundle) chargeRows(t *testing.T, sessionID string) []chargeRow {
 	return list
 }
 
-func (b *testBundle) sessionStatus(t *testing.T, sessionID string) checkout.SessionStatus {
-	t.Helper()
-	sess, err := b.svc.FindSession(context.Background(), b.merchant, sessionID)
-	require.NoError(t, err)
-	return sess.Status
-}
-
 // reconcileJob returns the newest reconcile job enqueued for chargeID.
 func (b *testBundle) reconcileJob(t *testing.T, chargeID string) *rivertype.JobRow {
 	t.Helper()
@@ -117,6 +110,19 @@ func (b *testBundle) runReconcileJob(t *testing.T, chargeID string) error {
 
 func (b *testBundle) reconciled(result string) float64 {
 	return testutil.ToFloat64(b.metrics.reconciled.WithLabelValues(result))
+}
+
+// unconfirmedApproval pays a new session while recording its completion
+// fails: the acquirer approved, and the charge is left processing. It
+// returns the session and the charge's id.
+func (b *testBundle) unconfirmedApproval(t *testing.T) (*checkout.Session, string) {
+	t.Helper()
+	sess := b.createSession(t, b.merchant, 2500)
+	heal := b.inject(t, faultCompletion)
+	_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
+	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
+	heal()
+	return sess, b.chargeRows(t, sess.ID)[0].ID
 }
 
 // Every way an attempt can fail once the charge is handed to the acquirer:
@@ -305,19 +311,11 @@ func TestFailureAfterAcquirerIsReconciled(t *testing.T) {
 func TestReconcileVoidsApprovalForExpiredSession(t *testing.T) {
 	t.Parallel()
 
-	ctx := context.Background()
 	b := setup(t)
-	sess := b.createSession(t, b.merchant, 2500)
-	heal := b.inject(t, faultCompletion)
-	_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
-	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
-	heal()
-	chargeID := b.chargeRows(t, sess.ID)[0].ID
+	sess, chargeID := b.unconfirmedApproval(t)
 
 	b.clock.Advance(time.Hour)
-	n, err := b.svc.ExpireDue(ctx, 10)
-	require.NoError(t, err)
-	require.Equal(t, 1, n, "a processing charge does not hold the session open")
+	require.Equal(t, 1, b.expireDue(t), "a processing charge does not hold the session open")
 
 	require.NoError(t, b.runReconcileJob(t, chargeID))
 	require.Equal(t, map[string]checkout.LedgerStatus{chargeID: checkout.LedgerVoided}, b.ledger(t), "the money went back")
@@ -334,12 +332,7 @@ func TestReconcileRecordsApprovalMadeInTime(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t)
-	sess := b.createSession(t, b.merchant, 2500)
-	heal := b.inject(t, faultCompletion)
-	_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
-	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
-	heal()
-	chargeID := b.chargeRows(t, sess.ID)[0].ID
+	sess, chargeID := b.unconfirmedApproval(t)
 
 	b.clock.Advance(time.Hour)
 	require.NoError(t, b.runReconcileJob(t, chargeID))
@@ -354,15 +347,10 @@ func TestReconcileWhileAcquirerUnreachable(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t)
-	sess := b.createSession(t, b.merchant, 2500)
-	heal := b.inject(t, faultCompletion)
-	_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
-	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
-	heal()
-	chargeID := b.chargeRows(t, sess.ID)[0].ID
+	sess, chargeID := b.unconfirmedApproval(t)
 
 	b.acquirer.down.Store(true)
-	_, err = b.pay(t, sess.ID, checkout.TestCardMastercard)
+	_, err := b.pay(t, sess.ID, checkout.TestCardMastercard)
 	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
 	require.ErrorIs(t, err, errNetworkDown)
 	require.Equal(t, int32(1), b.acquirer.charges.Load(), "no new charge while the first is unconfirmed")
@@ -423,10 +411,7 @@ func TestReconcileWaitsForLiveAttempt(t *testing.T) {
 	reconciled := make(chan error, 1)
 	go func() { reconciled <- b.svc.ReconcileCharge(ctx, chargeID) }()
 	require.Eventually(t, func() bool {
-		var waiting int
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting))
-		return waiting == 1
+		return b.lockWaiters(t) == 1
 	}, 10*time.Second, 10*time.Millisecond, "the job waits for the session's lock")
 	gate.open()
 

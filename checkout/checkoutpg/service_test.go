@@ -112,6 +112,15 @@ func setup(t *testing.T) *testBundle {
 
 func ptr[T any](v T) *T { return &v }
 
+// newMerchant creates another merchant next to the bundle's and returns its
+// id.
+func (b *testBundle) newMerchant(t *testing.T, name string) string {
+	t.Helper()
+	m, _, err := accountpg.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
+	require.NoError(t, err)
+	return m.ID
+}
+
 func (b *testBundle) createSession(t *testing.T, merchantID string, unitAmount int64) *checkout.Session {
 	t.Helper()
 	sess, err := b.svc.CreateSession(context.Background(), merchantID, checkout.CreateSessionParams{
@@ -132,6 +141,44 @@ func (b *testBundle) pay(t *testing.T, sessionID, number string) (*checkout.PayR
 		SessionID: sessionID, Card: card, CardholderName: "Jo Doe", Email: "jo@shop.test",
 		ClientIP: netip.MustParseAddr("192.0.2.7"),
 	})
+}
+
+// payNew creates a session of amount and pays it with the test card
+// number. The attempt must get an answer (a decline is one).
+func (b *testBundle) payNew(t *testing.T, amount int64, number string) (*checkout.Session, *checkout.PayResult) {
+	t.Helper()
+	sess := b.createSession(t, b.merchant, amount)
+	res, err := b.pay(t, sess.ID, number)
+	require.NoError(t, err)
+	return sess, res
+}
+
+// expireDue runs the expiry sweep over the sessions due now and returns
+// how many it expired.
+func (b *testBundle) expireDue(t *testing.T) int {
+	t.Helper()
+	n, err := b.svc.ExpireDue(context.Background(), 10)
+	require.NoError(t, err)
+	return n
+}
+
+// sessionStatus returns the status of one of the merchant's sessions.
+func (b *testBundle) sessionStatus(t *testing.T, sessionID string) checkout.SessionStatus {
+	t.Helper()
+	sess, err := b.svc.FindSession(context.Background(), b.merchant, sessionID)
+	require.NoError(t, err)
+	return sess.Status
+}
+
+// setupChallenged is setup with one session paid with the 3-D Secure test
+// card: it returns the bundle, the session and its charge, which waits for
+// the customer's answer to the challenge.
+func setupChallenged(t *testing.T) (*testBundle, *checkout.Session, *checkout.Charge) {
+	t.Helper()
+	b := setup(t)
+	sess, res := b.payNew(t, 1000, checkout.TestCardThreeDSecure)
+	require.Equal(t, checkout.OutcomeRequiresAuthentication, res.Outcome)
+	return b, sess, res.Charge
 }
 
 // events returns the types of the events recorded for the merchant, oldest
@@ -160,15 +207,14 @@ func TestCreateFindList(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	other, _, err := accountpg.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
-	require.NoError(t, err)
+	other := b.newMerchant(t, "Other")
 
 	var created []*checkout.Session
 	for range 5 {
 		created = append(created, b.createSession(t, b.merchant, 1000))
 		b.clock.Advance(time.Second)
 	}
-	otherSession := b.createSession(t, other.ID, 1000)
+	otherSession := b.createSession(t, other, 1000)
 	require.Equal(t, "http://pay.test/pay/"+created[0].ID, created[0].URL)
 	require.Equal(t, float64(6), testutil.ToFloat64(b.metrics.sessions.WithLabelValues(sessionCreated)))
 
@@ -213,10 +259,7 @@ func TestPaySucceeds(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	sess := b.createSession(t, b.merchant, 2500)
-
-	res, err := b.pay(t, sess.ID, checkout.TestCardVisa)
-	require.NoError(t, err)
+	sess, res := b.payNew(t, 2500, checkout.TestCardVisa)
 	require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 
 	got, err := b.svc.FindSession(ctx, b.merchant, sess.ID)
@@ -270,15 +313,11 @@ func TestPayDeclines(t *testing.T) {
 
 			ctx := context.Background()
 			b := setup(t)
-			sess := b.createSession(t, b.merchant, 2500)
-			res, err := b.pay(t, sess.ID, tt.number)
-			require.NoError(t, err)
+			sess, res := b.payNew(t, 2500, tt.number)
 			require.Equal(t, checkout.OutcomeDeclined, res.Outcome)
 			require.Equal(t, tt.code, res.Charge.FailureCode)
 
-			got, err := b.svc.FindSession(ctx, b.merchant, sess.ID)
-			require.NoError(t, err)
-			require.Equal(t, checkout.StatusOpen, got.Status, "a decline leaves the session open for another try")
+			require.Equal(t, checkout.StatusOpen, b.sessionStatus(t, sess.ID), "a decline leaves the session open for another try")
 			require.Equal(t, []string{webhook.TypeChargeFailed}, b.events(t))
 
 			var status, failure, decision string
@@ -295,7 +334,7 @@ func TestPayDeclines(t *testing.T) {
 				require.Equal(t, float64(1), testutil.ToFloat64(b.metrics.payments.WithLabelValues(paymentDeclined)))
 			}
 
-			res, err = b.pay(t, sess.ID, checkout.TestCardMastercard)
+			res, err := b.pay(t, sess.ID, checkout.TestCardMastercard)
 			require.NoError(t, err)
 			require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 		})
@@ -332,12 +371,10 @@ func TestVelocityRules(t *testing.T) {
 
 		b := setup(t)
 		for range 5 {
-			_, err := b.pay(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardInsufficientFunds)
-			require.NoError(t, err)
+			b.payNew(t, 1000, checkout.TestCardInsufficientFunds)
 		}
 		// Same card, fresh session: blocked by the card rule (and the IP rule).
-		res, err := b.pay(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardInsufficientFunds)
-		require.NoError(t, err)
+		_, res := b.payNew(t, 1000, checkout.TestCardInsufficientFunds)
 		require.Equal(t, checkout.DeclineFraudulent, res.Charge.FailureCode)
 		require.Contains(t, res.Charge.Risk.Reasons, checkout.ReasonCardDeclines)
 		require.Contains(t, res.Charge.Risk.Reasons, checkout.ReasonIPDeclines)
@@ -350,11 +387,9 @@ func TestVelocityRules(t *testing.T) {
 		cards := []string{checkout.TestCardDeclined, checkout.TestCardInsufficientFunds, checkout.TestCardExpired,
 			checkout.TestCardIncorrectCVC, checkout.TestCardDeclined}
 		for _, c := range cards {
-			_, err := b.pay(t, b.createSession(t, b.merchant, 1000).ID, c)
-			require.NoError(t, err)
+			b.payNew(t, 1000, c)
 		}
-		res, err := b.pay(t, b.createSession(t, b.merchant, 1000).ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		_, res := b.payNew(t, 1000, checkout.TestCardVisa)
 		require.Equal(t, checkout.DeclineFraudulent, res.Charge.FailureCode)
 		require.Equal(t, []string{checkout.ReasonIPDeclines}, res.Charge.Risk.Reasons)
 	})
@@ -367,11 +402,7 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess := b.createSession(t, b.merchant, 1000)
-		res, err := b.pay(t, sess.ID, checkout.TestCardThreeDSecure)
-		require.NoError(t, err)
-		require.Equal(t, checkout.OutcomeRequiresAuthentication, res.Outcome)
+		b, sess, _ := setupChallenged(t)
 		require.Empty(t, b.events(t), "nothing is announced until the challenge is answered")
 
 		page, err := b.svc.Checkout(ctx, sess.ID)
@@ -379,7 +410,7 @@ func TestThreeDSecure(t *testing.T) {
 		require.NotNil(t, page.PendingAuthentication)
 		require.Equal(t, "Acme", page.Merchant.Name)
 
-		res, err = b.svc.Authenticate(ctx, sess.ID, true)
+		res, err := b.svc.Authenticate(ctx, sess.ID, true)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 		require.Equal(t, checkout.ThreeDSAuthenticated, res.Session.Payment.ThreeDSecure)
@@ -393,10 +424,7 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess := b.createSession(t, b.merchant, 1000)
-		_, err := b.pay(t, sess.ID, checkout.TestCardThreeDSecure)
-		require.NoError(t, err)
+		b, sess, _ := setupChallenged(t)
 		res, err := b.svc.Authenticate(ctx, sess.ID, false)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeDeclined, res.Outcome)
@@ -413,13 +441,11 @@ func TestThreeDSecure(t *testing.T) {
 
 		ctx := context.Background()
 		b := setup(t)
-		sess := b.createSession(t, b.merchant, 100_000)
-		res, err := b.pay(t, sess.ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		sess, res := b.payNew(t, 100_000, checkout.TestCardVisa)
 		require.Equal(t, checkout.OutcomeRequiresAuthentication, res.Outcome)
 		require.Equal(t, checkout.RiskChallenge, res.Charge.Risk.Decision)
 
-		res, err = b.svc.Authenticate(ctx, sess.ID, true)
+		res, err := b.svc.Authenticate(ctx, sess.ID, true)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 	})
@@ -428,16 +454,13 @@ func TestThreeDSecure(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess := b.createSession(t, b.merchant, 1000)
-		first, err := b.pay(t, sess.ID, checkout.TestCardThreeDSecure)
-		require.NoError(t, err)
+		b, sess, first := setupChallenged(t)
 		res, err := b.pay(t, sess.ID, checkout.TestCardVisa)
 		require.NoError(t, err)
 		require.Equal(t, checkout.OutcomeSucceeded, res.Outcome)
 
 		var status string
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status FROM charges WHERE id = $1`, first.Charge.ID).Scan(&status))
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT status FROM charges WHERE id = $1`, first.ID).Scan(&status))
 		require.Equal(t, "canceled", status)
 	})
 }
@@ -539,52 +562,38 @@ func TestExpiry(t *testing.T) {
 	t.Run("ExpireDue", func(t *testing.T) {
 		t.Parallel()
 
-		ctx := context.Background()
 		b := setup(t)
 		due := b.createSession(t, b.merchant, 1000)
-		paid := b.createSession(t, b.merchant, 1000)
-		_, err := b.pay(t, paid.ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		paid, _ := b.payNew(t, 1000, checkout.TestCardVisa)
 		b.clock.Advance(30 * time.Minute)
 		fresh := b.createSession(t, b.merchant, 1000)
 
-		n, err := b.svc.ExpireDue(ctx, 10)
-		require.NoError(t, err)
-		require.Zero(t, n, "nothing is due before expires_at")
+		require.Zero(t, b.expireDue(t), "nothing is due before expires_at")
 
 		b.clock.Advance(30 * time.Minute)
-		n, err = b.svc.ExpireDue(ctx, 10)
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
+		require.Equal(t, 1, b.expireDue(t))
 
 		for sessID, want := range map[string]checkout.SessionStatus{
 			due.ID: checkout.StatusExpired, paid.ID: checkout.StatusComplete, fresh.ID: checkout.StatusOpen,
 		} {
-			got, err := b.svc.FindSession(ctx, b.merchant, sessID)
-			require.NoError(t, err)
-			require.Equal(t, want, got.Status)
+			require.Equal(t, want, b.sessionStatus(t, sessID))
 		}
 		require.Equal(t, []string{webhook.TypeChargeSucceeded, webhook.TypeCheckoutSessionCompleted, webhook.TypeCheckoutSessionExpired}, b.events(t))
 		require.Equal(t, float64(1), testutil.ToFloat64(b.metrics.sessions.WithLabelValues(sessionExpired)))
 
-		n, err = b.svc.ExpireDue(ctx, 10)
-		require.NoError(t, err)
-		require.Zero(t, n, "an expired session is expired once")
+		require.Zero(t, b.expireDue(t), "an expired session is expired once")
 	})
 
 	t.Run("PayAfterExpiresAt", func(t *testing.T) {
 		t.Parallel()
 
-		ctx := context.Background()
 		b := setup(t)
 		sess := b.createSession(t, b.merchant, 1000)
 		b.clock.Advance(time.Hour)
 		_, err := b.pay(t, sess.ID, checkout.TestCardVisa)
 		require.ErrorIs(t, err, checkout.ErrSessionExpired)
 		require.Zero(t, b.acquirer.charges.Load())
-		got, err := b.svc.FindSession(ctx, b.merchant, sess.ID)
-		require.NoError(t, err)
-		require.Equal(t, checkout.StatusExpired, got.Status, "the late payment expired the session on the spot")
+		require.Equal(t, checkout.StatusExpired, b.sessionStatus(t, sess.ID), "the late payment expired the session on the spot")
 		require.Equal(t, []string{webhook.TypeCheckoutSessionExpired}, b.events(t))
 	})
 
@@ -592,10 +601,7 @@ func TestExpiry(t *testing.T) {
 		t.Parallel()
 
 		ctx := context.Background()
-		b := setup(t)
-		sess := b.createSession(t, b.merchant, 1000)
-		_, err := b.pay(t, sess.ID, checkout.TestCardThreeDSecure)
-		require.NoError(t, err)
+		b, sess, _ := setupChallenged(t)
 
 		got, err := b.svc.ExpireSession(ctx, b.merchant, sess.ID)
 		require.NoError(t, err)
@@ -611,15 +617,11 @@ func TestExpiry(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM charges WHERE status = 'requires_authentication'`).Scan(&pending))
 		require.Zero(t, pending, "expiry cancels the pending 3-D Secure charge")
 
-		paid := b.createSession(t, b.merchant, 1000)
-		_, err = b.pay(t, paid.ID, checkout.TestCardVisa)
-		require.NoError(t, err)
+		paid, _ := b.payNew(t, 1000, checkout.TestCardVisa)
 		_, err = b.svc.ExpireSession(ctx, b.merchant, paid.ID)
 		require.ErrorIs(t, err, checkout.ErrSessionComplete)
 
-		other, _, err := accountpg.NewStore(b.pool).Create(ctx, account.Merchant{Name: "Other"})
-		require.NoError(t, err)
-		_, err = b.svc.ExpireSession(ctx, other.ID, b.createSession(t, b.merchant, 1000).ID)
+		_, err = b.svc.ExpireSession(ctx, b.newMerchant(t, "Other"), b.createSession(t, b.merchant, 1000).ID)
 		require.ErrorIs(t, err, checkout.ErrNotFound)
 	})
 }
@@ -645,9 +647,7 @@ func TestPaymentRollsBackWithoutEvents(t *testing.T) {
 	require.ErrorIs(t, err, checkout.ErrPaymentUnconfirmed)
 	require.ErrorContains(t, err, "delivery queue unavailable")
 
-	got, err := b.svc.FindSession(ctx, b.merchant, sess.ID)
-	require.NoError(t, err)
-	require.Equal(t, checkout.StatusOpen, got.Status)
+	require.Equal(t, checkout.StatusOpen, b.sessionStatus(t, sess.ID))
 	require.Empty(t, b.events(t))
 	rows, err := b.pool.Query(ctx, `SELECT status FROM charges`)
 	require.NoError(t, err)
