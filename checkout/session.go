@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldpay/herald/internal/validation"
+	"github.com/heraldpay/herald/webhook"
 )
 
 // SessionStatus is where a checkout session is in its life:
@@ -76,22 +77,13 @@ type Session struct {
 	Payment           *Payment // set once complete
 }
 
-// LineItem is one product line of a session.
-type LineItem struct {
-	Name        string `json:"name"`
-	UnitAmount  int64  `json:"unit_amount"`
-	Quantity    int64  `json:"quantity"`
-	AmountTotal int64  `json:"amount_total"`
-	ImageURL    string `json:"image_url,omitempty"`
-}
-
-// Payment summarises the charge that completed a session.
-type Payment struct {
-	ID           string `json:"id"`
-	Brand        string `json:"brand"`
-	Last4        string `json:"last4"`
-	ThreeDSecure string `json:"three_d_secure"`
-}
+// LineItem is one product line of a session, and Payment the charge that
+// completed it. They are the SDK's types: the API object and the webhook
+// payload are one contract, written once in package webhook.
+type (
+	LineItem = webhook.LineItem
+	Payment  = webhook.Payment
+)
 
 // MarshalJSON renders the API object. Empty optional strings become null,
 // times become Unix seconds.
