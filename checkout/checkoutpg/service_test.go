@@ -19,8 +19,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/clocktest"
@@ -82,8 +82,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	m, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, pool, "Acme")
 	// The side pool, on the same database, as the server wires it.
 	side, err := pgxpool.New(ctx, pool.Config().ConnString())
 	require.NoError(t, err)
@@ -116,8 +115,7 @@ func ptr[T any](v T) *T { return &v }
 // id.
 func (b *testBundle) newMerchant(t *testing.T, name string) string {
 	t.Helper()
-	m, _, err := accountpg.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, b.pool, name)
 	return m.ID
 }
 

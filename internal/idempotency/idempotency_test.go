@@ -21,8 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
@@ -43,8 +42,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, pool, "Acme")
 	stopped := make(chan struct{})
 	return &testBundle{pool: pool, merchantID: m.ID, logs: &syncbuf.Buffer{}, stopped: stopped,
 		stop: sync.OnceFunc(func() { close(stopped) })}
