@@ -67,14 +67,10 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string, limit in
 	args := []any{merchantID, limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
-			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL)`, startingAfter, merchantID).Scan(&exists)
+		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
+			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL)`, startingAfter, merchantID)
 		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
-			return nil, false, cursorError(startingAfter)
+			return nil, false, err
 		}
 		args = append(args, startingAfter)
 		cursor = `AND (created_at, id) < (SELECT created_at, id FROM webhook_endpoints WHERE id = $3) `
@@ -84,12 +80,7 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string, limit in
 	if err != nil {
 		return nil, false, fmt.Errorf("list endpoints: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*delivery.Endpoint, error) { return scanEndpoint(row) })
-	if err != nil {
-		return nil, false, err
-	}
-	list, more := page(list, limit)
-	return list, more, nil
+	return collectPage(rows, limit, scanEndpoint)
 }
 
 // lockEndpoint reads an endpoint FOR UPDATE inside tx.

@@ -94,11 +94,10 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.
 	if err != nil {
 		return nil, false, fmt.Errorf("list events: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhook.Event, error) { return scanEvent(row) })
+	list, more, err := collectPage(rows, f.Limit, scanEvent)
 	if err != nil {
 		return nil, false, err
 	}
-	list, more := page(list, f.Limit)
 	if order == "ASC" {
 		// Read oldest first from the cursor; shown newest first like
 		// every page, and has_more says newer events remain.
@@ -186,14 +185,10 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 	args := []any{merchantID, f.EndpointID, f.EventID, string(f.Status), limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
-			startingAfter, merchantID).Scan(&exists)
+		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
+			startingAfter, merchantID)
 		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
-			return nil, false, cursorError(startingAfter)
+			return nil, false, err
 		}
 		args = append(args, startingAfter)
 		cursor = `AND (d.created_at, d.id) < (SELECT created_at, id FROM deliveries WHERE id = $6) `
@@ -204,10 +199,5 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 	if err != nil {
 		return nil, false, fmt.Errorf("list deliveries: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*delivery.Delivery, error) { return scanDelivery(row) })
-	if err != nil {
-		return nil, false, err
-	}
-	list, more := page(list, limit)
-	return list, more, nil
+	return collectPage(rows, limit, scanDelivery)
 }

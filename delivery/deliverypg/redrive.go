@@ -167,7 +167,7 @@ func (RedriveArgs) Kind() string { return "herald.redrive" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (RedriveArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
+	return oneLiveJob()
 }
 
 // redriveBatch is how many deliveries one transaction of a redrive handles.

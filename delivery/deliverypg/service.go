@@ -89,10 +89,28 @@ func cursorError(id string) error {
 		Message: fmt.Sprintf("no such object: %q", id)}
 }
 
-// page trims a list fetched with limit+1 rows and reports whether more follow.
-func page[T any](list []T, limit int) ([]T, bool) {
-	if len(list) > limit {
-		return list[:limit], true
+// checkCursor reports a starting_after that existsSQL, given the id and
+// merchantID, does not find among the merchant's objects.
+func (s *Service) checkCursor(ctx context.Context, existsSQL, id, merchantID string) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, existsSQL, id, merchantID).Scan(&exists); err != nil {
+		return fmt.Errorf("look up cursor: %w", err)
 	}
-	return list, false
+	if !exists {
+		return cursorError(id)
+	}
+	return nil
+}
+
+// collectPage reads a list fetched with limit+1 rows, each read by scan,
+// trims it to limit and reports whether more follow.
+func collectPage[T any](rows pgx.Rows, limit int, scan func(pgx.Row) (T, error)) ([]T, bool, error) {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > limit {
+		return list[:limit], true, nil
+	}
+	return list, false, nil
 }
