@@ -180,11 +180,10 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 		return nil, &validation.Error{Param: "expire_previous_in", Code: validation.CodeInvalid,
 			Message: fmt.Sprintf("must be between 0 and %d seconds", int(delivery.MaxSecretOverlap.Seconds()))}
 	}
-	var e *delivery.Endpoint
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if e, err = lockEndpoint(ctx, tx, merchantID, endpointID); err != nil {
-			return err
+	return inTx(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) (*delivery.Endpoint, error) {
+		e, err := lockEndpoint(ctx, tx, merchantID, endpointID)
+		if err != nil {
+			return nil, err
 		}
 		now := s.cfg.Now()
 		e.Secret = webhook.NewSecret()
@@ -200,14 +199,10 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 			previous_secret_expires_at = $3, secret_sealed = $2, updated_at = $4 WHERE id = $1`,
 			e.ID, s.cfg.Box.Seal(e.Secret, e.ID), previousExpires, now)
 		if err != nil {
-			return fmt.Errorf("roll secret: %w", err)
+			return nil, fmt.Errorf("roll secret: %w", err)
 		}
-		return nil
+		return e, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
 }
 
 // cancelPendingTx cancels an endpoint's pending deliveries in tx. Their

@@ -89,6 +89,22 @@ func cursorError(id string) error {
 		Message: fmt.Sprintf("no such object: %q", id)}
 }
 
+// inTx runs fn in a transaction with opts and returns what it made, or
+// only the error when fn or the commit failed.
+func inTx[T any](ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // checkCursor reports a starting_after that existsSQL, given the id and
 // merchantID, does not find among the merchant's objects.
 func (s *Service) checkCursor(ctx context.Context, existsSQL, id, merchantID string) error {
