@@ -118,13 +118,9 @@ func NewPruner(pool *pgxpool.Pool, cfg PruneConfig) *Pruner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Pruner{pool: pool, cfg: cfg, pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "herald_pruned_rows_total",
-		Help: "Rows removed by the retention pruner, by table (events, deliveries, delivery_attempts).",
-	}, []string{"table"})}
-	for _, table := range []string{"events", "deliveries", "delivery_attempts"} {
-		p.pruned.WithLabelValues(table)
-	}
+	p := &Pruner{pool: pool, cfg: cfg, pruned: counterVec("herald_pruned_rows_total",
+		"Rows removed by the retention pruner, by table (events, deliveries, delivery_attempts).",
+		"table", "events", "deliveries", "delivery_attempts")}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(p.pruned)
 	}
