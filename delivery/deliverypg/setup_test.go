@@ -57,6 +57,7 @@ type testConfig struct {
 // testKey is the key the tests' services seal endpoint secrets under.
 var testKey = bytes.Repeat([]byte{7}, 32)
 
+// testBox seals under testKey.
 func testBox(t *testing.T) *seal.Box {
 	t.Helper()
 	box, err := seal.New(testKey)
