@@ -171,9 +171,10 @@ func parseEventFilter(r *http.Request) (delivery.EventFilter, error) {
 	}
 	q := r.URL.Query()
 	f := delivery.EventFilter{Type: q.Get("type"), Limit: pg.Limit, StartingAfter: pg.StartingAfter, EndingBefore: q.Get("ending_before")}
-	if f.Type != "" && !slices.Contains(webhook.EventTypes, f.Type) {
-		return f, &validation.Error{Param: "type", Code: validation.CodeInvalid,
-			Message: fmt.Sprintf("unknown event type %q.", f.Type)}
+	if f.Type != "" {
+		if err := knownEventType("type", f.Type); err != nil {
+			return f, err
+		}
 	}
 	for _, c := range []struct {
 		param string
@@ -203,6 +204,15 @@ func parseEventFilter(r *http.Request) (delivery.EventFilter, error) {
 	return f, f.Validate()
 }
 
+// knownEventType refuses typ, the value of param, unless it is an event
+// type Herald sends.
+func knownEventType(param, typ string) error {
+	if slices.Contains(webhook.EventTypes, typ) {
+		return nil
+	}
+	return &validation.Error{Param: param, Code: validation.CodeInvalid, Message: fmt.Sprintf("unknown event type %q.", typ)}
+}
+
 // maxUnix is the latest time a filter accepts (year 9999), so that every
 // accepted value is a time Postgres can compare.
 const maxUnix = 253402300799
@@ -230,10 +240,11 @@ func (a *API) handleRedriveCreate(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
-	if p.EventType != "" && !slices.Contains(webhook.EventTypes, p.EventType) {
-		a.error(w, r, &validation.Error{Param: "event_type", Code: validation.CodeInvalid,
-			Message: fmt.Sprintf("unknown event type %q.", p.EventType)})
-		return
+	if p.EventType != "" {
+		if err := knownEventType("event_type", p.EventType); err != nil {
+			a.error(w, r, err)
+			return
+		}
 	}
 	rd, err := a.Deliveries.CreateRedrive(r.Context(), httpapi.MerchantID(r.Context()), p)
 	a.respond(w, r, rd, err)

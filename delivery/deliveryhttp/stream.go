@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/validation"
-	"github.com/heraldpay/herald/webhook"
 )
 
 // StreamConfig tunes the live event stream.
@@ -189,8 +187,8 @@ func (s *Stream) parse(r *http.Request, merchantID string) ([]string, int64, err
 	q := r.URL.Query()
 	types := q["type"]
 	for _, typ := range types {
-		if !slices.Contains(webhook.EventTypes, typ) {
-			return nil, 0, &validation.Error{Param: "type", Code: validation.CodeInvalid, Message: fmt.Sprintf("unknown event type %q.", typ)}
+		if err := knownEventType("type", typ); err != nil {
+			return nil, 0, err
 		}
 	}
 	last := r.Header.Get("Last-Event-ID")

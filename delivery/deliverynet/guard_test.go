@@ -9,14 +9,38 @@ import (
 	"github.com/heraldpay/herald/delivery"
 )
 
+// guardCase is an address and whether a guard lets it through.
+type guardCase struct {
+	addr    string
+	allowed bool
+}
+
+// requireGuard checks each address against g, in a subtest named after it:
+// an allowed one passes; a refused one fails with ErrSSRFBlocked, and the
+// error names the address.
+func requireGuard(t *testing.T, g *Guard, cases []guardCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.addr, func(t *testing.T) {
+			t.Parallel()
+
+			ip := netip.MustParseAddr(tt.addr)
+			err := g.Check(ip)
+			if tt.allowed {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, delivery.ErrSSRFBlocked)
+			require.ErrorContains(t, err, ip.WithZone("").String(), "the error names the address")
+		})
+	}
+}
+
 func TestGuardCheckDefault(t *testing.T) {
 	t.Parallel()
 
 	g := NewGuard(nil)
-	tests := []struct {
-		addr    string
-		allowed bool
-	}{
+	tests := []guardCase{
 		// IPv4 refused ranges, with both ends where it matters.
 		{"0.0.0.0", false},
 		{"0.1.2.3", false},
@@ -95,20 +119,7 @@ func TestGuardCheckDefault(t *testing.T) {
 		{"64:ff9b::93.184.216.34", true},
 		{"2002:5db8:d822::1", true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.addr, func(t *testing.T) {
-			t.Parallel()
-
-			ip := netip.MustParseAddr(tt.addr)
-			err := g.Check(ip)
-			if tt.allowed {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, delivery.ErrSSRFBlocked)
-			require.ErrorContains(t, err, ip.WithZone("").String(), "the error names the address")
-		})
-	}
+	requireGuard(t, g, tests)
 }
 
 func TestGuardCheckAllowList(t *testing.T) {
@@ -122,10 +133,7 @@ func TestGuardCheckAllowList(t *testing.T) {
 		netip.MustParsePrefix("::ffff:192.168.7.0/120"), // IPv4-mapped: means 192.168.7.0/24
 		netip.MustParsePrefix("172.16.9.9/16"),          // host bits set: masked to 172.16.0.0/16
 	})
-	tests := []struct {
-		addr    string
-		allowed bool
-	}{
+	tests := []guardCase{
 		{"10.1.2.3", true},
 		{"::ffff:10.1.2.3", true},
 		{"64:ff9b::10.1.2.3", true},
@@ -141,18 +149,7 @@ func TestGuardCheckAllowList(t *testing.T) {
 		{"169.254.169.254", false},
 		{"93.184.216.34", true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.addr, func(t *testing.T) {
-			t.Parallel()
-
-			err := g.Check(netip.MustParseAddr(tt.addr))
-			if tt.allowed {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, delivery.ErrSSRFBlocked)
-		})
-	}
+	requireGuard(t, g, tests)
 }
 
 func TestGuardFailsClosed(t *testing.T) {

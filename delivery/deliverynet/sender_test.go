@@ -620,9 +620,17 @@ const blockedIPMessage = "the endpoint's IP address is one Herald does not deliv
 func TestSendSSRFBlocked(t *testing.T) {
 	t.Parallel()
 
-	loopbackServer := func(t *testing.T) (string, *atomic.Int32) {
-		h, hits := counted(func(http.ResponseWriter, *http.Request) {})
-		return port(t, newTestServer(t, h)), hits
+	// onLoopback targets a counting server on 127.0.0.1 through host, an
+	// address or name that reaches it.
+	onLoopback := func(host string) func(t *testing.T) (string, *atomic.Int32) {
+		return func(t *testing.T) (string, *atomic.Int32) {
+			h, hits := counted(func(http.ResponseWriter, *http.Request) {})
+			return "http://" + host + ":" + port(t, newTestServer(t, h)) + "/", hits
+		}
+	}
+	// noServer targets url, with no server behind it.
+	noServer := func(url string) func(*testing.T) (string, *atomic.Int32) {
+		return func(*testing.T) (string, *atomic.Int32) { return url, nil }
 	}
 	tests := []struct {
 		name string
@@ -631,20 +639,10 @@ func TestSendSSRFBlocked(t *testing.T) {
 		target  func(t *testing.T) (string, *atomic.Int32)
 		wantMsg string
 	}{
+		{name: "IPv4 loopback", target: onLoopback("127.0.0.1"), wantMsg: blockedIPMessage},
 		{
-			name: "IPv4 loopback",
-			target: func(t *testing.T) (string, *atomic.Int32) {
-				p, hits := loopbackServer(t)
-				return "http://127.0.0.1:" + p + "/", hits
-			},
-			wantMsg: blockedIPMessage,
-		},
-		{
-			name: "hostname resolving to loopback",
-			target: func(t *testing.T) (string, *atomic.Int32) {
-				p, hits := loopbackServer(t)
-				return "http://localhost:" + p + "/", hits
-			},
+			name:    "hostname resolving to loopback",
+			target:  onLoopback("localhost"),
 			wantMsg: "localhost resolves to an address Herald does not deliver to (loopback, private, link-local or reserved)",
 		},
 		{
@@ -655,37 +653,11 @@ func TestSendSSRFBlocked(t *testing.T) {
 			},
 			wantMsg: blockedIPMessage,
 		},
-		{
-			// Connecting to 0.0.0.0 reaches local listeners on Linux.
-			name: "unspecified",
-			target: func(t *testing.T) (string, *atomic.Int32) {
-				p, hits := loopbackServer(t)
-				return "http://0.0.0.0:" + p + "/", hits
-			},
-			wantMsg: blockedIPMessage,
-		},
-		{
-			name: "IPv4-mapped loopback",
-			target: func(t *testing.T) (string, *atomic.Int32) {
-				p, hits := loopbackServer(t)
-				return "http://[::ffff:127.0.0.1]:" + p + "/", hits
-			},
-			wantMsg: blockedIPMessage,
-		},
-		{
-			name: "cloud metadata",
-			target: func(*testing.T) (string, *atomic.Int32) {
-				return "http://169.254.169.254/latest/meta-data/", nil
-			},
-			wantMsg: blockedIPMessage,
-		},
-		{
-			name: "private",
-			target: func(*testing.T) (string, *atomic.Int32) {
-				return "https://10.20.30.40/hooks", nil
-			},
-			wantMsg: blockedIPMessage,
-		},
+		// Connecting to 0.0.0.0 reaches local listeners on Linux.
+		{name: "unspecified", target: onLoopback("0.0.0.0"), wantMsg: blockedIPMessage},
+		{name: "IPv4-mapped loopback", target: onLoopback("[::ffff:127.0.0.1]"), wantMsg: blockedIPMessage},
+		{name: "cloud metadata", target: noServer("http://169.254.169.254/latest/meta-data/"), wantMsg: blockedIPMessage},
+		{name: "private", target: noServer("https://10.20.30.40/hooks"), wantMsg: blockedIPMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

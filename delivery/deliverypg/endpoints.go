@@ -67,14 +67,10 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string, limit in
 	args := []any{merchantID, limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
-			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL)`, startingAfter, merchantID).Scan(&exists)
+		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
+			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL)`, startingAfter, merchantID)
 		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
-			return nil, false, cursorError(startingAfter)
+			return nil, false, err
 		}
 		args = append(args, startingAfter)
 		cursor = `AND (created_at, id) < (SELECT created_at, id FROM webhook_endpoints WHERE id = $3) `
@@ -84,12 +80,7 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string, limit in
 	if err != nil {
 		return nil, false, fmt.Errorf("list endpoints: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*delivery.Endpoint, error) { return scanEndpoint(row) })
-	if err != nil {
-		return nil, false, err
-	}
-	list, more := page(list, limit)
-	return list, more, nil
+	return collectPage(rows, limit, scanEndpoint)
 }
 
 // lockEndpoint reads an endpoint FOR UPDATE inside tx.
@@ -189,11 +180,10 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 		return nil, &validation.Error{Param: "expire_previous_in", Code: validation.CodeInvalid,
 			Message: fmt.Sprintf("must be between 0 and %d seconds", int(delivery.MaxSecretOverlap.Seconds()))}
 	}
-	var e *delivery.Endpoint
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if e, err = lockEndpoint(ctx, tx, merchantID, endpointID); err != nil {
-			return err
+	return inTx(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) (*delivery.Endpoint, error) {
+		e, err := lockEndpoint(ctx, tx, merchantID, endpointID)
+		if err != nil {
+			return nil, err
 		}
 		now := s.cfg.Now()
 		e.Secret = webhook.NewSecret()
@@ -209,14 +199,10 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 			previous_secret_expires_at = $3, secret_sealed = $2, updated_at = $4 WHERE id = $1`,
 			e.ID, s.cfg.Box.Seal(e.Secret, e.ID), previousExpires, now)
 		if err != nil {
-			return fmt.Errorf("roll secret: %w", err)
+			return nil, fmt.Errorf("roll secret: %w", err)
 		}
-		return nil
+		return e, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
 }
 
 // cancelPendingTx cancels an endpoint's pending deliveries in tx. Their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -49,6 +50,20 @@ var liveStates = []rivertype.JobState{
 var hasLiveJob = `EXISTS (SELECT 1 FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
 	AND j.args @> jsonb_build_object('delivery_id', d.id, 'seq', d.job_seq)
 	AND j.state IN (` + stateList(liveStates) + `))`
+
+// oneLiveJob is the insert options of a job that never runs twice at once:
+// River inserts no second job with the same args while one is live.
+func oneLiveJob() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
+}
+
+// periodicJob schedules args every interval, and once at start. River
+// inserts periodic jobs from its elected leader only, so however many
+// worker processes run there is one job per interval.
+func periodicJob(interval time.Duration, args river.JobArgs) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, &river.PeriodicJobOpts{RunOnStart: true})
+}
 
 func stateList(states []rivertype.JobState) string {
 	quoted := make([]string, len(states))

@@ -67,18 +67,16 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *deliver
 			Name: "herald_deliveries_failed_total",
 			Help: "Deliveries that used up every attempt without a 2xx.",
 		}),
-		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_endpoints_disabled_total",
-			Help: "Webhook endpoints disabled, by cause (gone: answered 410; failing: no success for days; manual: through the API).",
-		}, []string{"cause"}),
+		disabled: counterVec("herald_endpoints_disabled_total",
+			"Webhook endpoints disabled, by cause (gone: answered 410; failing: no success for days; manual: through the API).",
+			"cause", string(delivery.CauseGone), string(delivery.CauseFailing), string(delivery.CauseManual)),
 		orphans: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_deliveries_orphaned_total",
 			Help: "Pending deliveries found without a live job by the sweeper, and enqueued again.",
 		}),
-		snoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_delivery_snoozes_total",
-			Help: "Deliveries postponed without spending an attempt, by reason (breaker_open, inflight_cap, merchant_inflight_cap, resumed).",
-		}, []string{"reason"}),
+		snoozes: counterVec("herald_delivery_snoozes_total",
+			"Deliveries postponed without spending an attempt, by reason (breaker_open, inflight_cap, merchant_inflight_cap, resumed).",
+			"reason", snoozeBreakerOpen, snoozeInflightCap, snoozeMerchantCap, snoozeResumed),
 	}
 	reg.MustRegister(m.attempts, m.duration, m.lag, m.failed, m.disabled, m.orphans, m.snoozes)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -87,14 +85,18 @@ func NewMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, breakers *deliver
 	}, func() float64 { return float64(breakers.OpenCount()) }))
 	m.db = &dbCollector{pool: pool, logger: logger, ttl: 5 * time.Second}
 	reg.MustRegister(m.db)
-	for _, reason := range []string{snoozeBreakerOpen, snoozeInflightCap, snoozeMerchantCap, snoozeResumed} {
-		m.snoozes.WithLabelValues(reason)
-	}
-	for _, cause := range []delivery.DisableCause{delivery.CauseGone, delivery.CauseFailing, delivery.CauseManual} {
-		m.disabled.WithLabelValues(string(cause))
-	}
 	m.attempts.WithLabelValues("success", "2xx")
 	return m
+}
+
+// counterVec is a counter by one label, exported at 0 for each of values
+// from the start, so that the first increment of one shows in a rate().
+func counterVec(name, help, label string, values ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+	for _, v := range values {
+		c.WithLabelValues(v)
+	}
+	return c
 }
 
 // Leadership reports whether this process is the cluster's leader: the one

@@ -131,3 +131,138 @@ func TestDeliveryFailedEvent(t *testing.T) {
 	require.Equal(t, 3.0, b.metric(t, "herald_deliveries_failed_total"), "every exhausted delivery is counted")
 	require.Equal(t, 3, strings.Count(b.logs.String(), `level=WARN msg="webhook delivery failed"`))
 }
+
+// An event that matches a disabled endpoint is not dropped: it gets a
+// skipped delivery (no job, no attempt), which a redrive sends once the
+// endpoint is enabled again.
+func TestDisabledEndpointSkipsAndRedriveSends(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	m := b.merchant(t, "Acme")
+	live, off := newSink(t, nil), newSink(t, nil)
+	liveEP := b.endpoint(t, m, live.url(), webhook.TypeCheckoutSessionCompleted)
+	offEP := b.endpoint(t, m, off.url(), webhook.TypeCheckoutSessionCompleted)
+	b.update(t, m, offEP.ID, delivery.EndpointParams{Status: ptr(string(delivery.EndpointDisabled))})
+
+	evt := b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
+	b.waitDeliveries(t, m, delivery.DeliveryFilter{EndpointID: liveEP.ID, EventID: evt, Status: delivery.StatusSucceeded}, 1)
+	skipped := b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: offEP.ID})
+	require.Len(t, skipped, 1)
+	d := skipped[0]
+	require.Equal(t, delivery.StatusSkipped, d.Status)
+	require.Equal(t, evt, d.EventID)
+	require.Zero(t, d.Attempts)
+	require.False(t, d.Held)
+	require.Nil(t, d.NextAttemptAt, "a skipped delivery is not on its way")
+	require.NotNil(t, d.CompletedAt)
+	require.Empty(t, b.jobs(t, d.ID), "no job for a skipped delivery")
+	require.Empty(t, off.requests())
+	require.Equal(t, 1.0, b.metric(t, "herald_deliveries", "status", "skipped"))
+	require.Equal(t, 0.0, b.metric(t, "herald_deliveries", "status", "failed"))
+	require.Equal(t, 1.0, b.metric(t, "herald_endpoints", "status", "disabled"))
+
+	// While the endpoint is disabled, a redrive of it is refused.
+	_, err := b.svc.RedriveDelivery(ctx, m, d.ID)
+	require.ErrorIs(t, err, delivery.ErrEndpointDisabled)
+
+	// Enabled again: nothing is sent unless asked.
+	b.update(t, m, offEP.ID, delivery.EndpointParams{Status: ptr(string(delivery.EndpointEnabled))})
+	rd, err := b.svc.CreateRedrive(ctx, m, delivery.RedriveParams{EndpointID: offEP.ID, Status: delivery.StatusSkipped, DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, rd.Matched)
+	require.Empty(t, off.requests())
+
+	// "Send what it missed": a bulk redrive of its skipped deliveries.
+	rd, err = b.svc.CreateRedrive(ctx, m, delivery.RedriveParams{EndpointID: offEP.ID, Status: delivery.StatusSkipped})
+	require.NoError(t, err)
+	require.Equal(t, 1, rd.Matched)
+	reqs := off.waitType(t, webhook.TypeCheckoutSessionCompleted, 1)
+	require.Equal(t, evt, reqs[0].Event.ID)
+	got := b.waitDeliveries(t, m, delivery.DeliveryFilter{EndpointID: offEP.ID, Status: delivery.StatusSucceeded}, 1)[0]
+	full, err := b.svc.FindDelivery(ctx, m, got.ID)
+	require.NoError(t, err)
+	require.Len(t, full.AttemptLog, 1)
+	require.Equal(t, delivery.TriggerRedrive, full.AttemptLog[0].Trigger)
+	require.Len(t, live.requests(), 1, "the enabled endpoint got the event once")
+}
+
+// A deleted endpoint gets nothing, not even a skipped delivery; a paused
+// one holds its deliveries (pending, no job) as before.
+func TestDeletedAndPausedEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	m := b.merchant(t, "Acme")
+	gone := b.endpoint(t, m, newSink(t, nil).url(), "*")
+	require.NoError(t, b.svc.DeleteEndpoint(ctx, m, gone.ID))
+	paused := b.endpoint(t, m, newSink(t, nil).url(), "*")
+	b.update(t, m, paused.ID, delivery.EndpointParams{Paused: ptr(true)})
+
+	b.publish(t, m, webhook.TypeChargeSucceeded)
+	list := b.deliveries(t, m, delivery.DeliveryFilter{})
+	require.Len(t, list, 1)
+	require.Equal(t, paused.ID, list[0].EndpointID)
+	require.Equal(t, delivery.StatusPending, list[0].Status)
+	require.True(t, list[0].Held)
+	require.Equal(t, delivery.HoldEndpointPaused, list[0].HeldReason)
+	require.Nil(t, list[0].NextAttemptAt, "a held delivery goes when the endpoint is resumed, at no set time")
+	require.Empty(t, b.jobs(t, list[0].ID))
+}
+
+// A test ping reaches the endpoint it was sent to, signed with its secret,
+// and no other endpoint, "*" included; its failure raises no
+// delivery.failed; a paused endpoint holds it; a disabled or foreign one
+// refuses it.
+func TestSendTestEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *testConfig) {
+		c.worker.Policy.Retry.Schedule = []time.Duration{10 * time.Millisecond} // two attempts
+	})
+	ctx := context.Background()
+	m, other := b.merchant(t, "Acme"), b.merchant(t, "Other")
+	target, star, watcher := newSink(t, nil), newSink(t, nil), newSink(t, nil)
+	targetEP := b.endpoint(t, m, target.url(), webhook.TypeCheckoutSessionCompleted)
+	b.endpoint(t, m, star.url(), "*")
+	watcherEP := b.endpoint(t, m, watcher.url(), webhook.TypeDeliveryFailed)
+
+	d, err := b.svc.SendTestEvent(ctx, m, targetEP.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.TypeTestPing, d.EventType)
+	require.Equal(t, targetEP.ID, d.EndpointID)
+	req := target.waitType(t, webhook.TypeTestPing, 1)[0]
+	require.Equal(t, d.EventID, req.Event.ID)
+	require.Equal(t, d.EventID, req.Header.Get("webhook-id"))
+	obj := object(t, req.Event)
+	require.Equal(t, targetEP.ID, obj["id"], "data.object is the endpoint")
+	require.NotContains(t, string(req.Event.Data.Object), "whsec_")
+	v, err := webhook.NewVerifier(targetEP.Secret)
+	require.NoError(t, err)
+	require.NoError(t, v.Verify(req.Header, req.Body), "signed with the endpoint's secret")
+	b.waitDeliveries(t, m, delivery.DeliveryFilter{EventID: d.EventID, Status: delivery.StatusSucceeded}, 1)
+	require.Len(t, b.deliveries(t, m, delivery.DeliveryFilter{EventID: d.EventID}), 1, "one delivery, to the target only")
+
+	// A failing ping is not a failed payment event: nobody is told.
+	target.setHandler(answer(http.StatusInternalServerError))
+	failed, err := b.svc.SendTestEvent(ctx, m, targetEP.ID)
+	require.NoError(t, err)
+	b.waitDeliveries(t, m, delivery.DeliveryFilter{EventID: failed.EventID, Status: delivery.StatusFailed}, 1)
+	events, _, err := b.svc.ListEvents(ctx, m, delivery.EventFilter{Type: webhook.TypeDeliveryFailed, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, events, "a failed test ping raises no delivery.failed")
+	require.Empty(t, b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: watcherEP.ID}))
+	require.Empty(t, star.requests(), "the \"*\" endpoint never hears a ping meant for another")
+
+	paused := b.update(t, m, targetEP.ID, delivery.EndpointParams{Paused: ptr(true)})
+	held, err := b.svc.SendTestEvent(ctx, m, paused.ID)
+	require.NoError(t, err)
+	require.Equal(t, delivery.StatusPending, held.Status)
+	require.Equal(t, delivery.HoldEndpointPaused, held.HeldReason)
+	require.Empty(t, b.jobs(t, held.ID), "held: no job until resumed")
+
+	b.update(t, m, targetEP.ID, delivery.EndpointParams{Status: ptr(string(delivery.EndpointDisabled))})
+	_, err = b.svc.SendTestEvent(ctx, m, targetEP.ID)
+	require.ErrorIs(t, err, delivery.ErrEndpointDisabled)
+	_, err = b.svc.SendTestEvent(ctx, other, watcherEP.ID)
+	require.ErrorIs(t, err, delivery.ErrNotFound, "another merchant's endpoint")
+}

@@ -27,16 +27,14 @@ func (PruneArgs) Kind() string { return "herald.prune" }
 // in the whole cluster. While a run is snoozed to carry on (see
 // PruneWorker) the periodic job adds no second one.
 func (PruneArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
+	return oneLiveJob()
 }
 
-// PrunePeriodicJob schedules the pruner every interval, and once at start.
-// River inserts periodic jobs from its elected leader only, so however many
-// worker processes run there is one prune job per interval, and the job's
-// uniqueness keeps it from ever running twice at once.
+// PrunePeriodicJob schedules the pruner every interval, and once at start:
+// one prune job per interval in the cluster (see periodicJob), and the
+// job's uniqueness keeps it from ever running twice at once.
 func PrunePeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return PruneArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})
+	return periodicJob(interval, PruneArgs{})
 }
 
 // Prune defaults.
@@ -120,13 +118,9 @@ func NewPruner(pool *pgxpool.Pool, cfg PruneConfig) *Pruner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Pruner{pool: pool, cfg: cfg, pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "herald_pruned_rows_total",
-		Help: "Rows removed by the retention pruner, by table (events, deliveries, delivery_attempts).",
-	}, []string{"table"})}
-	for _, table := range []string{"events", "deliveries", "delivery_attempts"} {
-		p.pruned.WithLabelValues(table)
-	}
+	p := &Pruner{pool: pool, cfg: cfg, pruned: counterVec("herald_pruned_rows_total",
+		"Rows removed by the retention pruner, by table (events, deliveries, delivery_attempts).",
+		"table", "events", "deliveries", "delivery_attempts")}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(p.pruned)
 	}

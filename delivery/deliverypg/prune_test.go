@@ -39,9 +39,9 @@ type seed struct {
 	merchant string
 }
 
-func newSeed(t *testing.T, pool *pgxpool.Pool) *seed {
+func newSeed(t *testing.T) *seed {
 	t.Helper()
-	s := &seed{t: t, pool: pool, merchant: id.New("acct")}
+	s := &seed{t: t, pool: pgtest.NewPool(t), merchant: id.New("acct")}
 	s.exec(`INSERT INTO merchants (id, name) VALUES ($1, 'Retention test')`, s.merchant)
 	return s
 }
@@ -126,8 +126,7 @@ func (s *seed) count(table string) int {
 func TestPruneRemovesOnlyWhatIsFinishedAndOld(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	s := newSeed(t, pool)
+	s := newSeed(t)
 	ep, other := s.endpoint(), s.endpoint()
 
 	type row struct {
@@ -166,7 +165,7 @@ func TestPruneRemovesOnlyWhatIsFinishedAndOld(t *testing.T) {
 	attemptsBefore := s.count("delivery_attempts")
 
 	reg := prometheus.NewRegistry()
-	p := NewPruner(pool, PruneConfig{Retention: retention, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := NewPruner(s.pool, PruneConfig{Retention: retention, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	n, more, err := p.Run(ctx)
 	require.NoError(t, err)
 	require.False(t, more)
@@ -179,7 +178,7 @@ func TestPruneRemovesOnlyWhatIsFinishedAndOld(t *testing.T) {
 	}
 	require.Equal(t, attemptsBefore-9, s.count("delivery_attempts"))
 	var orphans int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM delivery_attempts a
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM delivery_attempts a
 		WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)`).Scan(&orphans))
 	require.Zero(t, orphans)
 
@@ -196,7 +195,7 @@ func TestPruneRemovesOnlyWhatIsFinishedAndOld(t *testing.T) {
 
 	// Keeping everything prunes nothing.
 	s.finished(ep, delivery.StatusSucceeded, old, 1)
-	n, _, err = NewPruner(pool, PruneConfig{}).Run(ctx)
+	n, _, err = NewPruner(s.pool, PruneConfig{}).Run(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n.Total())
 }
@@ -207,15 +206,14 @@ func TestPruneRemovesOnlyWhatIsFinishedAndOld(t *testing.T) {
 func TestPruneBatchesAreBounded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	s := newSeed(t, pool)
+	s := newSeed(t)
 	ep, other := s.endpoint(), s.endpoint()
 	for range 25 {
 		s.finished(ep, delivery.StatusSucceeded, old, 2)
 	}
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p := NewPruner(pool, PruneConfig{Retention: retention, BatchSize: 10, Logger: quiet})
+	p := NewPruner(s.pool, PruneConfig{Retention: retention, BatchSize: 10, Logger: quiet})
 	cur := pruneCursor{}
 	cutoff := time.Now().Add(-retention)
 	var batches []PruneCounts
@@ -245,7 +243,7 @@ func TestPruneBatchesAreBounded(t *testing.T) {
 	for range 10 {
 		s.finished(ep, delivery.StatusSucceeded, old, 1)
 	}
-	p = NewPruner(pool, PruneConfig{Retention: retention, BatchSize: 10, MaxRun: time.Nanosecond, Logger: quiet})
+	p = NewPruner(s.pool, PruneConfig{Retention: retention, BatchSize: 10, MaxRun: time.Nanosecond, Logger: quiet})
 	n, more, err := p.Run(ctx)
 	require.NoError(t, err)
 	require.True(t, more)
@@ -262,8 +260,7 @@ func TestPruneBatchesAreBounded(t *testing.T) {
 func TestPruneJobRunsOneAtATime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	s := newSeed(t, pool)
+	s := newSeed(t)
 	ep := s.endpoint()
 	s.bulk(ep, 40)
 
@@ -272,11 +269,11 @@ func TestPruneJobRunsOneAtATime(t *testing.T) {
 		regs[i] = prometheus.NewRegistry()
 		// One row a batch and a rest after each: a run lasts about a
 		// second, ten intervals.
-		pruner := NewPruner(pool, PruneConfig{Retention: retention, BatchSize: 1, Pause: 10 * time.Millisecond,
+		pruner := NewPruner(s.pool, PruneConfig{Retention: retention, BatchSize: 1, Pause: 10 * time.Millisecond,
 			Registerer: regs[i], Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		workers := river.NewWorkers()
 		river.AddWorker(workers, NewPruneWorker(pruner))
-		client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		client, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{
 			Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Workers:           workers,
 			Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 5}},
@@ -308,7 +305,7 @@ func TestPruneJobRunsOneAtATime(t *testing.T) {
 	}
 	require.Equal(t, 120.0, pruned, "every row pruned once")
 
-	rows, err := pool.Query(ctx, `SELECT attempted_at, coalesce(finalized_at, now()) FROM river_job
+	rows, err := s.pool.Query(ctx, `SELECT attempted_at, coalesce(finalized_at, now()) FROM river_job
 		WHERE kind = 'herald.prune' AND attempted_at IS NOT NULL ORDER BY attempted_at`)
 	require.NoError(t, err)
 	type span struct{ From, To time.Time }

@@ -94,11 +94,10 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.
 	if err != nil {
 		return nil, false, fmt.Errorf("list events: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhook.Event, error) { return scanEvent(row) })
+	list, more, err := collectPage(rows, f.Limit, scanEvent)
 	if err != nil {
 		return nil, false, err
 	}
-	list, more := page(list, f.Limit)
 	if order == "ASC" {
 		// Read oldest first from the cursor; shown newest first like
 		// every page, and has_more says newer events remain.
@@ -142,25 +141,23 @@ func scanDelivery(row pgx.Row) (*delivery.Delivery, error) {
 // attempts are read in one snapshot, so a page never shows an attempt
 // beside a status that predates it.
 func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID string) (*delivery.Delivery, error) {
-	var d *delivery.Delivery
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		d, err = scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+deliveryFrom+`
+	return inTx(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) (*delivery.Delivery, error) {
+		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+deliveryFrom+`
 			WHERE d.id = $1 AND d.merchant_id = $2`, deliveryID, merchantID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if d.Status == delivery.StatusPending && d.HeldReason != delivery.HoldEndpointPaused {
 			err := tx.QueryRow(ctx, `SELECT NOT `+hasLiveJob+` FROM deliveries d WHERE d.id = $1`, d.ID).Scan(&d.Orphaned)
 			if err != nil {
-				return fmt.Errorf("look up job: %w", err)
+				return nil, fmt.Errorf("look up job: %w", err)
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT id, number, trigger, started_at, duration_us, request_headers,
 			COALESCE(response_status, 0), response_headers, response_body, error_class, error_message
 			FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, number`, d.ID)
 		if err != nil {
-			return fmt.Errorf("list attempts: %w", err)
+			return nil, fmt.Errorf("list attempts: %w", err)
 		}
 		d.AttemptLog, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (delivery.Attempt, error) {
 			var a delivery.Attempt
@@ -171,14 +168,10 @@ func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID strin
 			return a, err
 		})
 		if err != nil {
-			return fmt.Errorf("list attempts: %w", err)
+			return nil, fmt.Errorf("list attempts: %w", err)
 		}
-		return nil
+		return d, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // ListDeliveries implements delivery.DeliveryService.
@@ -186,14 +179,10 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 	args := []any{merchantID, f.EndpointID, f.EventID, string(f.Status), limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
-			startingAfter, merchantID).Scan(&exists)
+		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
+			startingAfter, merchantID)
 		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
-			return nil, false, cursorError(startingAfter)
+			return nil, false, err
 		}
 		args = append(args, startingAfter)
 		cursor = `AND (d.created_at, d.id) < (SELECT created_at, id FROM deliveries WHERE id = $6) `
@@ -204,10 +193,5 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 	if err != nil {
 		return nil, false, fmt.Errorf("list deliveries: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*delivery.Delivery, error) { return scanDelivery(row) })
-	if err != nil {
-		return nil, false, err
-	}
-	list, more := page(list, limit)
-	return list, more, nil
+	return collectPage(rows, limit, scanDelivery)
 }

@@ -93,33 +93,29 @@ func (s *Service) CreateRedrive(ctx context.Context, merchantID string, p delive
 		return nil, err
 	}
 	r := &delivery.Redrive{MerchantID: merchantID, Filter: p, Status: delivery.RedriveQueued, Created: s.cfg.Now()}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return inTx(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) (*delivery.Redrive, error) {
 		if err := tx.QueryRow(ctx, `SELECT count(*) `+redriveMatch,
 			redriveArgs(merchantID, p, r.Created)...).Scan(&r.Matched); err != nil {
-			return fmt.Errorf("count deliveries: %w", err)
+			return nil, fmt.Errorf("count deliveries: %w", err)
 		}
 		if p.DryRun {
-			return nil
+			return r, nil
 		}
 		r.ID = id.New("rdr")
 		filter, err := json.Marshal(p)
 		if err != nil {
-			return fmt.Errorf("marshal filter: %w", err)
+			return nil, fmt.Errorf("marshal filter: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO redrives (id, merchant_id, filter, status, matched, cutoff, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6)`, r.ID, merchantID, filter, r.Status, r.Matched, r.Created); err != nil {
-			return fmt.Errorf("insert redrive: %w", err)
+			return nil, fmt.Errorf("insert redrive: %w", err)
 		}
 		_, err = s.cfg.Inserter.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: RedriveArgs{RedriveID: r.ID}}})
 		if err != nil {
-			return fmt.Errorf("enqueue redrive: %w", err)
+			return nil, fmt.Errorf("enqueue redrive: %w", err)
 		}
-		return nil
+		return r, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 func scanRedrive(row pgx.Row) (*delivery.Redrive, error) {
@@ -167,7 +163,7 @@ func (RedriveArgs) Kind() string { return "herald.redrive" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (RedriveArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
+	return oneLiveJob()
 }
 
 // redriveBatch is how many deliveries one transaction of a redrive handles.

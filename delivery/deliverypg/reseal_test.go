@@ -32,9 +32,8 @@ func TestResealSecrets(t *testing.T) {
 	secrets[endpoints[0]] = []string{rolled.Secret, secrets[endpoints[0]][0]}
 	require.NoError(t, b.svc.DeleteEndpoint(ctx, acme, endpoints[1]))
 
-	old := bytes.Repeat([]byte{7}, 32)
 	newKey := seal.Key{ID: "new", Secret: bytes.Repeat([]byte{8}, 32)}
-	ring, err := seal.NewBox(newKey, seal.Key{ID: seal.KeyID(old), Secret: old})
+	ring, err := seal.NewBox(newKey, seal.Key{ID: seal.KeyID(testKey), Secret: testKey})
 	require.NoError(t, err)
 	tally, err := ResealSecrets(ctx, b.pool, ring, 2)
 	require.NoError(t, err)
@@ -80,8 +79,7 @@ func TestResealSecretsUnreadable(t *testing.T) {
 	_, err = b.pool.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1`, lost.ID, lostSealed)
 	require.NoError(t, err)
 
-	old := bytes.Repeat([]byte{7}, 32)
-	ring, err := seal.NewBox(seal.Key{ID: "new", Secret: bytes.Repeat([]byte{8}, 32)}, seal.Key{ID: seal.KeyID(old), Secret: old})
+	ring, err := seal.NewBox(seal.Key{ID: "new", Secret: bytes.Repeat([]byte{8}, 32)}, seal.Key{ID: seal.KeyID(testKey), Secret: testKey})
 	require.NoError(t, err)
 	tally, err := ResealSecrets(ctx, b.pool, ring, 10)
 	require.NoError(t, err)

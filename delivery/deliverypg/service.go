@@ -89,10 +89,44 @@ func cursorError(id string) error {
 		Message: fmt.Sprintf("no such object: %q", id)}
 }
 
-// page trims a list fetched with limit+1 rows and reports whether more follow.
-func page[T any](list []T, limit int) ([]T, bool) {
-	if len(list) > limit {
-		return list[:limit], true
+// inTx runs fn in a transaction with opts and returns what it made, or
+// only the error when fn or the commit failed.
+func inTx[T any](ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
 	}
-	return list, false
+	return out, nil
+}
+
+// checkCursor reports a starting_after that existsSQL, given the id and
+// merchantID, does not find among the merchant's objects.
+func (s *Service) checkCursor(ctx context.Context, existsSQL, id, merchantID string) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, existsSQL, id, merchantID).Scan(&exists); err != nil {
+		return fmt.Errorf("look up cursor: %w", err)
+	}
+	if !exists {
+		return cursorError(id)
+	}
+	return nil
+}
+
+// collectPage reads a list fetched with limit+1 rows, each read by scan,
+// trims it to limit and reports whether more follow.
+func collectPage[T any](rows pgx.Rows, limit int, scan func(pgx.Row) (T, error)) ([]T, bool, error) {
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > limit {
+		return list[:limit], true, nil
+	}
+	return list, false, nil
 }

@@ -54,6 +54,29 @@ type testConfig struct {
 	noClient bool
 }
 
+// testKey is the key the tests' services seal endpoint secrets under.
+var testKey = bytes.Repeat([]byte{7}, 32)
+
+// testBox seals under testKey.
+func testBox(t *testing.T) *seal.Box {
+	t.Helper()
+	box, err := seal.New(testKey)
+	require.NoError(t, err)
+	return box
+}
+
+// newService is a delivery service on pool that only inserts jobs (no
+// River client works them), with one merchant, Acme.
+func newService(t *testing.T, pool *pgxpool.Pool) (*Service, account.Merchant) {
+	t.Helper()
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	svc := NewService(pool, Config{Box: testBox(t), Inserter: inserter})
+	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
+	require.NoError(t, err)
+	return svc, m
+}
+
 func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 	t.Helper()
 	cfg := testConfig{workers: 50, worker: WorkerConfig{
@@ -66,8 +89,7 @@ func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 	ctx := context.Background()
 	b := &testBundle{pool: pgtest.NewPool(t), reg: prometheus.NewRegistry(), logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(b.logs, nil))
-	box, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	require.NoError(t, err)
+	box := testBox(t)
 	inserter, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{SkipUnknownJobCheck: true, FetchCooldown: 10 * time.Millisecond})
 	require.NoError(t, err)
 	b.breakers = delivery.NewBreakers(delivery.BreakerSettings{OpenFor: time.Hour})
@@ -126,7 +148,14 @@ func (b *testBundle) merchant(t *testing.T, name string) string {
 // endpoint creates an endpoint of merchantID on url for events.
 func (b *testBundle) endpoint(t *testing.T, merchantID, url string, events ...string) *delivery.Endpoint {
 	t.Helper()
-	e, err := b.svc.CreateEndpoint(context.Background(), merchantID, delivery.EndpointParams{URL: &url, EnabledEvents: events})
+	return createEndpoint(t, b.svc, merchantID, url, events...)
+}
+
+// createEndpoint creates an endpoint of merchantID on url for events
+// through svc.
+func createEndpoint(t *testing.T, svc *Service, merchantID, url string, events ...string) *delivery.Endpoint {
+	t.Helper()
+	e, err := svc.CreateEndpoint(context.Background(), merchantID, delivery.EndpointParams{URL: &url, EnabledEvents: events})
 	require.NoError(t, err)
 	return e
 }
@@ -142,10 +171,17 @@ func (b *testBundle) update(t *testing.T, merchantID, endpointID string, p deliv
 // publish commits one event of type typ for merchantID and returns its id.
 func (b *testBundle) publish(t *testing.T, merchantID, typ string) string {
 	t.Helper()
-	ev, err := webhook.NewEvent(id.New("evt"), typ, time.Now().Unix(), map[string]string{"object": "test"})
+	return publishEvent(t, b.pool, b.svc, merchantID, typ, time.Now())
+}
+
+// publishEvent commits one event of type typ, created at at, for
+// merchantID through svc and returns its id.
+func publishEvent(t *testing.T, pool *pgxpool.Pool, svc *Service, merchantID, typ string, at time.Time) string {
+	t.Helper()
+	ev, err := webhook.NewEvent(id.New("evt"), typ, at.Unix(), map[string]string{"object": "test"})
 	require.NoError(t, err)
 	ctx := context.Background()
-	require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return b.svc.PublishTx(ctx, tx, merchantID, ev) }))
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return svc.PublishTx(ctx, tx, merchantID, ev) }))
 	return ev.ID
 }
 
@@ -312,3 +348,5 @@ func object(t *testing.T, ev webhook.Event) map[string]any {
 	require.NoError(t, json.Unmarshal(ev.Data.Object, &obj))
 	return obj
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -25,14 +25,14 @@ func (SweepArgs) Kind() string { return "herald.sweep_orphans" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one sweep at a time.
 func (SweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
+	return oneLiveJob()
 }
 
-// SweepPeriodicJob schedules the sweep every interval. River runs periodic
-// jobs on its elected leader only, so one process sweeps at a time.
+// SweepPeriodicJob schedules the sweep every interval, and once at start.
+// River runs periodic jobs on its elected leader only (see periodicJob), so
+// one process sweeps at a time.
 func SweepPeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})
+	return periodicJob(interval, SweepArgs{})
 }
 
 // sweepBatch is how many orphans one transaction of a sweep enqueues.
