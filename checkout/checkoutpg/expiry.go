@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // ExpireSessionsArgs is the periodic River job that expires open sessions
@@ -35,7 +37,5 @@ func NewExpireSessionsWorker(svc *Service) river.Worker[ExpireSessionsArgs] {
 // River runs periodic jobs on the elected leader only, so any number of
 // worker processes sweep once per interval between them.
 func ExpiryPeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return ExpireSessionsArgs{}, nil },
-		&river.PeriodicJobOpts{RunOnStart: true})
+	return riverjob.Periodic(interval, ExpireSessionsArgs{})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // Two queries keep a status as a literal, for their partial indexes: the
@@ -37,7 +38,7 @@ func TestPartialIndexLiterals(t *testing.T) {
 			// either partial index: that one can is what the literal buys.
 			// Clearances are read by their index too.
 			[]string{"using charges_declined_", "fraud_clearances_scope_value"}},
-		{"SweepProcessing", pgtest.Statement{SQL: sweepProcessingSQL, Args: []any{now, ReconcileChargeArgs{}.Kind(), liveJobStateNames, 500}},
+		{"SweepProcessing", pgtest.Statement{SQL: sweepProcessingSQL, Args: []any{now, ReconcileChargeArgs{}.Kind(), riverjob.LiveStateNames(), 500}},
 			[]string{"charges_one_processing_per_session"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // ReconcileChargeArgs is the River job that reconciles one charge with the
@@ -153,29 +153,13 @@ func (ReconcileSweepArgs) Kind() string { return "herald.reconcile_sweep" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one sweep at a time.
 func (ReconcileSweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveJobStates}}
+	return riverjob.OneLive()
 }
-
-// liveJobStates are the states of a job that still has work ahead.
-var liveJobStates = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}
-
-// liveJobStateNames are liveJobStates as text, for SQL.
-var liveJobStateNames = func() []string {
-	out := make([]string, len(liveJobStates))
-	for i, st := range liveJobStates {
-		out[i] = string(st)
-	}
-	return out
-}()
 
 // ReconcileSweepPeriodicJob schedules the sweep every interval; River runs
 // periodic jobs on its elected leader only.
 func ReconcileSweepPeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return ReconcileSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})
+	return riverjob.Periodic(interval, ReconcileSweepArgs{})
 }
 
 // NewReconcileSweepWorker returns the worker of ReconcileSweepArgs for svc.
@@ -210,7 +194,7 @@ func (s *Service) SweepProcessing(ctx context.Context, inserter JobInserter) (in
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sweepProcessingSQL,
-			s.cfg.Now().Add(-s.cfg.ReconcileAfter), ReconcileChargeArgs{}.Kind(), liveJobStateNames, sweepBatch)
+			s.cfg.Now().Add(-s.cfg.ReconcileAfter), ReconcileChargeArgs{}.Kind(), riverjob.LiveStateNames(), sweepBatch)
 		if err != nil {
 			return fmt.Errorf("find processing charges: %w", err)
 		}

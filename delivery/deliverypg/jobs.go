@@ -3,12 +3,11 @@ package deliverypg
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
+
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // QueueDelivery is the River queue deliveries run on, apart from
@@ -38,40 +37,12 @@ type DeliverArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "herald.deliver" }
 
-// liveStates are the job states in which a job still has work ahead.
-var liveStates = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}
-
 // hasLiveJob is an SQL condition on a delivery d: a job of its current
 // job_seq is still to run (or running). River's GIN index on args serves
 // the containment test.
 var hasLiveJob = `EXISTS (SELECT 1 FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
 	AND j.args @> jsonb_build_object('delivery_id', d.id, 'seq', d.job_seq)
-	AND j.state IN (` + stateList(liveStates) + `))`
-
-// oneLiveJob is the insert options of a job that never runs twice at once:
-// River inserts no second job with the same args while one is live.
-func oneLiveJob() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveStates}}
-}
-
-// periodicJob schedules args every interval, and once at start. River
-// inserts periodic jobs from its elected leader only, so however many
-// worker processes run there is one job per interval.
-func periodicJob(interval time.Duration, args river.JobArgs) *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, &river.PeriodicJobOpts{RunOnStart: true})
-}
-
-func stateList(states []rivertype.JobState) string {
-	quoted := make([]string, len(states))
-	for i, st := range states {
-		quoted[i] = "'" + string(st) + "'"
-	}
-	return strings.Join(quoted, ", ")
-}
+	AND j.state IN (` + riverjob.LiveStateList() + `))`
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (DeliverArgs) InsertOpts() river.InsertOpts {

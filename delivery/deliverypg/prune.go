@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // PruneArgs is the periodic job that removes what the retention no longer
@@ -27,14 +28,14 @@ func (PruneArgs) Kind() string { return "herald.prune" }
 // in the whole cluster. While a run is snoozed to carry on (see
 // PruneWorker) the periodic job adds no second one.
 func (PruneArgs) InsertOpts() river.InsertOpts {
-	return oneLiveJob()
+	return riverjob.OneLive()
 }
 
 // PrunePeriodicJob schedules the pruner every interval, and once at start:
-// one prune job per interval in the cluster (see periodicJob), and the
+// one prune job per interval in the cluster (see riverjob.Periodic), and the
 // job's uniqueness keeps it from ever running twice at once.
 func PrunePeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return periodicJob(interval, PruneArgs{})
+	return riverjob.Periodic(interval, PruneArgs{})
 }
 
 // Prune defaults.

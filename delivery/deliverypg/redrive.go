@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // RedriveDelivery implements delivery.DeliveryService.
@@ -163,7 +164,7 @@ func (RedriveArgs) Kind() string { return "herald.redrive" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (RedriveArgs) InsertOpts() river.InsertOpts {
-	return oneLiveJob()
+	return riverjob.OneLive()
 }
 
 // redriveBatch is how many deliveries one transaction of a redrive handles.

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/riverjob"
 )
 
 // SweepArgs is the periodic job that finds orphaned deliveries: pending,
@@ -25,14 +26,14 @@ func (SweepArgs) Kind() string { return "herald.sweep_orphans" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one sweep at a time.
 func (SweepArgs) InsertOpts() river.InsertOpts {
-	return oneLiveJob()
+	return riverjob.OneLive()
 }
 
 // SweepPeriodicJob schedules the sweep every interval, and once at start.
-// River runs periodic jobs on its elected leader only (see periodicJob), so
+// River runs periodic jobs on its elected leader only (see riverjob.Periodic), so
 // one process sweeps at a time.
 func SweepPeriodicJob(interval time.Duration) *river.PeriodicJob {
-	return periodicJob(interval, SweepArgs{})
+	return riverjob.Periodic(interval, SweepArgs{})
 }
 
 // sweepBatch is how many orphans one transaction of a sweep enqueues.
