@@ -3,7 +3,6 @@ package dashboard
 import (
 	"embed"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/htmlpage"
-	"github.com/heraldpay/herald/internal/httpapi"
 )
 
 //go:embed templates/*.html
@@ -41,7 +39,7 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // renderer executes the embedded templates.
-type renderer struct{ pages *htmlpage.Set }
+type renderer struct{ *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
@@ -137,7 +135,7 @@ func (v view) CSRFToken() string {
 // render executes a page into a buffer (a template error must not send half
 // a page), then writes the security headers and the page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	rd.pages.Render(w, r, status, name, v)
+	rd.Render(w, r, status, name, v)
 }
 
 // setCommonHeaders are the headers of every dashboard answer, River UI's
@@ -184,15 +182,9 @@ func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
 
 // serverError logs err with the request id and shows a generic page.
 func (d *Dashboard) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	reqID := httpapi.RequestID(r.Context())
-	d.cfg.Logger.ErrorContext(r.Context(), "dashboard", "path", r.URL.Path, "err", err, "request_id", reqID)
+	reqID := d.pages.LogError(r, err)
 	d.message(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The page could not be loaded. Try again; if it persists, look for request id "+reqID+" in Herald's logs.")
 }
 
-func serveAssets(w http.ResponseWriter, r *http.Request) {
-	assets, _ := fs.Sub(assetFS, "assets") // cannot fail: the directory is embedded
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.StripPrefix("/dashboard/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
-}
+var serveAssets = htmlpage.Assets(assetFS, "/dashboard/assets/")
