@@ -33,11 +33,6 @@ const (
 	navAudit      = "audit"
 )
 
-// contentSecurityPolicy allows no script at all, and styles, images and
-// form posts from the dashboard only.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
 // renderer executes the embedded templates.
 type renderer struct{ *htmlpage.Set }
 
@@ -89,7 +84,7 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		},
 	}
 	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "dashboard", FS: templateFS, Names: pageNames, Funcs: funcs,
-		CSP: contentSecurityPolicy, Headers: setCommonHeaders, Logger: logger})}
+		Headers: setCommonHeaders, Logger: logger})}
 }
 
 // windowTile is a success-rate tile of the overview.

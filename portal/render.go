@@ -20,11 +20,6 @@ var assetFS embed.FS
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"message", "endpoints", "endpoint", "delivery", "secret"}
 
-// contentSecurityPolicy allows no script at all, and styles and form posts
-// from Herald only.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
 type renderer struct{ *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
@@ -58,7 +53,7 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		},
 	}
 	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "portal", FS: templateFS, Names: pageNames, Funcs: funcs,
-		CSP: contentSecurityPolicy, Headers: setHeaders, Logger: logger})}
+		Headers: setHeaders, Logger: logger})}
 }
 
 // view is what every page template gets; Data is the page's own.

@@ -15,11 +15,15 @@ import (
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
+// contentSecurityPolicy allows no script at all (charts are inline SVG
+// drawn on the server), and styles, images and form posts from Herald only.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
 // Set is the parsed pages of one site.
 type Set struct {
 	tmpl   map[string]*template.Template
 	site   string
-	csp    string
 	extra  func(http.Header)
 	logger *slog.Logger
 }
@@ -33,8 +37,6 @@ type Config struct {
 	FS    fs.FS
 	Names []string
 	Funcs template.FuncMap
-	// CSP is the Content-Security-Policy of every page.
-	CSP string
 	// Headers sets the site's own headers (framing, referrer, caching).
 	Headers func(http.Header)
 	Logger  *slog.Logger
@@ -43,7 +45,7 @@ type Config struct {
 // Parse parses the templates. It panics if they do not parse: they are
 // embedded, so that is a bug caught by any test that builds the site.
 func Parse(cfg Config) *Set {
-	s := &Set{tmpl: map[string]*template.Template{}, site: cfg.Site, csp: cfg.CSP, extra: cfg.Headers, logger: cfg.Logger}
+	s := &Set{tmpl: map[string]*template.Template{}, site: cfg.Site, extra: cfg.Headers, logger: cfg.Logger}
 	for _, name := range cfg.Names {
 		s.tmpl[name] = template.Must(template.New(name).Funcs(cfg.Funcs).ParseFS(cfg.FS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -61,7 +63,7 @@ func (s *Set) Render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	s.extra(h)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
