@@ -79,6 +79,9 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		"scopeValue": scopeValue,
 		"tile":       func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
 		"targetURL":  targetURL,
+		"merchantSelect": func(id, choose string, merchants []Merchant, selected string) merchantSelect {
+			return merchantSelect{ID: id, Choose: choose, Merchants: merchants, Selected: selected}
+		},
 		"endpointButton": func(e EndpointRow, action, label, token, returnTo string) endpointButton {
 			return endpointButton{ID: e.ID, Action: action, Label: label, Token: token, ReturnTo: returnTo}
 		},
@@ -92,6 +95,15 @@ type windowTile struct {
 	Label  string
 	Window Window
 	ID     string
+}
+
+// merchantSelect is a filter form's merchant picker: Choose is the
+// option of no merchant.
+type merchantSelect struct {
+	ID        string
+	Choose    string
+	Merchants []Merchant
+	Selected  string
 }
 
 // endpointButton is one action form of the endpoints list.
