@@ -7,6 +7,7 @@ package htmlpage
 
 import (
 	"bytes"
+	"embed"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -14,6 +15,12 @@ import (
 
 	"github.com/heraldpay/herald/internal/httpapi"
 )
+
+// sharedFS holds the templates every site's layout may call: "meta", the
+// head's meta elements.
+//
+//go:embed templates/*.html
+var sharedFS embed.FS
 
 // contentSecurityPolicy allows no script at all (charts are inline SVG
 // drawn on the server), and styles, images and form posts from Herald only.
@@ -33,7 +40,7 @@ type Config struct {
 	// Site names the pages in log lines ("dashboard", "portal").
 	Site string
 	// FS holds templates/layout.html and templates/<name>.html for each of
-	// Names.
+	// Names. The layout's head calls {{template "meta"}}.
 	FS    fs.FS
 	Names []string
 	Funcs template.FuncMap
@@ -47,7 +54,8 @@ type Config struct {
 func Parse(cfg Config) *Set {
 	s := &Set{tmpl: map[string]*template.Template{}, site: cfg.Site, extra: cfg.Headers, logger: cfg.Logger}
 	for _, name := range cfg.Names {
-		s.tmpl[name] = template.Must(template.New(name).Funcs(cfg.Funcs).ParseFS(cfg.FS, "templates/layout.html", "templates/"+name+".html"))
+		t := template.Must(template.New(name).Funcs(cfg.Funcs).ParseFS(sharedFS, "templates/*.html"))
+		s.tmpl[name] = template.Must(t.ParseFS(cfg.FS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return s
 }
