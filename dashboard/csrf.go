@@ -3,10 +3,10 @@ package dashboard
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 
+	"github.com/heraldpay/herald/internal/htmlpage"
 	"github.com/heraldpay/herald/internal/id"
 )
 
@@ -56,18 +56,7 @@ func (d *Dashboard) signInTokenValid(r *http.Request) bool {
 
 // requireToken checks the session's form token on a posted form.
 func (d *Dashboard) requireToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			d.message(w, r, http.StatusBadRequest, "Invalid form", "The form could not be read. Go back and try again.")
-			return
-		}
-		s := sessionFrom(r.Context())
-		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(s.CSRFToken)) != 1 {
-			d.message(w, r, http.StatusForbidden, "This form has expired",
-				"The form did not carry this session's security token, so nothing was done. Reload the page and try again.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	token := func(r *http.Request) string { return sessionFrom(r.Context()).CSRFToken }
+	return htmlpage.RequireFormToken(d.message, maxFormBytes, token,
+		"The form did not carry this session's security token, so nothing was done. Reload the page and try again.")(next)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/heraldpay/herald/internal/htmlpage"
 )
 
 // Config configures the dashboard.
@@ -75,11 +77,8 @@ func New(cfg Config) *Dashboard {
 	d := &Dashboard{cfg: cfg, digest: passwordDigest(cfg.Key, cfg.Password), pages: newRenderer(cfg.Logger, cfg.Now)}
 	// The plain password is not needed past this point.
 	d.cfg.Password = ""
-	d.cop = http.NewCrossOriginProtection()
-	d.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.message(w, r, http.StatusForbidden, "Request refused",
-			"This form was sent from another site, so it was not processed. Open the dashboard and try again.")
-	}))
+	d.cop = htmlpage.CrossOriginProtection(d.message,
+		"This form was sent from another site, so it was not processed. Open the dashboard and try again.")
 	return d
 }
 
@@ -123,9 +122,7 @@ func (d *Dashboard) Register(r chi.Router) {
 		})
 		// Unknown pages are for signed-in operators only, like the rest.
 		r.NotFound(d.requireSession(http.HandlerFunc(d.notFound)).ServeHTTP)
-		r.MethodNotAllowed(d.requireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			d.message(w, r, http.StatusMethodNotAllowed, "Not allowed", r.Method+" is not allowed here.")
-		})).ServeHTTP)
+		r.MethodNotAllowed(d.requireSession(htmlpage.NotAllowed(d.message)).ServeHTTP)
 	})
 }
 

@@ -40,13 +40,7 @@ func (b *testBundle) pay(t *testing.T, merchantID, number, ip string) *checkout.
 var paymentLinkRE = regexp.MustCompile(`href="/dashboard/payments/(ch_[0-9A-Za-z]+)"`)
 
 // paymentIDs lists the payments a list page links to, in order.
-func paymentIDs(body string) []string {
-	var out []string
-	for _, m := range paymentLinkRE.FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
+func paymentIDs(body string) []string { return linkedIDs(paymentLinkRE, body) }
 
 // The payments list across merchants, newest first, and each filter.
 func TestPaymentsList(t *testing.T) {

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"embed"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/htmlpage"
-	"github.com/heraldpay/herald/internal/httpapi"
 )
 
 //go:embed templates/*.html
@@ -35,13 +33,8 @@ const (
 	navAudit      = "audit"
 )
 
-// contentSecurityPolicy allows no script at all, and styles, images and
-// form posts from the dashboard only.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
 // renderer executes the embedded templates.
-type renderer struct{ pages *htmlpage.Set }
+type renderer struct{ *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
@@ -86,12 +79,15 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		"scopeValue": scopeValue,
 		"tile":       func(label string, w Window, id string) windowTile { return windowTile{label, w, id} },
 		"targetURL":  targetURL,
+		"merchantSelect": func(id, choose string, merchants []Merchant, selected string) merchantSelect {
+			return merchantSelect{ID: id, Choose: choose, Merchants: merchants, Selected: selected}
+		},
 		"endpointButton": func(e EndpointRow, action, label, token, returnTo string) endpointButton {
 			return endpointButton{ID: e.ID, Action: action, Label: label, Token: token, ReturnTo: returnTo}
 		},
 	}
 	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "dashboard", FS: templateFS, Names: pageNames, Funcs: funcs,
-		CSP: contentSecurityPolicy, Headers: setCommonHeaders, Logger: logger})}
+		Headers: setCommonHeaders, Logger: logger})}
 }
 
 // windowTile is a success-rate tile of the overview.
@@ -99,6 +95,15 @@ type windowTile struct {
 	Label  string
 	Window Window
 	ID     string
+}
+
+// merchantSelect is a filter form's merchant picker: Choose is the
+// option of no merchant.
+type merchantSelect struct {
+	ID        string
+	Choose    string
+	Merchants []Merchant
+	Selected  string
 }
 
 // endpointButton is one action form of the endpoints list.
@@ -137,7 +142,7 @@ func (v view) CSRFToken() string {
 // render executes a page into a buffer (a template error must not send half
 // a page), then writes the security headers and the page.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	rd.pages.Render(w, r, status, name, v)
+	rd.Render(w, r, status, name, v)
 }
 
 // setCommonHeaders are the headers of every dashboard answer, River UI's
@@ -184,15 +189,9 @@ func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
 
 // serverError logs err with the request id and shows a generic page.
 func (d *Dashboard) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	reqID := httpapi.RequestID(r.Context())
-	d.cfg.Logger.ErrorContext(r.Context(), "dashboard", "path", r.URL.Path, "err", err, "request_id", reqID)
+	reqID := d.pages.LogError(r, err)
 	d.message(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The page could not be loaded. Try again; if it persists, look for request id "+reqID+" in Herald's logs.")
 }
 
-func serveAssets(w http.ResponseWriter, r *http.Request) {
-	assets, _ := fs.Sub(assetFS, "assets") // cannot fail: the directory is embedded
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.StripPrefix("/dashboard/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
-}
+var serveAssets = htmlpage.Assets(assetFS, "/dashboard/assets/")

@@ -206,9 +206,13 @@ func (b *testBundle) audit(t *testing.T) []dashboard.AuditEntry {
 var deliveryLinkRE = regexp.MustCompile(`href="/dashboard/deliveries/(dlv_[0-9A-Za-z]+)"`)
 
 // deliveryIDs lists the deliveries a list page links to, in order.
-func deliveryIDs(body string) []string {
+func deliveryIDs(body string) []string { return linkedIDs(deliveryLinkRE, body) }
+
+// linkedIDs lists the ids (linkRE's group) of the links of a list page, in
+// order.
+func linkedIDs(linkRE *regexp.Regexp, body string) []string {
 	var out []string
-	for _, m := range deliveryLinkRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range linkRE.FindAllStringSubmatch(body, -1) {
 		out = append(out, m[1])
 	}
 	return out

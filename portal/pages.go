@@ -34,6 +34,31 @@ func (p *Portal) pathID(w http.ResponseWriter, r *http.Request, prefix string) (
 	return v, true
 }
 
+// pathEndpoint returns the session merchant's endpoint named by the {id}
+// URL parameter; when there is none, it has answered the request.
+func (p *Portal) pathEndpoint(w http.ResponseWriter, r *http.Request) (*delivery.Endpoint, bool) {
+	endpointID, ok := p.pathID(w, r, "we")
+	if !ok {
+		return nil, false
+	}
+	e, err := p.cfg.Endpoints.FindEndpoint(r.Context(), merchant(r), endpointID)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, false
+	}
+	return e, true
+}
+
+// afterCursor returns the page cursor of the "after" query parameter, an id
+// with the listed objects' prefix; anything else reads the first page.
+func afterCursor(r *http.Request, prefix string) string {
+	after := r.URL.Query().Get("after")
+	if !id.HasPrefix(after, prefix) {
+		return ""
+	}
+	return after
+}
+
 // fail renders err: unknown (or another merchant's) objects as 404, a
 // disabled endpoint as 409, anything else as a logged 500.
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -55,11 +80,7 @@ type endpointsView struct {
 }
 
 func (p *Portal) handleEndpoints(w http.ResponseWriter, r *http.Request) {
-	after := r.URL.Query().Get("after")
-	if after != "" && !id.HasPrefix(after, "we") {
-		after = ""
-	}
-	list, more, err := p.cfg.Endpoints.ListEndpoints(r.Context(), merchant(r), endpointsPerPage, after)
+	list, more, err := p.cfg.Endpoints.ListEndpoints(r.Context(), merchant(r), endpointsPerPage, afterCursor(r, "we"))
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -86,21 +107,13 @@ type endpointView struct {
 const missedCap = 100
 
 func (p *Portal) handleEndpoint(w http.ResponseWriter, r *http.Request) {
-	endpointID, ok := p.pathID(w, r, "we")
+	e, ok := p.pathEndpoint(w, r)
 	if !ok {
 		return
 	}
 	ctx, m := r.Context(), merchant(r)
-	e, err := p.cfg.Endpoints.FindEndpoint(ctx, m, endpointID)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	after := r.URL.Query().Get("after")
-	if after != "" && !id.HasPrefix(after, "dlv") {
-		after = ""
-	}
-	list, more, err := p.cfg.Deliveries.ListDeliveries(ctx, m, delivery.DeliveryFilter{EndpointID: e.ID}, deliveriesPerPage, after)
+	list, more, err := p.cfg.Deliveries.ListDeliveries(ctx, m, delivery.DeliveryFilter{EndpointID: e.ID}, deliveriesPerPage,
+		afterCursor(r, "dlv"))
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -188,16 +201,11 @@ func (p *Portal) handleRollSecret(w http.ResponseWriter, r *http.Request) {
 // handleSendMissed redrives the endpoint's skipped deliveries, re-enabling
 // it first if it is disabled: "re-enable and send what it missed".
 func (p *Portal) handleSendMissed(w http.ResponseWriter, r *http.Request) {
-	endpointID, ok := p.pathID(w, r, "we")
+	e, ok := p.pathEndpoint(w, r)
 	if !ok {
 		return
 	}
 	ctx, m := r.Context(), merchant(r)
-	e, err := p.cfg.Endpoints.FindEndpoint(ctx, m, endpointID)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
 	if e.Status == delivery.EndpointDisabled {
 		enabled := string(delivery.EndpointEnabled)
 		if _, err := p.cfg.Endpoints.UpdateEndpoint(ctx, m, e.ID, delivery.EndpointParams{Status: &enabled}); err != nil {

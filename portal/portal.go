@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/htmlpage"
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
@@ -81,11 +82,8 @@ func New(cfg Config) *Portal {
 		cfg.Now = time.Now
 	}
 	p := &Portal{cfg: cfg, pages: newRenderer(cfg.Logger, cfg.Now)}
-	p.cop = http.NewCrossOriginProtection()
-	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.message(w, r, http.StatusForbidden, "Request refused",
-			"This form was sent from another site, so nothing was done. Open your portal link and try again.")
-	}))
+	p.cop = htmlpage.CrossOriginProtection(p.message,
+		"This form was sent from another site, so nothing was done. Open your portal link and try again.")
 	return p
 }
 
@@ -143,9 +141,7 @@ func (p *Portal) Register(r chi.Router) {
 			})
 		})
 		r.NotFound(p.requireSession(http.HandlerFunc(p.notFound)).ServeHTTP)
-		r.MethodNotAllowed(p.requireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p.message(w, r, http.StatusMethodNotAllowed, "Not allowed", r.Method+" is not allowed here.")
-		})).ServeHTTP)
+		r.MethodNotAllowed(p.requireSession(htmlpage.NotAllowed(p.message)).ServeHTTP)
 	})
 }
 

@@ -3,14 +3,12 @@ package portal
 import (
 	"embed"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/htmlpage"
-	"github.com/heraldpay/herald/internal/httpapi"
 )
 
 //go:embed templates/*.html
@@ -22,12 +20,7 @@ var assetFS embed.FS
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"message", "endpoints", "endpoint", "delivery", "secret"}
 
-// contentSecurityPolicy allows no script at all, and styles and form posts
-// from Herald only.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
-type renderer struct{ pages *htmlpage.Set }
+type renderer struct{ *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
@@ -60,7 +53,7 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 		},
 	}
 	return &renderer{htmlpage.Parse(htmlpage.Config{Site: "portal", FS: templateFS, Names: pageNames, Funcs: funcs,
-		CSP: contentSecurityPolicy, Headers: setHeaders, Logger: logger})}
+		Headers: setHeaders, Logger: logger})}
 }
 
 // view is what every page template gets; Data is the page's own.
@@ -84,7 +77,7 @@ func setHeaders(h http.Header) {
 }
 
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	rd.pages.Render(w, r, status, name, v)
+	rd.Render(w, r, status, name, v)
 }
 
 // page renders a page of the current session.
@@ -121,15 +114,9 @@ func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
 
 // serverError logs err with the request id and shows a generic page.
 func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	reqID := httpapi.RequestID(r.Context())
-	p.cfg.Logger.ErrorContext(r.Context(), "portal", "path", r.URL.Path, "err", err, "request_id", reqID)
+	reqID := p.pages.LogError(r, err)
 	p.message(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The page could not be loaded. Try again; if it persists, quote request id "+reqID+".")
 }
 
-func serveAssets(w http.ResponseWriter, r *http.Request) {
-	assets, _ := fs.Sub(assetFS, "assets") // cannot fail: the directory is embedded
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.StripPrefix("/portal/assets/", http.FileServerFS(assets)).ServeHTTP(w, r)
-}
+var serveAssets = htmlpage.Assets(assetFS, "/portal/assets/")

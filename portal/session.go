@@ -2,9 +2,10 @@ package portal
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
+
+	"github.com/heraldpay/herald/internal/htmlpage"
 )
 
 // The link (/portal/open?token=…) is the credential. Opening it moves the
@@ -78,17 +79,7 @@ const maxFormBytes = 4 << 10
 
 // requireToken checks the session's form token on a posted form.
 func (p *Portal) requireToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			p.message(w, r, http.StatusBadRequest, "Invalid form", "The form could not be read. Go back and try again.")
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(sessionFrom(r.Context()).CSRFToken)) != 1 {
-			p.message(w, r, http.StatusForbidden, "This form has expired",
-				"The form did not carry this portal's security token, so nothing was done. Reload the page and try again.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	token := func(r *http.Request) string { return sessionFrom(r.Context()).CSRFToken }
+	return htmlpage.RequireFormToken(p.message, maxFormBytes, token,
+		"The form did not carry this portal's security token, so nothing was done. Reload the page and try again.")(next)
 }

@@ -2,8 +2,6 @@ package dashboardpg
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -38,20 +36,12 @@ func deliveriesQuery(f dashboard.DeliveryFilter, p dashboard.PageRequest) (strin
 	if f.Until != nil {
 		conds = append(conds, "d.created_at < "+a.add(*f.Until))
 	}
-	order := "DESC"
-	switch {
-	case p.After != nil:
-		conds = append(conds, "(d.created_at, d.id) < ("+a.add(p.After.At)+", "+a.add(p.After.ID)+")")
-	case p.Before != nil:
-		conds = append(conds, "(d.created_at, d.id) > ("+a.add(p.Before.At)+", "+a.add(p.Before.ID)+")")
-		order = "ASC"
-	}
+	conds, orderBy := pageBounds("d", p, conds, &a)
 	limit := a.add(p.Limit + 1)
 	statuses := allStatuses
 	if f.Status != "" {
 		statuses = []delivery.Status{f.Status}
 	}
-	orderBy := "ORDER BY d.created_at " + order + ", d.id " + order
 	branches := make([]string, 0, len(statuses))
 	for _, st := range statuses {
 		where := append([]string{"d.status = " + a.add(string(st))}, conds...)
@@ -70,11 +60,7 @@ const deliveryColumns = `d.id, d.merchant_id, d.event_id, d.event_type, d.endpoi
 // ListDeliveries implements dashboard.ReadModel.
 func (s *Store) ListDeliveries(ctx context.Context, f dashboard.DeliveryFilter, p dashboard.PageRequest) ([]dashboard.DeliveryRow, bool, error) {
 	sql, a := deliveriesQuery(f, p)
-	rows, err := s.pool.Query(ctx, sql, a...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list deliveries: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.DeliveryRow, error) {
+	return listPage(ctx, s, "deliveries", p, sql, a, func(row pgx.CollectableRow) (dashboard.DeliveryRow, error) {
 		var r dashboard.DeliveryRow
 		var e delivery.EndpointState
 		d := &r.Delivery
@@ -84,18 +70,6 @@ func (s *Store) ListDeliveries(ctx context.Context, f dashboard.DeliveryFilter, 
 		d.ExplainWait(e)
 		return r, err
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("list deliveries: %w", err)
-	}
-	more := len(list) > p.Limit
-	if more {
-		list = list[:p.Limit]
-	}
-	if p.Before != nil {
-		// Read oldest first from the cursor; shown newest first.
-		slices.Reverse(list)
-	}
-	return list, more, nil
 }
 
 // DeliveryContext implements dashboard.ReadModel.

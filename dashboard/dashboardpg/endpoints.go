@@ -3,7 +3,6 @@ package dashboardpg
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -86,36 +85,16 @@ func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p
 		}
 		conds = append(conds, cond)
 	}
-	order := "DESC"
-	switch {
-	case p.After != nil:
-		conds = append(conds, "(e.created_at, e.id) < ("+a.add(p.After.At)+", "+a.add(p.After.ID)+")")
-	case p.Before != nil:
-		conds = append(conds, "(e.created_at, e.id) > ("+a.add(p.Before.At)+", "+a.add(p.Before.ID)+")")
-		order = "ASC"
-	}
-	orderBy := "ORDER BY e.created_at " + order + ", e.id " + order
+	conds, orderBy := pageBounds("e", p, conds, &a)
 	// What each endpoint missed while disabled, counted up to a cap.
 	skipped := `(SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = e.id AND status = ` +
 		a.add(delivery.StatusSkipped) + ` LIMIT ` + skippedCap + `) s)`
-	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+`, r.recent, r.recent_ok, `+skipped+` FROM (
-		SELECT * FROM webhook_endpoints e WHERE `+strings.Join(conds, " AND ")+` `+orderBy+` LIMIT `+a.add(p.Limit+1)+`) e
-		JOIN merchants m ON m.id = e.merchant_id `+recent+` `+orderBy, a...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list endpoints: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.EndpointRow, error) { return scanEndpointRow(row, true) })
-	if err != nil {
-		return nil, false, fmt.Errorf("list endpoints: %w", err)
-	}
-	more := len(list) > p.Limit
-	if more {
-		list = list[:p.Limit]
-	}
-	if p.Before != nil {
-		slices.Reverse(list)
-	}
-	return list, more, nil
+	sql := `SELECT ` + endpointColumns + `, r.recent, r.recent_ok, ` + skipped + ` FROM (
+		SELECT * FROM webhook_endpoints e WHERE ` + strings.Join(conds, " AND ") + ` ` + orderBy + ` LIMIT ` + a.add(p.Limit+1) + `) e
+		JOIN merchants m ON m.id = e.merchant_id ` + recent + ` ` + orderBy
+	return listPage(ctx, s, "endpoints", p, sql, a, func(row pgx.CollectableRow) (dashboard.EndpointRow, error) {
+		return scanEndpointRow(row, true)
+	})
 }
 
 // EndpointOptions implements dashboard.ReadModel.

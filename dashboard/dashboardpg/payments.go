@@ -2,8 +2,6 @@ package dashboardpg
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -37,16 +35,8 @@ func paymentsQuery(f dashboard.PaymentFilter, p dashboard.PageRequest) (string, 
 	if f.MerchantID != "" {
 		conds = append(conds, "c.merchant_id = "+a.add(f.MerchantID))
 	}
-	order := "DESC"
-	switch {
-	case p.After != nil:
-		conds = append(conds, "(c.created_at, c.id) < ("+a.add(p.After.At)+", "+a.add(p.After.ID)+")")
-	case p.Before != nil:
-		conds = append(conds, "(c.created_at, c.id) > ("+a.add(p.Before.At)+", "+a.add(p.Before.ID)+")")
-		order = "ASC"
-	}
+	conds, orderBy := pageBounds("c", p, conds, &a)
 	limit := a.add(p.Limit + 1)
-	orderBy := "ORDER BY c.created_at " + order + ", c.id " + order
 	branch := func(where []string) string {
 		return "(SELECT " + paymentColumns + " FROM charges c WHERE " + strings.Join(where, " AND ") + " " + orderBy +
 			" LIMIT " + limit + ")"
@@ -82,27 +72,11 @@ func paymentDest(r *dashboard.PaymentRow) []any {
 // ListPayments implements dashboard.ReadModel.
 func (s *Store) ListPayments(ctx context.Context, f dashboard.PaymentFilter, p dashboard.PageRequest) ([]dashboard.PaymentRow, bool, error) {
 	sql, a := paymentsQuery(f, p)
-	rows, err := s.pool.Query(ctx, sql, a...)
-	if err != nil {
-		return nil, false, fmt.Errorf("list payments: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dashboard.PaymentRow, error) {
+	return listPage(ctx, s, "payments", p, sql, a, func(row pgx.CollectableRow) (dashboard.PaymentRow, error) {
 		var r dashboard.PaymentRow
 		err := row.Scan(append(paymentDest(&r), &r.MerchantName)...)
 		return r, err
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("list payments: %w", err)
-	}
-	more := len(list) > p.Limit
-	if more {
-		list = list[:p.Limit]
-	}
-	if p.Before != nil {
-		// Read oldest first from the cursor; shown newest first.
-		slices.Reverse(list)
-	}
-	return list, more, nil
 }
 
 // Payment implements dashboard.ReadModel.

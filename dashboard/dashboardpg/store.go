@@ -14,8 +14,10 @@
 package dashboardpg
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,4 +55,44 @@ type args []any
 func (a *args) add(v any) string {
 	*a = append(*a, v)
 	return fmt.Sprintf("$%d", len(*a))
+}
+
+// pageBounds adds to conds the condition that starts page p past its cursor
+// on (t.created_at, t.id), t being the listed table's alias, and returns
+// them with the ORDER BY that reads the page: newest first, or oldest first
+// from a Before cursor (listPage turns such a page round).
+func pageBounds(t string, p dashboard.PageRequest, conds []string, a *args) ([]string, string) {
+	order := "DESC"
+	switch {
+	case p.After != nil:
+		conds = append(conds, "("+t+".created_at, "+t+".id) < ("+a.add(p.After.At)+", "+a.add(p.After.ID)+")")
+	case p.Before != nil:
+		conds = append(conds, "("+t+".created_at, "+t+".id) > ("+a.add(p.Before.At)+", "+a.add(p.Before.ID)+")")
+		order = "ASC"
+	}
+	return conds, "ORDER BY " + t + ".created_at " + order + ", " + t + ".id " + order
+}
+
+// listPage runs sql, a page query bounded by pageBounds that reads one row
+// past p's limit to tell whether there is more, and returns the page newest
+// first and whether there is more. what names the list in errors.
+func listPage[T any](ctx context.Context, s *Store, what string, p dashboard.PageRequest, sql string, a args,
+	scan pgx.RowToFunc[T]) ([]T, bool, error) {
+	rows, err := s.pool.Query(ctx, sql, a...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list %s: %w", what, err)
+	}
+	list, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, false, fmt.Errorf("list %s: %w", what, err)
+	}
+	more := len(list) > p.Limit
+	if more {
+		list = list[:p.Limit]
+	}
+	if p.Before != nil {
+		// Read oldest first from the cursor; shown newest first.
+		slices.Reverse(list)
+	}
+	return list, more, nil
 }

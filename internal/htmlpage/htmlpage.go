@@ -7,6 +7,7 @@ package htmlpage
 
 import (
 	"bytes"
+	"embed"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -15,11 +16,21 @@ import (
 	"github.com/heraldpay/herald/internal/httpapi"
 )
 
+// sharedFS holds the templates every site's layout may call: "meta", the
+// head's meta elements.
+//
+//go:embed templates/*.html
+var sharedFS embed.FS
+
+// contentSecurityPolicy allows no script at all (charts are inline SVG
+// drawn on the server), and styles, images and form posts from Herald only.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
 // Set is the parsed pages of one site.
 type Set struct {
 	tmpl   map[string]*template.Template
 	site   string
-	csp    string
 	extra  func(http.Header)
 	logger *slog.Logger
 }
@@ -29,12 +40,10 @@ type Config struct {
 	// Site names the pages in log lines ("dashboard", "portal").
 	Site string
 	// FS holds templates/layout.html and templates/<name>.html for each of
-	// Names.
+	// Names. The layout's head calls {{template "meta"}}.
 	FS    fs.FS
 	Names []string
 	Funcs template.FuncMap
-	// CSP is the Content-Security-Policy of every page.
-	CSP string
 	// Headers sets the site's own headers (framing, referrer, caching).
 	Headers func(http.Header)
 	Logger  *slog.Logger
@@ -43,9 +52,10 @@ type Config struct {
 // Parse parses the templates. It panics if they do not parse: they are
 // embedded, so that is a bug caught by any test that builds the site.
 func Parse(cfg Config) *Set {
-	s := &Set{tmpl: map[string]*template.Template{}, site: cfg.Site, csp: cfg.CSP, extra: cfg.Headers, logger: cfg.Logger}
+	s := &Set{tmpl: map[string]*template.Template{}, site: cfg.Site, extra: cfg.Headers, logger: cfg.Logger}
 	for _, name := range cfg.Names {
-		s.tmpl[name] = template.Must(template.New(name).Funcs(cfg.Funcs).ParseFS(cfg.FS, "templates/layout.html", "templates/"+name+".html"))
+		t := template.Must(template.New(name).Funcs(cfg.Funcs).ParseFS(sharedFS, "templates/*.html"))
+		s.tmpl[name] = template.Must(t.ParseFS(cfg.FS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return s
 }
@@ -61,7 +71,7 @@ func (s *Set) Render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	s.extra(h)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

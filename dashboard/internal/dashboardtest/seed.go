@@ -4,6 +4,7 @@
 package dashboardtest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,15 +47,9 @@ type EndpointOpts struct {
 func Endpoint(t testing.TB, pool *pgxpool.Pool, merchantID string, o EndpointOpts) string {
 	t.Helper()
 	endpointID := id.New("we")
-	if o.URL == "" {
-		o.URL = "https://hooks.example.com/" + endpointID
-	}
-	if o.Status == "" {
-		o.Status = delivery.EndpointEnabled
-	}
-	if o.BreakerState == "" {
-		o.BreakerState = delivery.BreakerClosed
-	}
+	o.URL = cmp.Or(o.URL, "https://hooks.example.com/"+endpointID)
+	o.Status = cmp.Or(o.Status, delivery.EndpointEnabled)
+	o.BreakerState = cmp.Or(o.BreakerState, delivery.BreakerClosed)
 	if o.Created.IsZero() {
 		o.Created = time.Now()
 	}
@@ -62,12 +57,11 @@ func Endpoint(t testing.TB, pool *pgxpool.Pool, merchantID string, o EndpointOpt
 	if o.BreakerState != delivery.BreakerClosed {
 		changed = &o.Created
 	}
-	_, err := pool.Exec(context.Background(), `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status,
+	exec(t, pool, `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status,
 		disabled_reason, paused, secret_sealed, breaker_state, breaker_changed_at, breaker_next_probe_at, last_success_at,
 		created_at, updated_at) VALUES ($1, $2, $3, '{*}', $4, $5, $6, 'not-sealed', $7, $8, $9, $10, $11, $11)`,
 		endpointID, merchantID, o.URL, o.Status, o.DisabledReason, o.Paused, o.BreakerState, changed, o.NextProbeAt,
 		o.LastSuccessAt, o.Created)
-	require.NoError(t, err)
 	return endpointID
 }
 
@@ -96,13 +90,8 @@ type AttemptOpts struct {
 // attempts, and returns the delivery id.
 func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o DeliveryOpts) string {
 	t.Helper()
-	ctx := context.Background()
-	if o.Status == "" {
-		o.Status = delivery.StatusPending
-	}
-	if o.EventType == "" {
-		o.EventType = webhook.TypeCheckoutSessionCompleted
-	}
+	o.Status = cmp.Or(o.Status, delivery.StatusPending)
+	o.EventType = cmp.Or(o.EventType, webhook.TypeCheckoutSessionCompleted)
 	if o.Created.IsZero() {
 		o.Created = time.Now()
 	}
@@ -110,9 +99,8 @@ func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o
 		Data: webhook.EventData{Object: json.RawMessage(`{"id":"cs_test","object":"checkout.session","amount_total":3250}`)}}
 	body, err := json.Marshal(ev)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)`,
+	exec(t, pool, `INSERT INTO events (id, merchant_id, type, created_at, body) VALUES ($1, $2, $3, $4, $5)`,
 		ev.ID, merchantID, ev.Type, o.Created, string(body))
-	require.NoError(t, err)
 
 	deliveryID := id.New("dlv")
 	var completed, lastAttempt *time.Time
@@ -127,12 +115,11 @@ func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o
 			completed = lastAttempt
 		}
 	}
-	_, err = pool.Exec(ctx, `INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, held, attempts,
+	exec(t, pool, `INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, held, attempts,
 		last_attempt_at, last_status_code, last_error_class, created_at, completed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), $11, $12, $13)`,
 		deliveryID, merchantID, ev.ID, endpointID, o.EventType, o.Status, o.Held, len(o.Attempts), lastAttempt,
 		lastStatus, lastClass, o.Created, completed)
-	require.NoError(t, err)
 	for i, a := range o.Attempts {
 		trigger := delivery.TriggerInitial
 		if i > 0 {
@@ -142,15 +129,21 @@ func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o
 		if a.Status != 0 {
 			headers = map[string]string{"Content-Type": "text/plain"}
 		}
-		_, err := pool.Exec(ctx, `INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us,
+		exec(t, pool, `INSERT INTO delivery_attempts (id, delivery_id, number, trigger, started_at, duration_us,
 			request_headers, response_status, response_headers, response_body, error_class, error_message)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, 0), $9, $10, $11, $12)`,
 			id.New("att"), deliveryID, i+1, trigger, a.StartedAt, a.Duration.Microseconds(),
 			map[string]string{"Webhook-Id": ev.ID, "Content-Type": "application/json"}, a.Status, headers, []byte(a.Body),
 			attemptClass(a), errorMessage(a))
-		require.NoError(t, err)
 	}
 	return deliveryID
+}
+
+// exec runs one statement of the seed.
+func exec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), sql, args...)
+	require.NoError(t, err)
 }
 
 func attemptClass(a AttemptOpts) delivery.ErrorClass {
@@ -174,9 +167,8 @@ func Redrive(t testing.TB, pool *pgxpool.Pool, merchantID string, status deliver
 	redriveID := id.New("rdr")
 	filter, err := json.Marshal(delivery.RedriveParams{Status: delivery.StatusFailed})
 	require.NoError(t, err)
-	_, err = pool.Exec(context.Background(), `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
+	exec(t, pool, `INSERT INTO redrives (id, merchant_id, filter, status, matched, enqueued, cutoff, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, redriveID, merchantID, filter, status, matched, enqueued, created)
-	require.NoError(t, err)
 	return redriveID
 }
 
@@ -195,13 +187,8 @@ type ChargeOpts struct {
 // token) and returns the charge id.
 func Charge(t testing.TB, pool *pgxpool.Pool, merchantID string, o ChargeOpts) string {
 	t.Helper()
-	ctx := context.Background()
-	if o.Status == "" {
-		o.Status = checkout.ChargeSucceeded
-	}
-	if o.Decision == "" {
-		o.Decision = checkout.RiskAllow
-	}
+	o.Status = cmp.Or(o.Status, checkout.ChargeSucceeded)
+	o.Decision = cmp.Or(o.Decision, checkout.RiskAllow)
 	if o.Reasons == nil {
 		o.Reasons = []string{}
 	}
@@ -211,23 +198,20 @@ func Charge(t testing.TB, pool *pgxpool.Pool, merchantID string, o ChargeOpts) s
 	level := map[checkout.RiskDecision]string{checkout.RiskAllow: "normal", checkout.RiskChallenge: "elevated",
 		checkout.RiskBlock: "highest"}[o.Decision]
 	sessionID, tokenID, chargeID := id.New("cs"), id.New("tok"), id.New("ch")
-	_, err := pool.Exec(ctx, `INSERT INTO checkout_sessions (id, merchant_id, status, payment_status, currency, amount_subtotal,
+	exec(t, pool, `INSERT INTO checkout_sessions (id, merchant_id, status, payment_status, currency, amount_subtotal,
 		amount_total, line_items, success_url, cancel_url, created_at, expires_at)
 		VALUES ($1, $2, 'open', 'unpaid', 'usd', 1000, 1000, '[]', 'https://shop.test/ok', 'https://shop.test/cart', $3, $3)`,
 		sessionID, merchantID, o.Created)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO card_tokens (id, merchant_id, brand, last4, exp_month, exp_year, fingerprint)
+	exec(t, pool, `INSERT INTO card_tokens (id, merchant_id, brand, last4, exp_month, exp_year, fingerprint)
 		VALUES ($1, $2, 'visa', '4242', 12, 2040, $1)`, tokenID, merchantID)
-	require.NoError(t, err)
 	var ip *string
 	if o.ClientIP != "" {
 		ip = &o.ClientIP
 	}
-	_, err = pool.Exec(ctx, `INSERT INTO charges (id, merchant_id, session_id, token_id, card_fingerprint, brand, last4,
+	exec(t, pool, `INSERT INTO charges (id, merchant_id, session_id, token_id, card_fingerprint, brand, last4,
 		exp_month, exp_year, client_ip, amount, currency, status, failure_code, risk_level, risk_decision, risk_reasons,
 		three_d_secure, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $4, 'visa', '4242', 12, 2040, $5::inet, 1000, 'usd', $6, $7, $8, $9, $10, 'not_required', $11, $11)`,
 		chargeID, merchantID, sessionID, tokenID, ip, o.Status, o.FailureCode, level, o.Decision, o.Reasons, o.Created)
-	require.NoError(t, err)
 	return chargeID
 }
