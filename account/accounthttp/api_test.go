@@ -2,8 +2,6 @@ package accounthttp_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,58 +60,38 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-type reply struct {
-	status int
-	body   map[string]any
-}
-
-func (r reply) errorOf(field string) any {
-	e, _ := r.body["error"].(map[string]any)
-	return e[field]
-}
-
-func (b *testBundle) do(t *testing.T, key, method, path, body string) reply {
+// do sends method path with key, body as JSON unless it is "", and holds
+// the exchange to api/openapi.yaml.
+func (b *testBundle) do(t *testing.T, key, method, path, body string) apitest.Reply {
 	t.Helper()
-	var rd io.Reader
+	var sent any
 	if body != "" {
-		rd = strings.NewReader(body)
+		sent = body
 	}
-	req, err := http.NewRequest(method, b.url+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: []byte(body), Response: resp, ResponseBody: raw})
-	out := reply{status: resp.StatusCode}
-	require.NoError(t, json.Unmarshal(raw, &out.body))
-	return out
+	r := apitest.Do(t, method, b.url+path, key, sent)
+	require.NotNil(t, r.Body, "a JSON answer: %s", r.Raw)
+	return r
 }
 
 // works reports whether key gets through the key check.
 func (b *testBundle) works(t *testing.T, key string) bool {
 	t.Helper()
 	r := b.do(t, key, http.MethodGet, "/v1/api_keys", "")
-	if r.status != http.StatusOK {
-		require.Equal(t, http.StatusUnauthorized, r.status, r.body)
-		require.Equal(t, "api_key_invalid", r.errorOf("code"))
+	if r.Status != http.StatusOK {
+		require.Equal(t, http.StatusUnauthorized, r.Status, r.Body)
+		require.Equal(t, "api_key_invalid", r.ErrorField("code"))
 	}
-	return r.status == http.StatusOK
+	return r.Status == http.StatusOK
 }
 
 // keyIDs lists a merchant's keys through the API: id → status.
 func (b *testBundle) keys(t *testing.T, key string) map[string]map[string]any {
 	t.Helper()
 	r := b.do(t, key, http.MethodGet, "/v1/api_keys", "")
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Equal(t, "list", r.body["object"])
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	require.Equal(t, "list", r.Body["object"])
 	out := map[string]map[string]any{}
-	for _, v := range r.body["data"].([]any) {
+	for _, v := range r.Body["data"].([]any) {
 		k := v.(map[string]any)
 		require.Equal(t, "api_key", k["object"])
 		require.NotContains(t, k, "secret", "a list never shows a key")
@@ -140,11 +118,11 @@ func TestRollKey(t *testing.T) {
 	}
 
 	r := b.do(t, b.acmeKey, http.MethodPost, "/v1/api_keys/roll", "")
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	newKey, _ := r.body["secret"].(string)
-	require.True(t, strings.HasPrefix(newKey, account.KeyPrefix), r.body)
-	require.Equal(t, "active", r.body["status"])
-	prev := r.body["previous"].(map[string]any)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	newKey, _ := r.Body["secret"].(string)
+	require.True(t, strings.HasPrefix(newKey, account.KeyPrefix), r.Body)
+	require.Equal(t, "active", r.Body["status"])
+	prev := r.Body["previous"].(map[string]any)
 	require.Equal(t, oldID, prev["id"])
 	require.Equal(t, "expiring", prev["status"])
 	require.Equal(t, float64(b.clock.Now().Add(24*time.Hour).Unix()), prev["expires_at"], "default overlap: 24 h")
@@ -178,16 +156,16 @@ func TestRollKeyOverlap(t *testing.T) {
 	for _, body := range []string{`{"expire_previous_in": -1}`, `{"expire_previous_in": 604801}`, `{"expire_previous_in": 1e30}`,
 		`{"expire_previous_in": "soon"}`} {
 		r := b.do(t, b.acmeKey, http.MethodPost, "/v1/api_keys/roll", body)
-		require.Equal(t, http.StatusBadRequest, r.status, body)
-		require.Equal(t, "expire_previous_in", r.errorOf("param"), body)
+		require.Equal(t, http.StatusBadRequest, r.Status, body)
+		require.Equal(t, "expire_previous_in", r.ErrorField("param"), body)
 	}
 	require.Len(t, b.keys(t, b.acmeKey), 1, "nothing was rolled")
 
 	r := b.do(t, b.acmeKey, http.MethodPost, "/v1/api_keys/roll", `{"expire_previous_in": 0}`)
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Equal(t, "expired", r.body["previous"].(map[string]any)["status"])
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	require.Equal(t, "expired", r.Body["previous"].(map[string]any)["status"])
 	require.False(t, b.works(t, b.acmeKey), "no overlap: the old key fails at once")
-	require.True(t, b.works(t, r.body["secret"].(string)))
+	require.True(t, b.works(t, r.Body["secret"].(string)))
 }
 
 // Revoking ends a key at once (401 on its next request), never the last
@@ -201,18 +179,18 @@ func TestRevokeKey(t *testing.T) {
 		oldID = id
 	}
 	r := b.do(t, b.acmeKey, http.MethodPost, "/v1/api_keys/"+oldID+"/revoke", "")
-	require.Equal(t, http.StatusConflict, r.status, r.body)
-	require.Equal(t, "last_active_api_key", r.errorOf("code"))
+	require.Equal(t, http.StatusConflict, r.Status, r.Body)
+	require.Equal(t, "last_active_api_key", r.ErrorField("code"))
 	require.True(t, b.works(t, b.acmeKey))
 
 	rolled := b.do(t, b.acmeKey, http.MethodPost, "/v1/api_keys/roll", "")
-	require.Equal(t, http.StatusOK, rolled.status)
-	newKey := rolled.body["secret"].(string)
+	require.Equal(t, http.StatusOK, rolled.Status)
+	newKey := rolled.Body["secret"].(string)
 
 	r = b.do(t, newKey, http.MethodPost, "/v1/api_keys/"+oldID+"/revoke", "")
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Equal(t, "revoked", r.body["status"])
-	require.NotNil(t, r.body["revoked_at"])
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	require.Equal(t, "revoked", r.Body["status"])
+	require.NotNil(t, r.Body["revoked_at"])
 	require.False(t, b.works(t, b.acmeKey), "revoked during its overlap: 401 at once")
 
 	var globexID string
@@ -221,11 +199,11 @@ func TestRevokeKey(t *testing.T) {
 	}
 	for _, path := range []string{"/v1/api_keys/" + globexID + "/revoke", "/v1/api_keys/key_missing/revoke", "/v1/api_keys/nope/revoke"} {
 		r = b.do(t, newKey, http.MethodPost, path, "")
-		require.Equal(t, http.StatusNotFound, r.status, path)
-		require.Equal(t, "resource_missing", r.errorOf("code"))
+		require.Equal(t, http.StatusNotFound, r.Status, path)
+		require.Equal(t, "resource_missing", r.ErrorField("code"))
 	}
 	require.True(t, b.works(t, b.globexKey), "another merchant's key is untouched")
 
-	r = b.do(t, newKey, http.MethodPost, "/v1/api_keys/"+rolled.body["id"].(string)+"/revoke", "")
-	require.Equal(t, http.StatusConflict, r.status, "the new key is the last one now")
+	r = b.do(t, newKey, http.MethodPost, "/v1/api_keys/"+rolled.Body["id"].(string)+"/revoke", "")
+	require.Equal(t, http.StatusConflict, r.Status, "the new key is the last one now")
 }

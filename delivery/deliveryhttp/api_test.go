@@ -3,9 +3,7 @@ package deliveryhttp_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -85,57 +83,13 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-// reply is an API answer: its status and JSON body.
-type reply struct {
-	status int
-	body   map[string]any
-}
-
-// errorOf returns the error body's field ("code", "param", …).
-func (r reply) errorOf(field string) any {
-	e, _ := r.body["error"].(map[string]any)
-	return e[field]
-}
-
-// list returns a list answer's data.
-func (r reply) list() []map[string]any {
-	var out []map[string]any
-	for _, v := range r.body["data"].([]any) {
-		out = append(out, v.(map[string]any))
-	}
-	return out
-}
-
 // do sends method path as m, with body as JSON when it is not nil, and
-// holds the exchange to api/openapi.yaml (apitest.Check).
-func (b *testBundle) do(t *testing.T, m merchant, method, path string, body any) reply {
+// holds the exchange to api/openapi.yaml; every answer is JSON.
+func (b *testBundle) do(t *testing.T, m merchant, method, path string, body any) apitest.Reply {
 	t.Helper()
-	var sent []byte
-	var rd io.Reader
-	if body != nil {
-		var err error
-		sent, err = json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(sent)
-	}
-	req, err := http.NewRequest(method, b.url+path, rd)
-	require.NoError(t, err)
-	if m.key != "" {
-		req.Header.Set("Authorization", "Bearer "+m.key)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	apitest.Check(t, apitest.Exchange{Request: req, RequestBody: sent, Response: resp, ResponseBody: raw})
-	out := reply{status: resp.StatusCode}
-	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	require.NoError(t, json.Unmarshal(raw, &out.body))
-	return out
+	r := apitest.Do(t, method, b.url+path, m.key, body)
+	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	return r
 }
 
 // endpoint creates an endpoint of m through the API and returns its id.
@@ -143,8 +97,8 @@ func (b *testBundle) endpoint(t *testing.T, m merchant, events ...string) string
 	t.Helper()
 	r := b.do(t, m, http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com/" + id.Random(6),
 		"enabled_events": events})
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	return r.body["id"].(string)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	return r.Body["id"].(string)
 }
 
 // publish commits an event of type typ for m, as checkout does, and
@@ -159,14 +113,14 @@ func (b *testBundle) publish(t *testing.T, m merchant, typ string) string {
 }
 
 // requireError checks an error answer's status, code and parameter.
-func requireError(t *testing.T, r reply, status int, code, param string) {
+func requireError(t *testing.T, r apitest.Reply, status int, code, param string) {
 	t.Helper()
-	require.Equal(t, status, r.status, r.body)
-	require.Equal(t, code, r.errorOf("code"), r.body)
+	require.Equal(t, status, r.Status, r.Body)
+	require.Equal(t, code, r.ErrorField("code"), r.Body)
 	if param == "" {
-		require.Nil(t, r.errorOf("param"), r.body)
+		require.Nil(t, r.ErrorField("param"), r.Body)
 	} else {
-		require.Equal(t, param, r.errorOf("param"), r.body)
+		require.Equal(t, param, r.ErrorField("param"), r.Body)
 	}
 }
 
@@ -177,7 +131,7 @@ func TestAuthentication(t *testing.T) {
 	requireError(t, b.do(t, merchant{}, http.MethodGet, "/v1/webhook_endpoints", nil), http.StatusUnauthorized, "api_key_missing", "")
 	requireError(t, b.do(t, merchant{key: "sk_test_" + id.Random(32)}, http.MethodGet, "/v1/webhook_endpoints", nil),
 		http.StatusUnauthorized, "api_key_invalid", "")
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).Status)
 	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/deliveries?status=%00", nil), http.StatusBadRequest, "parameter_invalid", "status")
 }
 
@@ -187,34 +141,34 @@ func TestEndpoints(t *testing.T) {
 	b := setup(t)
 	created := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints", map[string]any{"url": "https://hooks.example.com/a",
 		"enabled_events": []string{"*"}, "description": "orders"})
-	require.Equal(t, http.StatusOK, created.status, created.body)
-	endpointID := created.body["id"].(string)
+	require.Equal(t, http.StatusOK, created.Status, created.Body)
+	endpointID := created.Body["id"].(string)
 	require.True(t, id.HasPrefix(endpointID, "we"))
-	require.Equal(t, "webhook_endpoint", created.body["object"])
-	require.Equal(t, "enabled", created.body["status"])
-	secret := created.body["secret"].(string)
+	require.Equal(t, "webhook_endpoint", created.Body["object"])
+	require.Equal(t, "enabled", created.Body["status"])
+	secret := created.Body["secret"].(string)
 	require.True(t, strings.HasPrefix(secret, "whsec_"))
 
 	got := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil)
-	require.Equal(t, http.StatusOK, got.status)
-	require.Equal(t, "orders", got.body["description"])
-	require.NotContains(t, got.body, "secret", "the secret is shown on create and roll only")
+	require.Equal(t, http.StatusOK, got.Status)
+	require.Equal(t, "orders", got.Body["description"])
+	require.NotContains(t, got.Body, "secret", "the secret is shown on create and roll only")
 
 	updated := b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+endpointID, map[string]any{"status": "disabled"})
-	require.Equal(t, http.StatusOK, updated.status, updated.body)
-	require.Equal(t, "disabled", updated.body["status"])
-	require.Equal(t, delivery.DisabledReasonManual, updated.body["disabled_reason"])
+	require.Equal(t, http.StatusOK, updated.Status, updated.Body)
+	require.Equal(t, "disabled", updated.Body["status"])
+	require.Equal(t, delivery.DisabledReasonManual, updated.Body["disabled_reason"])
 
 	rolled := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+endpointID+"/roll_secret", map[string]any{"expire_previous_in": 60})
-	require.Equal(t, http.StatusOK, rolled.status, rolled.body)
-	require.True(t, strings.HasPrefix(rolled.body["secret"].(string), "whsec_"))
-	require.NotEqual(t, secret, rolled.body["secret"])
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+endpointID+"/roll_secret", nil).status,
+	require.Equal(t, http.StatusOK, rolled.Status, rolled.Body)
+	require.True(t, strings.HasPrefix(rolled.Body["secret"].(string), "whsec_"))
+	require.NotEqual(t, secret, rolled.Body["secret"])
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+endpointID+"/roll_secret", nil).Status,
 		"the body is optional")
 
 	deleted := b.do(t, b.acme, http.MethodDelete, "/v1/webhook_endpoints/"+endpointID, nil)
-	require.Equal(t, http.StatusOK, deleted.status)
-	require.Equal(t, map[string]any{"id": endpointID, "object": "webhook_endpoint", "deleted": true}, deleted.body)
+	require.Equal(t, http.StatusOK, deleted.Status)
+	require.Equal(t, map[string]any{"id": endpointID, "object": "webhook_endpoint", "deleted": true}, deleted.Body)
 	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil), http.StatusNotFound, "resource_missing", "")
 }
 
@@ -230,15 +184,15 @@ func TestEndpointList(t *testing.T) {
 	b.endpoint(t, b.globex, "*")
 
 	first := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=2", nil)
-	require.Equal(t, http.StatusOK, first.status)
-	require.Equal(t, "list", first.body["object"])
-	require.Equal(t, true, first.body["has_more"])
-	page := first.list()
+	require.Equal(t, http.StatusOK, first.Status)
+	require.Equal(t, "list", first.Body["object"])
+	require.Equal(t, true, first.Body["has_more"])
+	page := first.Data()
 	require.Equal(t, []any{ids[2], ids[1]}, []any{page[0]["id"], page[1]["id"]})
 	second := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=2&starting_after="+ids[1], nil)
-	require.Equal(t, false, second.body["has_more"])
-	require.Len(t, second.list(), 1)
-	require.Equal(t, ids[0], second.list()[0]["id"])
+	require.Equal(t, false, second.Body["has_more"])
+	require.Len(t, second.Data(), 1)
+	require.Equal(t, ids[0], second.Data()[0]["id"])
 
 	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=0", nil), http.StatusBadRequest, "parameter_invalid_integer", "limit")
 	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints?limit=abc", nil), http.StatusBadRequest, "parameter_invalid_integer", "limit")
@@ -280,7 +234,7 @@ func TestEndpointValidation(t *testing.T) {
 			requireError(t, b.do(t, b.acme, tt.method, tt.path, tt.body), http.StatusBadRequest, tt.code, tt.param)
 		})
 	}
-	list := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).list()
+	list := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints", nil).Data()
 	require.Len(t, list, 1)
 	require.Equal(t, "enabled", list[0]["status"])
 	require.Empty(t, list[0]["description"])
@@ -296,19 +250,19 @@ func TestEvents(t *testing.T) {
 	b.publish(t, b.globex, webhook.TypeCheckoutSessionCompleted)
 
 	got := b.do(t, b.acme, http.MethodGet, "/v1/events/"+completed, nil)
-	require.Equal(t, http.StatusOK, got.status)
-	require.Equal(t, "event", got.body["object"])
-	require.Equal(t, webhook.TypeCheckoutSessionCompleted, got.body["type"])
+	require.Equal(t, http.StatusOK, got.Status)
+	require.Equal(t, "event", got.Body["object"])
+	require.Equal(t, webhook.TypeCheckoutSessionCompleted, got.Body["type"])
 
-	all := b.do(t, b.acme, http.MethodGet, "/v1/events", nil).list()
+	all := b.do(t, b.acme, http.MethodGet, "/v1/events", nil).Data()
 	require.Equal(t, []any{expired, completed}, []any{all[0]["id"], all[1]["id"]}, "newest first, the merchant's own")
 	require.Len(t, all, 2)
-	typed := b.do(t, b.acme, http.MethodGet, "/v1/events?type="+webhook.TypeCheckoutSessionCompleted, nil).list()
+	typed := b.do(t, b.acme, http.MethodGet, "/v1/events?type="+webhook.TypeCheckoutSessionCompleted, nil).Data()
 	require.Len(t, typed, 1)
 	require.Equal(t, completed, typed[0]["id"])
 	after := b.do(t, b.acme, http.MethodGet, "/v1/events?starting_after="+expired, nil)
-	require.Len(t, after.list(), 1)
-	require.Equal(t, false, after.body["has_more"])
+	require.Len(t, after.Data(), 1)
+	require.Equal(t, false, after.Body["has_more"])
 	requireError(t, b.do(t, b.globex, http.MethodGet, "/v1/events?starting_after="+expired, nil),
 		http.StatusBadRequest, "resource_missing", "starting_after")
 }
@@ -322,16 +276,16 @@ func TestDeliveries(t *testing.T) {
 	live := b.endpoint(t, b.acme, "*")
 	off := b.endpoint(t, b.acme, "*")
 	gone := b.endpoint(t, b.acme, webhook.TypeCheckoutSessionExpired)
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).Status)
 	first := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
 	second := b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodDelete, "/v1/webhook_endpoints/"+gone, nil).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodDelete, "/v1/webhook_endpoints/"+gone, nil).Status)
 
 	list := func(query string) []map[string]any {
 		t.Helper()
 		r := b.do(t, b.acme, http.MethodGet, "/v1/deliveries"+query, nil)
-		require.Equal(t, http.StatusOK, r.status, r.body)
-		return r.list()
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
+		return r.Data()
 	}
 	pick := func(list []map[string]any, field string) []any {
 		var out []any
@@ -350,28 +304,28 @@ func TestDeliveries(t *testing.T) {
 		pick(list("?endpoint_id="+live), "event_type"))
 	require.ElementsMatch(t, []any{live, off}, pick(list("?event_id="+first), "endpoint"))
 	require.ElementsMatch(t, []any{second}, pick(list("?endpoint_id="+off+"&status=skipped&event_id="+second), "event"))
-	require.Empty(t, b.do(t, b.globex, http.MethodGet, "/v1/deliveries", nil).list())
+	require.Empty(t, b.do(t, b.globex, http.MethodGet, "/v1/deliveries", nil).Data())
 	paged := b.do(t, b.acme, http.MethodGet, "/v1/deliveries?limit=2", nil)
-	require.Equal(t, true, paged.body["has_more"])
-	rest := list("?limit=10&starting_after=" + paged.list()[1]["id"].(string))
+	require.Equal(t, true, paged.Body["has_more"])
+	rest := list("?limit=10&starting_after=" + paged.Data()[1]["id"].(string))
 	require.Len(t, rest, 4)
 	requireError(t, b.do(t, b.acme, http.MethodGet, "/v1/deliveries?status=lost", nil), http.StatusBadRequest, "parameter_invalid", "status")
 
 	skipped := list("?status=skipped&event_id=" + first)[0]
 	got := b.do(t, b.acme, http.MethodGet, "/v1/deliveries/"+skipped["id"].(string), nil)
-	require.Equal(t, http.StatusOK, got.status)
-	require.Equal(t, "skipped", got.body["status"])
-	require.Equal(t, float64(0), got.body["attempt_count"])
+	require.Equal(t, http.StatusOK, got.Status)
+	require.Equal(t, "skipped", got.Body["status"])
+	require.Equal(t, float64(0), got.Body["attempt_count"])
 
 	// A redrive of a skipped delivery waits for its endpoint.
 	redrive := "/v1/deliveries/" + skipped["id"].(string) + "/redrive"
 	requireError(t, b.do(t, b.acme, http.MethodPost, redrive, nil), http.StatusConflict, "endpoint_disabled", "")
-	require.Equal(t, "skipped", b.do(t, b.acme, http.MethodGet, "/v1/deliveries/"+skipped["id"].(string), nil).body["status"])
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).status)
+	require.Equal(t, "skipped", b.do(t, b.acme, http.MethodGet, "/v1/deliveries/"+skipped["id"].(string), nil).Body["status"])
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).Status)
 	sent := b.do(t, b.acme, http.MethodPost, redrive, nil)
-	require.Equal(t, http.StatusOK, sent.status, sent.body)
-	require.Equal(t, "pending", sent.body["status"])
-	require.Equal(t, skipped["id"], sent.body["id"])
+	require.Equal(t, http.StatusOK, sent.Status, sent.Body)
+	require.Equal(t, "pending", sent.Body["status"])
+	require.Equal(t, skipped["id"], sent.Body["id"])
 }
 
 func TestRedrives(t *testing.T) {
@@ -380,32 +334,32 @@ func TestRedrives(t *testing.T) {
 	b := setup(t)
 	off := b.endpoint(t, b.acme, "*")
 	b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "disabled"}).Status)
 	b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
 	b.publish(t, b.acme, webhook.TypeCheckoutSessionExpired)
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+off, map[string]any{"status": "enabled"}).Status)
 
 	dry := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"endpoint_id": off, "status": "skipped", "dry_run": true})
-	require.Equal(t, http.StatusOK, dry.status, dry.body)
-	require.Equal(t, float64(2), dry.body["matched"])
-	require.Nil(t, dry.body["id"], "a dry run is an answer, not a redrive")
+	require.Equal(t, http.StatusOK, dry.Status, dry.Body)
+	require.Equal(t, float64(2), dry.Body["matched"])
+	require.Nil(t, dry.Body["id"], "a dry run is an answer, not a redrive")
 	typed := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"status": "skipped", "dry_run": true,
 		"event_type": webhook.TypeCheckoutSessionExpired})
-	require.Equal(t, float64(1), typed.body["matched"])
-	require.Equal(t, float64(0), b.do(t, b.globex, http.MethodPost, "/v1/redrives", map[string]any{"status": "skipped", "dry_run": true}).body["matched"])
+	require.Equal(t, float64(1), typed.Body["matched"])
+	require.Equal(t, float64(0), b.do(t, b.globex, http.MethodPost, "/v1/redrives", map[string]any{"status": "skipped", "dry_run": true}).Body["matched"])
 
 	created := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"endpoint_id": off, "status": "skipped"})
-	require.Equal(t, http.StatusOK, created.status, created.body)
-	redriveID := created.body["id"].(string)
+	require.Equal(t, http.StatusOK, created.Status, created.Body)
+	redriveID := created.Body["id"].(string)
 	require.True(t, id.HasPrefix(redriveID, "rdr"))
-	require.Equal(t, "queued", created.body["status"])
+	require.Equal(t, "queued", created.Body["status"])
 	got := b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil)
-	require.Equal(t, http.StatusOK, got.status)
-	require.Equal(t, float64(2), got.body["matched"])
+	require.Equal(t, http.StatusOK, got.Status)
+	require.Equal(t, float64(2), got.Body["matched"])
 
 	canceled := b.do(t, b.acme, http.MethodPost, "/v1/redrives/"+redriveID+"/cancel", nil)
-	require.Equal(t, http.StatusOK, canceled.status, canceled.body)
-	require.Equal(t, "canceled", canceled.body["status"])
+	require.Equal(t, http.StatusOK, canceled.Status, canceled.Body)
+	require.Equal(t, "canceled", canceled.Body["status"])
 	requireError(t, b.do(t, b.acme, http.MethodPost, "/v1/redrives/"+redriveID+"/cancel", nil), http.StatusConflict, "redrive_finished", "")
 
 	for _, tt := range []struct {
@@ -433,8 +387,8 @@ func TestNotFound(t *testing.T) {
 	b := setup(t)
 	endpointID := b.endpoint(t, b.acme, "*")
 	eventID := b.publish(t, b.acme, webhook.TypeCheckoutSessionCompleted)
-	deliveryID := b.do(t, b.acme, http.MethodGet, "/v1/deliveries", nil).list()[0]["id"].(string)
-	redriveID := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"status": "failed"}).body["id"].(string)
+	deliveryID := b.do(t, b.acme, http.MethodGet, "/v1/deliveries", nil).Data()[0]["id"].(string)
+	redriveID := b.do(t, b.acme, http.MethodPost, "/v1/redrives", map[string]any{"status": "failed"}).Body["id"].(string)
 	for _, tt := range []struct {
 		method, path string // %s is the id
 		id           string
@@ -465,15 +419,15 @@ func TestNotFound(t *testing.T) {
 			t.Run(tt.method+" "+tt.path+" "+c.name, func(t *testing.T) {
 				r := b.do(t, c.m, tt.method, strings.Replace(tt.path, "%s", c.id, 1), tt.body)
 				requireError(t, r, http.StatusNotFound, "resource_missing", "")
-				require.Equal(t, "No such object: '"+c.id+"'.", r.errorOf("message"))
+				require.Equal(t, "No such object: '"+c.id+"'.", r.ErrorField("message"))
 			})
 		}
 	}
 	// Nothing changed for the owner.
 	got := b.do(t, b.acme, http.MethodGet, "/v1/webhook_endpoints/"+endpointID, nil)
-	require.Equal(t, http.StatusOK, got.status)
-	require.Equal(t, false, got.body["paused"])
-	require.Equal(t, "queued", b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil).body["status"])
+	require.Equal(t, http.StatusOK, got.Status)
+	require.Equal(t, false, got.Body["paused"])
+	require.Equal(t, "queued", b.do(t, b.acme, http.MethodGet, "/v1/redrives/"+redriveID, nil).Body["status"])
 }
 
 // The reconciliation filters reach the service from the query string, and
@@ -494,9 +448,9 @@ func TestEventListFilters(t *testing.T) {
 	ids := func(query string) []any {
 		t.Helper()
 		r := b.do(t, b.acme, http.MethodGet, "/v1/events?"+query, nil)
-		require.Equal(t, http.StatusOK, r.status, r.body)
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
 		var out []any
-		for _, ev := range r.list() {
+		for _, ev := range r.Data() {
 			out = append(out, ev["id"])
 		}
 		return out
@@ -534,16 +488,16 @@ func TestEndpointTest(t *testing.T) {
 	target := b.endpoint(t, b.acme, webhook.TypeChargeFailed)
 	b.endpoint(t, b.acme, "*")
 	r := b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+target+"/test", nil)
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Equal(t, "delivery", r.body["object"])
-	require.Equal(t, webhook.TypeTestPing, r.body["event_type"])
-	require.Equal(t, target, r.body["endpoint"])
-	require.Equal(t, "pending", r.body["status"])
-	all := b.do(t, b.acme, http.MethodGet, "/v1/deliveries?event_id="+r.body["event"].(string), nil).list()
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	require.Equal(t, "delivery", r.Body["object"])
+	require.Equal(t, webhook.TypeTestPing, r.Body["event_type"])
+	require.Equal(t, target, r.Body["endpoint"])
+	require.Equal(t, "pending", r.Body["status"])
+	all := b.do(t, b.acme, http.MethodGet, "/v1/deliveries?event_id="+r.Body["event"].(string), nil).Data()
 	require.Len(t, all, 1, "to that endpoint only")
-	ev := b.do(t, b.acme, http.MethodGet, "/v1/events/"+r.body["event"].(string), nil)
-	require.Equal(t, webhook.TypeTestPing, ev.body["type"])
+	ev := b.do(t, b.acme, http.MethodGet, "/v1/events/"+r.Body["event"].(string), nil)
+	require.Equal(t, webhook.TypeTestPing, ev.Body["type"])
 
-	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+target, map[string]any{"status": "disabled"}).status)
+	require.Equal(t, http.StatusOK, b.do(t, b.acme, http.MethodPatch, "/v1/webhook_endpoints/"+target, map[string]any{"status": "disabled"}).Status)
 	requireError(t, b.do(t, b.acme, http.MethodPost, "/v1/webhook_endpoints/"+target+"/test", nil), http.StatusConflict, "endpoint_disabled", "")
 }

@@ -111,10 +111,10 @@ func TestEventStreamRefusals(t *testing.T) {
 
 	b := setup(t)
 	foreign := b.publish(t, b.globex, webhook.TypeChargeFailed)
-	decode := func(resp *http.Response) reply {
+	decode := func(resp *http.Response) apitest.Reply {
 		t.Helper()
-		out := reply{status: resp.StatusCode}
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.body))
+		out := apitest.Reply{Status: resp.StatusCode}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out.Body))
 		return out
 	}
 	requireError(t, decode(b.openStream(t, b.acme, "", "Last-Event-ID", foreign)), http.StatusBadRequest, "resource_missing", "Last-Event-ID")
@@ -154,10 +154,10 @@ func TestEventStreamHeartbeatAndClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the stream")
 	}
-	requireError(t, func() reply {
+	requireError(t, func() apitest.Reply {
 		r := b.openStream(t, b.acme, "")
-		out := reply{status: r.StatusCode}
-		require.NoError(t, json.NewDecoder(r.Body).Decode(&out.body))
+		out := apitest.Reply{Status: r.StatusCode}
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&out.Body))
 		return out
 	}(), http.StatusServiceUnavailable, "shutting_down", "")
 }

@@ -6,6 +6,7 @@ package apitest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -154,4 +155,80 @@ func Operations() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Reply is an API answer as a test reads it.
+type Reply struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	// Body is the JSON answer decoded; nil for another content type.
+	Body map[string]any
+}
+
+// ErrorField returns a field of the error answer ("code", "param", …).
+func (r Reply) ErrorField(field string) any {
+	e, _ := r.Body["error"].(map[string]any)
+	return e[field]
+}
+
+// Data returns a list answer's objects.
+func (r Reply) Data() []map[string]any {
+	var out []map[string]any
+	for _, v := range r.Body["data"].([]any) {
+		out = append(out, v.(map[string]any))
+	}
+	return out
+}
+
+// Do sends method url with key as the bearer token (none when "") and body
+// as JSON (none when nil; a string or []byte goes as it is, anything else is
+// marshalled), holds the exchange to the description (Check), and decodes a
+// JSON answer. Any failure on the way stops the test.
+func Do(t testing.TB, method, url, key string, body any) Reply {
+	t.Helper()
+	var sent []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		sent = []byte(b)
+	case []byte:
+		sent = b
+	default:
+		var err error
+		if sent, err = json.Marshal(b); err != nil {
+			t.Fatalf("apitest: encode the request body: %v", err)
+		}
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(sent)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("apitest: %s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("apitest: read the answer to %s %s: %v", method, url, err)
+	}
+	Check(t, Exchange{Request: req, RequestBody: sent, Response: resp, ResponseBody: raw})
+	out := Reply{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out.Body); err != nil {
+			t.Fatalf("apitest: %s %s answered invalid JSON: %v: %s", method, url, err, raw)
+		}
+	}
+	return out
 }
