@@ -45,8 +45,8 @@ var (
 
 // Service is how Herald reaches merchants and their keys. Consumers declare
 // the methods they need (httpapi.KeyAuthenticator,
-// checkoutpg.MerchantFinder, accounthttp.Keys, dashboard.Keys);
-// accountpg.Store implements all of it.
+// checkoutpg.MerchantFinder) or take the part they share (KeyService, for
+// the API's and the dashboard's keys); accountpg.Store implements all of it.
 type Service interface {
 	// Create validates m, stores it with a new id and returns it with a new
 	// secret key. The key is not stored and cannot be shown again. Errors:
@@ -57,7 +57,13 @@ type Service interface {
 	Authenticate(ctx context.Context, key string) (KeyRef, error)
 	// Find returns the merchant with the id. Errors: ErrNotFound.
 	Find(ctx context.Context, merchantID string) (Merchant, error)
+	KeyService
+}
 
+// KeyService is what is done with a merchant's API keys after they
+// authenticate: by the merchant through the API, or by an operator in the
+// dashboard.
+type KeyService interface {
 	// ListKeys returns a page of the merchant's keys, newest first, revoked
 	// and expired ones included, never a Secret, and whether more follow.
 	// startingAfter is the id of the last key of the previous page.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/internal/htmlpage"
 )
 
@@ -32,7 +33,7 @@ type Config struct {
 	Deliveries Deliveries
 	Endpoints  Endpoints
 	Payments   Payments
-	Keys       Keys
+	Keys       account.KeyService
 	// RiverUI is served at RiverUIPrefix behind the sign-in. Nil leaves it
 	// out.
 	RiverUI http.Handler

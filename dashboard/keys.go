@@ -14,16 +14,6 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 )
 
-// Keys is the part of account.Service the API keys page uses; each method,
-// with its errors, is documented there.
-type Keys interface {
-	ListKeys(ctx context.Context, merchantID string, limit int, startingAfter string) ([]account.APIKey, bool, error)
-	RollKey(ctx context.Context, merchantID, keyID string, overlap time.Duration) (created, rolled account.APIKey, err error)
-	RevokeKey(ctx context.Context, merchantID, keyID string) (account.APIKey, error)
-}
-
-var _ Keys = account.Service(nil)
-
 // keysPageLimit bounds the keys listed for one merchant; a merchant has a
 // handful.
 const keysPageLimit = 100

@@ -3,7 +3,6 @@
 package accounthttp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,21 +16,11 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 )
 
-// Keys is the part of account.Service the routes use; each method, with
-// its errors, is documented there.
-type Keys interface {
-	ListKeys(ctx context.Context, merchantID string, limit int, startingAfter string) ([]account.APIKey, bool, error)
-	RollKey(ctx context.Context, merchantID, keyID string, overlap time.Duration) (created, rolled account.APIKey, err error)
-	RevokeKey(ctx context.Context, merchantID, keyID string) (account.APIKey, error)
-}
-
-var _ Keys = account.Service(nil)
-
 // API serves the routes below /v1. Authentication (which says which key is
 // in use), idempotency and rate limits come from the router it is mounted
 // on.
 type API struct {
-	Keys   Keys
+	Keys   account.KeyService
 	Logger *slog.Logger
 }
 
