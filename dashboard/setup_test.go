@@ -16,21 +16,15 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account/accountpg"
-	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/checkout/checkoutpg"
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/dashboardpg"
-	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/clocktest"
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/pgtest"
-	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/servicetest"
 )
 
 const testPassword = "correct horse battery staple"
@@ -50,24 +44,12 @@ type testBundle struct {
 func setup(t *testing.T, mutate ...func(*dashboard.Config)) *testBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
-	require.NoError(t, err)
-	box, err := seal.New(make([]byte, 32))
-	require.NoError(t, err)
-	svc := deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter})
 	b := &testBundle{pool: pool, store: dashboardpg.New(pool), clock: clocktest.New(time.Now()), riverHits: &atomic.Int32{}}
 	// The payments service is the real one, on the dashboard's clock, with
 	// the test acquirer: the payments pages show charges it made.
-	side, err := pgxpool.New(context.Background(), pool.Config().ConnString())
-	require.NoError(t, err)
-	t.Cleanup(side.Close)
-	b.checkout = checkoutpg.NewService(pool, checkoutpg.Config{
-		Acquirer:  checkout.NewTestAcquirer([]byte("acquirer"), checkoutpg.NewLedger(side)),
-		Publisher: svc, Merchants: accountpg.NewStore(pool), SidePool: side, Jobs: inserter,
-		FingerprintKey: []byte("fingerprints"), PublicURL: "https://pay.herald.test",
-		Metrics: checkoutpg.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler), Now: b.clock.Now,
-	})
-	require.NoError(t, b.checkout.SeedBlocklist(context.Background()))
+	services := servicetest.New(t, pool, b.clock.Now, nil)
+	svc := services.Delivery
+	b.checkout = services.Checkout
 	riverUI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.riverHits.Add(1)
 		if strings.HasSuffix(r.URL.Path, "/broken") {
@@ -79,7 +61,7 @@ func setup(t *testing.T, mutate ...func(*dashboard.Config)) *testBundle {
 	cfg := dashboard.Config{
 		Password: testPassword, Key: []byte("dashboard test key"),
 		Sessions: b.store, Audit: b.store, Reads: b.store, Deliveries: svc, Endpoints: svc, Payments: b.checkout,
-		Keys:    accountpg.NewStore(pool),
+		Keys:    services.Accounts,
 		RiverUI: riverUI, SignInRate: 1000, Now: b.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
 	}

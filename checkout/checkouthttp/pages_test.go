@@ -18,19 +18,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/checkout/checkouthttp"
 	"github.com/heraldpay/herald/checkout/checkoutpg"
-	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/pgtest"
-	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/servicetest"
 )
 
 // Test cards (DESIGN.md).
@@ -61,27 +56,14 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	side, err := pgxpool.New(ctx, pool.Config().ConnString())
-	require.NoError(t, err)
-	t.Cleanup(side.Close)
 	logger := slog.New(slog.DiscardHandler)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
-	require.NoError(t, err)
-	box, err := seal.New(make([]byte, 32))
-	require.NoError(t, err)
-	accounts := accountpg.NewStore(pool)
 	b := &testBundle{pool: pool}
-	b.merchant, _, err = accounts.Create(ctx, account.Merchant{Name: "Bellwether", LogoURL: "https://cdn.bellwether.test/logo.png",
+	services := servicetest.New(t, pool, b.now, logger)
+	b.svc = services.Checkout
+	var err error
+	b.merchant, _, err = services.Accounts.Create(ctx, account.Merchant{Name: "Bellwether", LogoURL: "https://cdn.bellwether.test/logo.png",
 		AccentColor: "#0a7d4f"})
 	require.NoError(t, err)
-	b.svc = checkoutpg.NewService(pool, checkoutpg.Config{
-		Acquirer:  checkout.NewTestAcquirer([]byte("acquirer"), checkoutpg.NewLedger(side)),
-		Publisher: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter, Logger: logger}),
-		Merchants: accounts, SidePool: side, Jobs: inserter, FingerprintKey: []byte("fingerprints"),
-		PublicURL: "https://pay.herald.test", Metrics: checkoutpg.NewMetrics(prometheus.NewRegistry()), Logger: logger,
-		Now: b.now,
-	})
-	require.NoError(t, b.svc.SeedBlocklist(ctx))
 	b.session, err = b.svc.CreateSession(ctx, b.merchant.ID, checkout.CreateSessionParams{
 		LineItems: []checkout.LineItemParams{
 			{Name: "Notebook", UnitAmount: ptr(int64(1500)), Quantity: ptr(int64(2)), ImageURL: "https://img.bellwether.test/notebook.png"},

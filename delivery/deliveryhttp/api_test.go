@@ -1,7 +1,6 @@
 package deliveryhttp_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,12 +13,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliveryhttp"
 	"github.com/heraldpay/herald/delivery/deliverypg"
@@ -27,7 +23,7 @@ import (
 	"github.com/heraldpay/herald/internal/httpapi"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
-	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/servicetest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -55,12 +51,9 @@ func setup(t *testing.T) *testBundle {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	logger := slog.New(slog.DiscardHandler)
-	box, err := seal.New(bytes.Repeat([]byte{3}, 32))
-	require.NoError(t, err)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
-	require.NoError(t, err)
-	b := &testBundle{pool: pool, svc: deliverypg.NewService(pool, deliverypg.Config{Box: box, Inserter: inserter, Logger: logger})}
-	accounts := accountpg.NewStore(pool)
+	services := servicetest.New(t, pool, nil, logger)
+	b := &testBundle{pool: pool, svc: services.Delivery}
+	accounts := services.Accounts
 	for _, m := range []*merchant{&b.acme, &b.globex} {
 		created, key, err := accounts.Create(ctx, account.Merchant{Name: "Merchant"})
 		require.NoError(t, err)
