@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/dashboard"
 )
 
@@ -27,10 +28,8 @@ func TestKeyActions(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	accounts := accountpg.NewStore(b.pool)
-	acme, acmeKey, err := accounts.Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
-	other, otherKey, err := accounts.Create(ctx, account.Merchant{Name: "Other"})
-	require.NoError(t, err)
+	acme, acmeKey := accounttest.NewMerchant(t, b.pool, "Acme")
+	other, otherKey := accounttest.NewMerchant(t, b.pool, "Other")
 	oldRef, err := accounts.Authenticate(ctx, acmeKey)
 	require.NoError(t, err)
 	otherRef, err := accounts.Authenticate(ctx, otherKey)

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliveryhttp"
 	"github.com/heraldpay/herald/delivery/deliverypg"
@@ -48,15 +48,13 @@ type merchant struct{ id, key string }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	logger := slog.New(slog.DiscardHandler)
 	services := servicetest.New(t, pool, nil, logger)
 	b := &testBundle{pool: pool, svc: services.Delivery}
 	accounts := services.Accounts
 	for _, m := range []*merchant{&b.acme, &b.globex} {
-		created, key, err := accounts.Create(ctx, account.Merchant{Name: "Merchant"})
-		require.NoError(t, err)
+		created, key := accounttest.NewMerchant(t, pool, "Merchant")
 		*m = merchant{created.ID, key}
 	}
 

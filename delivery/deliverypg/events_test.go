@@ -7,8 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/validation"
@@ -24,8 +23,7 @@ func TestEventFilters(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	svc, m := newService(t, pool)
-	other, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Globex"})
-	require.NoError(t, err)
+	other, _ := accounttest.NewMerchant(t, pool, "Globex")
 	newEndpoint := func(merchantID string, events ...string) string {
 		return createEndpoint(t, svc, merchantID, "https://hooks.example.com/"+merchantID, events...).ID
 	}
@@ -113,7 +111,7 @@ func TestEventFilters(t *testing.T) {
 	filtered, _ := ids(delivery.EventFilter{EndingBefore: e1, DeliverySuccess: &no})
 	require.Equal(t, []string{e5, e4, e2}, filtered, "cursors combine with filters")
 
-	_, _, err = svc.ListEvents(ctx, m.ID, delivery.EventFilter{Limit: 10, StartingAfter: e1, EndingBefore: e3})
+	_, _, err := svc.ListEvents(ctx, m.ID, delivery.EventFilter{Limit: 10, StartingAfter: e1, EndingBefore: e3})
 	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	require.Equal(t, "ending_before", verr.Param)

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
@@ -163,9 +163,8 @@ func TestEventListIndexed(t *testing.T) {
 	rec, pool, svc, m := newRecordedService(t)
 	e := createEndpoint(t, svc, m.ID, "https://hooks.example.com/a", "*")
 	for range 20 {
-		other, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Other"})
-		require.NoError(t, err)
-		_, err = pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body)
+		other, _ := accounttest.NewMerchant(t, pool, "Other")
+		_, err := pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body)
 			SELECT 'evt_' || $1 || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 1000) i`, other.ID)
 		require.NoError(t, err)
 	}
@@ -207,8 +206,7 @@ func TestFeedIndexed(t *testing.T) {
 	rec, pool, svc, m := newRecordedService(t)
 	var err error
 	for i := range 20 {
-		other, _, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Other"})
-		require.NoError(t, err)
+		other, _ := accounttest.NewMerchant(t, pool, "Other")
 		merchantID := other.ID
 		if i == 0 {
 			merchantID = m.ID

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/delivery/deliverynet"
 	"github.com/heraldpay/herald/internal/id"
@@ -72,8 +72,7 @@ func newService(t *testing.T, pool *pgxpool.Pool) (*Service, account.Merchant) {
 	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
 	require.NoError(t, err)
 	svc := NewService(pool, Config{Box: testBox(t), Inserter: inserter})
-	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, pool, "Acme")
 	return svc, m
 }
 
@@ -140,8 +139,7 @@ func setup(t *testing.T, mutate ...func(*testConfig)) *testBundle {
 
 func (b *testBundle) merchant(t *testing.T, name string) string {
 	t.Helper()
-	m, _, err := accountpg.NewStore(b.pool).Create(context.Background(), account.Merchant{Name: name})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, b.pool, name)
 	return m.ID
 }
 

@@ -14,8 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/id"
@@ -25,8 +24,7 @@ import (
 // Merchant creates a merchant and returns its id.
 func Merchant(t testing.TB, pool *pgxpool.Pool, name string) string {
 	t.Helper()
-	m, _, err := accountpg.NewStore(pool).Create(context.Background(), account.Merchant{Name: name})
-	require.NoError(t, err)
+	m, _ := accounttest.NewMerchant(t, pool, name)
 	return m.ID
 }
 
