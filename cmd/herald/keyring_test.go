@@ -13,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
@@ -149,17 +146,12 @@ func TestKeyRotationThroughTheBinary(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	dbURL, pool, apiKey := merchantDB(t)
 	keyA := bytes.Repeat([]byte{0xa1}, 32)
 	keyB := bytes.Repeat([]byte{0xb2}, 32)
 	entryA := seal.FormatKey(seal.Key{ID: "a", Secret: keyA})
 	entryB := seal.FormatKey(seal.Key{ID: "b", Secret: keyB})
 	sink := newVerifyingSink(t)
-	_, apiKey, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
 
 	// Under key a alone.
 	p1 := newHeraldProcess(t, dbURL, "HERALD_SECRETS="+entryA)
@@ -176,7 +168,7 @@ func TestKeyRotationThroughTheBinary(t *testing.T) {
 	// The second endpoint's secret as Herald sealed it before key ids: "v1."
 	// under the same derivation of the same key.
 	legacySecret := webhook.NewSecret()
-	_, err = pool.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1`,
+	_, err := pool.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1`,
 		legacyID, sealV1(t, seal.DeriveKey(keyA, purposeWebhookSecrets), legacySecret, legacyID))
 	require.NoError(t, err)
 	sink.expect("/legacy", legacySecret)
@@ -374,9 +366,7 @@ func TestFingerprintKeyNeverChanges(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := pgtest.NewPool(t)
 
 	first, err := fingerprintKey(ctx, pool, keyring(t, "b", "a"))
 	require.NoError(t, err)

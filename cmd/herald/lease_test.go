@@ -9,12 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
-	"github.com/heraldpay/herald/internal/pgtest"
 )
 
 // A herald process is killed (SIGKILL) while it runs a create under an
@@ -26,12 +21,7 @@ func TestKilledRequestFreesItsIdempotencyKey(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	dbURL, pool, key := merchantDB(t)
 	killed := newHeraldProcess(t, dbURL, "HERALD_ROLES=api")
 	other := newHeraldProcess(t, dbURL, "HERALD_ROLES=api")
 	killed.start(t)

@@ -19,11 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -64,18 +61,6 @@ func getReady(t *testing.T, url string) (int, readiness) {
 	var res readiness
 	require.NoError(t, json.Unmarshal([]byte(body), &res), body)
 	return status, res
-}
-
-// merchantKey creates a merchant on dbURL and returns its secret key.
-func merchantKey(t *testing.T, dbURL string) string {
-	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
-	return key
 }
 
 // With HERALD_ADMIN_ADDR the operations endpoints move to the admin

@@ -14,13 +14,9 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
-	"github.com/heraldpay/herald/internal/pgtest"
 )
 
 func TestTrustedProxiesSetting(t *testing.T) {
@@ -105,12 +101,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	dbURL, pool, key := merchantDB(t)
 	herald := newHeraldProcess(t, dbURL, "HERALD_ENV=dev", "HERALD_ROLES=api", "HERALD_TRUSTED_PROXIES=127.0.0.2, 127.0.0.3",
 		"HERALD_AUTH_FAILURE_LIMIT=3", "HERALD_DASHBOARD_PASSWORD="+dashboardPassword)
 	herald.start(t)

@@ -18,8 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
@@ -232,13 +230,8 @@ func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
+	dbURL, pool, key := merchantDB(t)
 	s := newSink(t, nil)
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
 
 	proc := newHeraldProcess(t, dbURL, "HERALD_DELIVERY_TIMEOUT=1s", "HERALD_RESCUE_AFTER=16s",
 		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s", "HERALD_RECONCILE_AFTER=2s")

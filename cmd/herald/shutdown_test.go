@@ -13,12 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
-	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
@@ -38,12 +34,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	dbURL, pool, key := merchantDB(t)
 
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve")
