@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -24,24 +22,6 @@ import (
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
 )
-
-// startAt runs the process as `herald args…` and waits until url answers
-// 200 (with an admin listener, the public one no longer serves /healthz).
-func (p *heraldProcess) startAt(t *testing.T, url string, args ...string) {
-	t.Helper()
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Env = p.env
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	waitFor(t, 30*time.Second, url+" to answer 200", func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
 
 // httpGet fetches url and returns its status and body.
 func httpGet(t *testing.T, url string) (int, string) {

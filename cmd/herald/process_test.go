@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +23,16 @@ type heraldProcess struct {
 	stderr *syncbuf.Buffer
 }
 
+// freeAddr returns a 127.0.0.1 address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
 func newHeraldProcess(t *testing.T, dbURL string, env ...string) *heraldProcess {
 	t.Helper()
 	p := &heraldProcess{addr: freeAddr(t), stderr: &syncbuf.Buffer{}}
@@ -37,18 +48,31 @@ func (p *heraldProcess) url() string { return "http://" + p.addr }
 // start runs the process and waits until it answers /healthz.
 func (p *heraldProcess) start(t *testing.T) {
 	t.Helper()
-	p.cmd = exec.Command(os.Args[0], "serve")
-	p.cmd.Env = p.env
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	waitFor(t, 30*time.Second, "herald to answer /healthz", func() bool {
-		resp, err := http.Get(p.url() + "/healthz")
+	p.startAt(t, p.url()+"/healthz", "serve")
+}
+
+// startAt runs the process as `herald args…` and waits until url answers
+// 200 (with an admin listener, the public one no longer serves /healthz).
+func (p *heraldProcess) startAt(t *testing.T, url string, args ...string) {
+	t.Helper()
+	p.launch(t, args...)
+	waitFor(t, 30*time.Second, url+" to answer 200", func() bool {
+		resp, err := http.Get(url)
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// launch runs the process as `herald args…` and does not wait for it.
+func (p *heraldProcess) launch(t *testing.T, args ...string) {
+	t.Helper()
+	p.cmd = exec.Command(os.Args[0], args...)
+	p.cmd.Env = p.env
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
 }
 
 // kill ends the process with SIGKILL: no drain, no cleanup, like a power cut.
@@ -59,4 +83,10 @@ func (p *heraldProcess) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = p.cmd.Wait()
 	p.cmd = nil
+}
+
+// callAt is testServer.call for a server in another process.
+func callAt(t *testing.T, baseURL, method, path, key string, body any, headers ...string) apiResponse {
+	t.Helper()
+	return (&testServer{Server: &Server{cfg: Config{PublicURL: baseURL}}}).call(t, method, path, key, body, headers...)
 }

@@ -313,12 +313,6 @@ func TestPostgresRestartMidLoad(t *testing.T) {
 	checkNothingLost(t, ts.Pool(), s, p.confirmed)
 }
 
-// callAt is testServer.call for a server in another process.
-func callAt(t *testing.T, baseURL, method, path, key string, body any) apiResponse {
-	t.Helper()
-	return (&testServer{Server: &Server{cfg: Config{PublicURL: baseURL}}}).call(t, method, path, key, body)
-}
-
 // Endpoints that misbehave in every way at once: each attempt is recorded
 // with its class, the well-behaved endpoint beside them is still served at
 // once, and memory stays bounded.
