@@ -346,12 +346,10 @@ func TestDashboardPasswordSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			cfg, err := parseServeConfig(tt.args, func(k string) string { return tt.env[k] })
-			if tt.err != "" {
-				require.EqualError(t, err, tt.err)
+			cfg, ok := parseSetting(t, tt.env, tt.args, tt.err)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			require.Equal(t, tt.want, cfg.DashboardPassword)
 		})
 	}

@@ -359,16 +359,6 @@ func TestObservabilitySettings(t *testing.T) {
 	t.Parallel()
 
 	base := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev}
-	with := func(kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -381,10 +371,10 @@ func TestObservabilitySettings(t *testing.T) {
 			require.Equal(t, slog.LevelInfo, c.LogLevel)
 			require.Equal(t, logText, c.LogFormat)
 		}},
-		{"json by default in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com"), nil, func(t *testing.T, c Config) {
+		{"json by default in production", envWith(base, "HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com"), nil, func(t *testing.T, c Config) {
 			require.Equal(t, logJSON, c.LogFormat)
 		}},
-		{"text asked for in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com", "HERALD_LOG_FORMAT", "text"), nil,
+		{"text asked for in production", envWith(base, "HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com", "HERALD_LOG_FORMAT", "text"), nil,
 			func(t *testing.T, c Config) { require.Equal(t, logText, c.LogFormat) }},
 		{"flags", base, []string{"--admin-addr", "127.0.0.1:9090", "--pprof=true", "--log-level", "DEBUG", "--log-format", "json"}, func(t *testing.T, c Config) {
 			require.Equal(t, "127.0.0.1:9090", c.AdminAddr)
@@ -392,7 +382,7 @@ func TestObservabilitySettings(t *testing.T) {
 			require.Equal(t, slog.LevelDebug, c.LogLevel)
 			require.Equal(t, logJSON, c.LogFormat)
 		}},
-		{"error level", with("HERALD_LOG_LEVEL", "error"), nil, func(t *testing.T, c Config) { require.Equal(t, slog.LevelError, c.LogLevel) }},
+		{"error level", envWith(base, "HERALD_LOG_LEVEL", "error"), nil, func(t *testing.T, c Config) { require.Equal(t, slog.LevelError, c.LogLevel) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -409,12 +399,12 @@ func TestObservabilitySettings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad level", with("HERALD_LOG_LEVEL", "verbose"), nil, `invalid HERALD_LOG_LEVEL "verbose": want debug, info, warn or error`},
-		{"bad format", with("HERALD_LOG_FORMAT", "xml"), nil, `invalid HERALD_LOG_FORMAT "xml": want json or text`},
+		{"bad level", envWith(base, "HERALD_LOG_LEVEL", "verbose"), nil, `invalid HERALD_LOG_LEVEL "verbose": want debug, info, warn or error`},
+		{"bad format", envWith(base, "HERALD_LOG_FORMAT", "xml"), nil, `invalid HERALD_LOG_FORMAT "xml": want json or text`},
 		{"bad admin address", base, []string{"--admin-addr", "9090"}, `invalid HERALD_ADMIN_ADDR "9090": want host:port`},
-		{"bad pprof", with("HERALD_PPROF", "sometimes"), nil, `invalid HERALD_PPROF "sometimes"`},
-		{"pprof without admin listener", with("HERALD_PPROF", "true"), nil, "HERALD_PPROF needs HERALD_ADMIN_ADDR"},
-		{"admin on the public address", with("HERALD_ADDR", "127.0.0.1:8080", "HERALD_ADMIN_ADDR", "127.0.0.1:8080"), nil, "HERALD_ADMIN_ADDR must differ from HERALD_ADDR"},
+		{"bad pprof", envWith(base, "HERALD_PPROF", "sometimes"), nil, `invalid HERALD_PPROF "sometimes"`},
+		{"pprof without admin listener", envWith(base, "HERALD_PPROF", "true"), nil, "HERALD_PPROF needs HERALD_ADMIN_ADDR"},
+		{"admin on the public address", envWith(base, "HERALD_ADDR", "127.0.0.1:8080", "HERALD_ADMIN_ADDR", "127.0.0.1:8080"), nil, "HERALD_ADMIN_ADDR must differ from HERALD_ADDR"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
