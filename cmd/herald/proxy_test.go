@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,8 +85,6 @@ func customer(t *testing.T, ip string) *http.Client {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
 }
-
-var signInTokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // Herald (the real binary) behind two trusted proxies, a CDN edge and a
 // load balancer: every customer arrives from the balancer's address, yet
@@ -187,7 +184,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 			page, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.NoError(t, err)
-			m := signInTokenRE.FindStringSubmatch(string(page))
+			m := csrfRE.FindStringSubmatch(string(page))
 			require.NotNil(t, m, string(page))
 			r, _ := postForm(t, c, edge+"/dashboard/login", url.Values{"csrf_token": {m[1]}, "operator": {operator},
 				"password": {password}, "next": {"/dashboard/"}})

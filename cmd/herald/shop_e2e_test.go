@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,9 +91,7 @@ func (f *shopFixture) stopShop() {
 // returning the order id and the Herald session id.
 func (f *shopFixture) checkoutOverHTTP(t *testing.T) (orderID, sessionID string) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := formClient(t)
 	resp, err := c.PostForm(f.url+"/cart/items", map[string][]string{"product_id": {"mug"}})
 	require.NoError(t, err)
 	resp.Body.Close()
