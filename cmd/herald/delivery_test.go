@@ -223,12 +223,8 @@ func TestWebhookDeliveredAndVerified(t *testing.T) {
 
 func scrape(t *testing.T, ts *testServer) string {
 	t.Helper()
-	resp, err := http.Get(ts.URL() + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
+	_, metrics := httpGet(t, ts.URL()+"/metrics")
+	return metrics
 }
 
 // 500 then 200: two attempts with the same webhook-id and a new timestamp

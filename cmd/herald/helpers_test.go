@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,4 +42,15 @@ func merchantDB(t *testing.T) (dbURL string, pool *pgxpool.Pool, key string) {
 	t.Helper()
 	dbURL = pgtest.NewDatabase(t)
 	return dbURL, poolOn(t, dbURL), merchantKey(t, dbURL)
+}
+
+// httpGet fetches url and returns its status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }

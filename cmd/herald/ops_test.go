@@ -23,17 +23,6 @@ import (
 	"github.com/heraldpay/herald/webhook"
 )
 
-// httpGet fetches url and returns its status and body.
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
-}
-
 // getReady fetches a /readyz answer.
 func getReady(t *testing.T, url string) (int, readiness) {
 	t.Helper()
