@@ -309,13 +309,9 @@ func TestDashboardOffWithoutPassword(t *testing.T) {
 
 	ts := startServer(t)
 	for _, path := range []string{"/dashboard", "/dashboard/login", "/dashboard/river/", "/dashboard/river/api/jobs"} {
-		resp, err := http.Get(ts.URL() + path)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
-		require.Contains(t, string(body), "Set HERALD_DASHBOARD_PASSWORD", path)
+		status, body := httpGet(t, ts.URL()+path)
+		require.Equal(t, http.StatusNotFound, status, path)
+		require.Contains(t, body, "Set HERALD_DASHBOARD_PASSWORD", path)
 	}
 }
 
