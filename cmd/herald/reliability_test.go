@@ -418,17 +418,7 @@ func TestHostileEndpoints(t *testing.T) {
 	healthy := f.sink.waitRequests(t, 1)
 	require.Less(t, healthy[0].At.Sub(start), 5*time.Second, "the healthy endpoint is not held up")
 
-	var list []map[string]any
-	waitFor(t, 30*time.Second, "a first attempt at every endpoint", func() bool {
-		list = f.deliveries(t, "")
-		for _, d := range list {
-			if d["attempt_count"].(float64) < 1 {
-				return false
-			}
-		}
-		return len(list) == len(endpointName)
-	})
-	for _, d := range list {
+	for _, d := range f.waitAttempted(t, 30*time.Second, "a first attempt at every endpoint", len(endpointName)) {
 		name := endpointName[d["endpoint"].(string)]
 		a := attemptsOf(f.delivery(t, d["id"].(string)))[0]
 		require.Equal(t, want[name].class, a["error_class"], name)
