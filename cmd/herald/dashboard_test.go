@@ -292,10 +292,7 @@ func TestDashboardRequiresSignIn(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, ts.URL()+path, nil)
 		require.NoError(t, err)
 		req.Header.Set("Accept", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, path)
+		require.Equal(t, http.StatusUnauthorized, statusOf(t, req), path)
 	}
 	resp, err := http.PostForm(ts.URL()+"/dashboard/river/api/jobs/cancel", url.Values{"job_ids": {"1"}})
 	require.NoError(t, err)

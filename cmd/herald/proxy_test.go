@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -107,15 +105,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 	// pay opens a new session's page at base and pays it with number.
 	pay := func(c *http.Client, base, number string, headers ...string) (int, string) {
 		t.Helper()
-		raw, err := json.Marshal(sessionBody())
-		require.NoError(t, err)
-		req, err := http.NewRequest(http.MethodPost, herald.url()+"/v1/checkout/sessions", bytes.NewReader(raw))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		created := readResponse(t, resp)
+		created := callAt(t, herald.url(), http.MethodPost, "/v1/checkout/sessions", key, sessionBody())
 		require.Equal(t, http.StatusOK, created.Status, created.Raw)
 		payURL := base + "/pay/" + created.Body["id"].(string)
 		resp, body := postForm(t, c, payURL, payForm(openForm(t, c, payURL), number), headers...)
