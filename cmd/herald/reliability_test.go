@@ -176,15 +176,7 @@ func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []str
 		require.Equal(t, "complete", status, "a payment the customer saw succeed is complete")
 	}
 
-	rows, err := pool.Query(ctx, `SELECT id FROM events WHERE type = 'checkout.session.completed'`)
-	require.NoError(t, err)
-	var eventIDs []string
-	for rows.Next() {
-		var id string
-		require.NoError(t, rows.Scan(&id))
-		eventIDs = append(eventIDs, id)
-	}
-	require.NoError(t, rows.Err())
+	eventIDs := queryStrings(t, pool, `SELECT id FROM events WHERE type = 'checkout.session.completed'`)
 	require.Len(t, eventIDs, complete)
 
 	// Money: charges cut off between the acquirer's answer and its record

@@ -16,6 +16,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// freeAddr returns a 127.0.0.1 address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
 // SIGTERM stops accepting connections at once, lets a request that is
 // already in flight finish with its real answer, and exits 0.
 func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
@@ -174,15 +184,7 @@ func TestKilledRequestFreesItsIdempotencyKey(t *testing.T) {
 	replay := readResponse(t, resp)
 	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, created.Body["id"], replay.Body["id"])
-	var ids []string
-	rows, err := pool.Query(ctx, `SELECT id FROM webhook_endpoints`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var id string
-		require.NoError(t, rows.Scan(&id))
-		ids = append(ids, id)
-	}
-	require.NoError(t, rows.Err())
+	ids := queryStrings(t, pool, `SELECT id FROM webhook_endpoints`)
 	require.Equal(t, []string{created.Body["id"].(string)}, ids, "exactly one endpoint, the one answered")
 }
 
