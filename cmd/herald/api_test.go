@@ -6,14 +6,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/apitest"
 )
 
 func TestAPIAuthentication(t *testing.T) {
@@ -51,10 +54,7 @@ func TestAPIAuthentication(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, ts.URL()+"/v1/checkout/sessions", nil)
 		require.NoError(t, err)
 		req.SetBasicAuth(key, "")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, http.StatusOK, statusOf(t, req))
 	})
 }
 
@@ -518,10 +518,7 @@ func TestWorkerRoleServesNoAPI(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, ts.URL()+"/v1/checkout/sessions", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Equal(t, http.StatusNotFound, statusOf(t, req))
 	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/healthz", "", nil).Status)
 }
 
@@ -605,4 +602,28 @@ func TestMerchantCreateCommand(t *testing.T) {
 
 	r := ts.call(t, http.MethodPost, "/v1/checkout/sessions", out["secret_key"], sessionBody())
 	require.Equal(t, http.StatusOK, r.Status, "the printed key works")
+}
+
+// Every /v1 route the server registers is described in api/openapi.yaml,
+// and the description has no operation the server lacks. (Each exchange
+// the tests make is also checked against it: see do.)
+func TestOpenAPIRoutes(t *testing.T) {
+	t.Parallel()
+
+	ts := startServer(t)
+	var served []string
+	routes, ok := ts.http.Handler.(chi.Routes)
+	require.True(t, ok, "the server's handler is a chi router")
+	require.NoError(t, chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/v1/") && method != http.MethodHead {
+			served = append(served, method+" "+strings.TrimSuffix(route, "/"))
+		}
+		return nil
+	}))
+	described, err := apitest.Operations()
+	require.NoError(t, err)
+	slices.Sort(served)
+	slices.Sort(described)
+	require.NotEmpty(t, served)
+	require.Equal(t, described, served, "api/openapi.yaml's operations (expected) against the server's /v1 routes (actual)")
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/account"
@@ -150,9 +149,7 @@ func TestMigrateStatus(t *testing.T) {
 	files, err := fs.Glob(migrations.FS(), "*.sql")
 	require.NoError(t, err)
 	require.Regexp(t, fmt.Sprintf(`Pending: %d of Herald's and \d+ of River's \(herald migrate applies them\)\.\n$`, len(files)), before.stdout)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := poolOn(t, dbURL)
 	var tables int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables))
 	require.Zero(t, tables, "status changes nothing")
@@ -188,9 +185,7 @@ func TestMerchantKeysCommand(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"DATABASE_URL": dbURL}
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := poolOn(t, dbURL)
 	store := accountpg.NewStore(pool)
 	works := func(key string) bool {
 		_, err := store.Authenticate(ctx, key)
@@ -202,7 +197,7 @@ func TestMerchantKeysCommand(t *testing.T) {
 	var m map[string]string
 	require.NoError(t, json.Unmarshal([]byte(created.stdout), &m))
 	merchantID, oldKey := m["id"], m["secret_key"]
-	_, _, err = store.Create(ctx, account.Merchant{Name: "Other"})
+	_, _, err := store.Create(ctx, account.Merchant{Name: "Other"})
 	require.NoError(t, err)
 
 	list := runHerald(t, env, "merchant", "keys", "list", "--merchant", merchantID)

@@ -257,6 +257,18 @@ func parseInt(dst *int, min int) func(string) error {
 	}
 }
 
+// parseBool sets *dst from a boolean setting.
+func parseBool(dst *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*dst = b
+		return nil
+	}
+}
+
 // serveSynopsis heads herald serve -h.
 const serveSynopsis = `Usage: herald serve [flags]
 
@@ -325,14 +337,7 @@ func serveSettings(cfg *Config, getenv func(string) string) *settings {
 		}
 		return nil
 	})
-	s.add("migrate", "HERALD_MIGRATE", "true", "apply migrations at start", func(v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		cfg.Migrate = b
-		return nil
-	})
+	s.add("migrate", "HERALD_MIGRATE", "true", "apply migrations at start", parseBool(&cfg.Migrate))
 	s.add("rate-limit", "HERALD_RATE_LIMIT", "100", "API requests per second per key", parseInt(&cfg.RateLimit, 1))
 	s.add("auth-failure-limit", "HERALD_AUTH_FAILURE_LIMIT", strconv.Itoa(httpapi.DefaultAuthFailureLimit), "API requests with a missing or invalid key per client address per minute", parseInt(&cfg.AuthFailureLimit, 1))
 	s.add("trusted-proxies", "HERALD_TRUSTED_PROXIES", "", "CIDRs of proxies whose X-Forwarded-For is believed", func(v string) error {

@@ -43,11 +43,38 @@ func runHerald(t *testing.T, env map[string]string, args ...string) heraldResult
 // closedDatabaseURL is a well-formed DATABASE_URL nothing listens at.
 func closedDatabaseURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return "postgres://herald:pw@" + freeAddr(t) + "/herald?connect_timeout=5"
+}
+
+// envWith is a copy of base with the variables kv names (key, value pairs)
+// set, or removed where the value is "".
+func envWith(base map[string]string, kv ...string) map[string]string {
+	env := map[string]string{}
+	for k, v := range base {
+		env[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(env, kv[i])
+			continue
+		}
+		env[kv[i]] = kv[i+1]
+	}
+	return env
+}
+
+// parseSetting parses a herald serve configuration from env and args.
+// With wantErr, it requires that error and reports false: nothing more
+// to check.
+func parseSetting(t *testing.T, env map[string]string, args []string, wantErr string) (Config, bool) {
+	t.Helper()
+	cfg, err := parseServeConfig(args, func(k string) string { return env[k] })
+	if wantErr != "" {
+		require.EqualError(t, err, wantErr)
+		return Config{}, false
+	}
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return "postgres://herald:pw@" + addr + "/herald?connect_timeout=5"
+	return cfg, true
 }
 
 // Production is the default, and it refuses to start without a server key
@@ -62,53 +89,39 @@ func TestConfigErrorsThroughTheBinary(t *testing.T) {
 	legacy := strings.Repeat("l", 40)
 	production := map[string]string{"DATABASE_URL": "postgres://herald@127.0.0.1:1/herald", "HERALD_SECRETS": "k1:" + key,
 		"HERALD_PUBLIC_URL": "https://pay.example.com"}
-	with := func(base map[string]string, kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == "" {
-				delete(env, kv[i])
-				continue
-			}
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
-	dev := with(production, "HERALD_ENV", "dev", "HERALD_SECRETS", "", "HERALD_PUBLIC_URL", "")
+	dev := envWith(production, "HERALD_ENV", "dev", "HERALD_SECRETS", "", "HERALD_PUBLIC_URL", "")
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
 		args []string
 		line string
 	}{
-		{"no key in production by default", with(production, "HERALD_SECRETS", ""), nil,
+		{"no key in production by default", envWith(production, "HERALD_SECRETS", ""), nil,
 			"herald: HERALD_SECRETS is required in production (or HERALD_SECRET): make a key with `herald secrets generate`"},
-		{"no public url in production", with(production, "HERALD_PUBLIC_URL", ""), nil,
+		{"no public url in production", envWith(production, "HERALD_PUBLIC_URL", ""), nil,
 			"herald: HERALD_PUBLIC_URL is required in production: the https origin customers reach Herald at, like https://pay.example.com"},
-		{"http public url in production", with(production, "HERALD_PUBLIC_URL", "http://pay.example.com"), nil,
+		{"http public url in production", envWith(production, "HERALD_PUBLIC_URL", "http://pay.example.com"), nil,
 			"herald: HERALD_PUBLIC_URL must be https in production"},
-		{"private endpoints in production", with(production, "HERALD_ALLOW_PRIVATE_ENDPOINTS", "10.0.0.0/8"), nil,
+		{"private endpoints in production", envWith(production, "HERALD_ALLOW_PRIVATE_ENDPOINTS", "10.0.0.0/8"), nil,
 			"herald: HERALD_ALLOW_PRIVATE_ENDPOINTS must be empty in production"},
-		{"short dashboard password in production", with(production, "HERALD_DASHBOARD_PASSWORD", "elevenchars"), nil,
+		{"short dashboard password in production", envWith(production, "HERALD_DASHBOARD_PASSWORD", "elevenchars"), nil,
 			"herald: HERALD_DASHBOARD_PASSWORD must be at least 12 characters in production"},
-		{"short dashboard password in dev", with(dev, "HERALD_DASHBOARD_PASSWORD", "abc"), nil,
+		{"short dashboard password in dev", envWith(dev, "HERALD_DASHBOARD_PASSWORD", "abc"), nil,
 			"herald: HERALD_DASHBOARD_PASSWORD must be at least 8 characters (12 in production)"},
-		{"malformed database url", with(production, "DATABASE_URL", "postgres://herald:hunter2@db:notaport/herald"), nil,
+		{"malformed database url", envWith(production, "DATABASE_URL", "postgres://herald:hunter2@db:notaport/herald"), nil,
 			"herald: invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings"},
 		{"malformed database url for migrate", map[string]string{"DATABASE_URL": "postgres://herald:hunter2@db:notaport/herald"}, []string{"migrate"},
 			"herald: invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings"},
-		{"no database url", with(production, "DATABASE_URL", ""), nil, "herald: DATABASE_URL is required (or --database-url)"},
-		{"keyring entry without id", with(production, "HERALD_SECRETS", key), nil,
+		{"no database url", envWith(production, "DATABASE_URL", ""), nil, "herald: DATABASE_URL is required (or --database-url)"},
+		{"keyring entry without id", envWith(production, "HERALD_SECRETS", key), nil,
 			"herald: invalid HERALD_SECRETS: entry 1: want kid:base64key"},
-		{"short key", with(production, "HERALD_SECRETS", "k1:"+base64.StdEncoding.EncodeToString([]byte("too short"))), nil,
+		{"short key", envWith(production, "HERALD_SECRETS", "k1:"+base64.StdEncoding.EncodeToString([]byte("too short"))), nil,
 			`herald: invalid HERALD_SECRETS: key "k1" is 9 bytes: want at least 32`},
-		{"short single secret", with(production, "HERALD_SECRETS", "", "HERALD_SECRET", "hunter2"), nil,
+		{"short single secret", envWith(production, "HERALD_SECRETS", "", "HERALD_SECRET", "hunter2"), nil,
 			"herald: invalid HERALD_SECRET: must be at least 32 characters"},
-		{"single secret's id taken by another key", with(production, "HERALD_SECRETS", seal.KeyID([]byte(legacy))+":"+key, "HERALD_SECRET", legacy), nil,
+		{"single secret's id taken by another key", envWith(production, "HERALD_SECRETS", seal.KeyID([]byte(legacy))+":"+key, "HERALD_SECRET", legacy), nil,
 			`herald: HERALD_SECRET beside HERALD_SECRETS: key id "` + seal.KeyID([]byte(legacy)) + `" appears twice with different keys`},
-		{"unknown environment", with(production, "HERALD_ENV", "staging"), nil, `herald: invalid HERALD_ENV "staging": want dev or production`},
+		{"unknown environment", envWith(production, "HERALD_ENV", "staging"), nil, `herald: invalid HERALD_ENV "staging": want dev or production`},
 		{"unknown flag", production, []string{"--colour", "red"}, "herald: flag provided but not defined: -colour"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +146,7 @@ func TestConfigErrorsThroughTheBinary(t *testing.T) {
 	t.Run("complete production configuration", func(t *testing.T) {
 		t.Parallel()
 
-		res := runHerald(t, with(production, "DATABASE_URL", closedDatabaseURL(t)), "serve")
+		res := runHerald(t, envWith(production, "DATABASE_URL", closedDatabaseURL(t)), "serve")
 		require.Equal(t, 1, res.code, "the configuration is accepted; the database is not there: %s", res.stderr)
 		require.Contains(t, res.stderr, "connect to Postgres")
 	})

@@ -292,10 +292,7 @@ func TestDashboardRequiresSignIn(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, ts.URL()+path, nil)
 		require.NoError(t, err)
 		req.Header.Set("Accept", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, path)
+		require.Equal(t, http.StatusUnauthorized, statusOf(t, req), path)
 	}
 	resp, err := http.PostForm(ts.URL()+"/dashboard/river/api/jobs/cancel", url.Values{"job_ids": {"1"}})
 	require.NoError(t, err)
@@ -309,13 +306,9 @@ func TestDashboardOffWithoutPassword(t *testing.T) {
 
 	ts := startServer(t)
 	for _, path := range []string{"/dashboard", "/dashboard/login", "/dashboard/river/", "/dashboard/river/api/jobs"} {
-		resp, err := http.Get(ts.URL() + path)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
-		require.Contains(t, string(body), "Set HERALD_DASHBOARD_PASSWORD", path)
+		status, body := httpGet(t, ts.URL()+path)
+		require.Equal(t, http.StatusNotFound, status, path)
+		require.Contains(t, body, "Set HERALD_DASHBOARD_PASSWORD", path)
 	}
 }
 
@@ -346,12 +339,10 @@ func TestDashboardPasswordSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			cfg, err := parseServeConfig(tt.args, func(k string) string { return tt.env[k] })
-			if tt.err != "" {
-				require.EqualError(t, err, tt.err)
+			cfg, ok := parseSetting(t, tt.env, tt.args, tt.err)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			require.Equal(t, tt.want, cfg.DashboardPassword)
 		})
 	}

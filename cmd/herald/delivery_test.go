@@ -152,6 +152,23 @@ func (f *deliveryFixture) waitDeliveries(t *testing.T, status string, n int) []m
 	return list
 }
 
+// waitAttempted polls until there are n deliveries, each attempted at
+// least once, and returns them.
+func (f *deliveryFixture) waitAttempted(t *testing.T, timeout time.Duration, what string, n int) []map[string]any {
+	t.Helper()
+	var list []map[string]any
+	waitFor(t, timeout, what, func() bool {
+		list = f.deliveries(t, "")
+		for _, d := range list {
+			if d["attempt_count"].(float64) < 1 {
+				return false
+			}
+		}
+		return len(list) == n
+	})
+	return list
+}
+
 func attemptsOf(d map[string]any) []map[string]any {
 	var out []map[string]any
 	for _, a := range d["attempts"].([]any) {
@@ -223,12 +240,8 @@ func TestWebhookDeliveredAndVerified(t *testing.T) {
 
 func scrape(t *testing.T, ts *testServer) string {
 	t.Helper()
-	resp, err := http.Get(ts.URL() + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
+	_, metrics := httpGet(t, ts.URL()+"/metrics")
+	return metrics
 }
 
 // 500 then 200: two attempts with the same webhook-id and a new timestamp
@@ -592,17 +605,7 @@ func TestSSRFGuardBlocksPrivateTargets(t *testing.T) {
 	f.createEndpoint(t, "http://169.254.169.254/latest/meta-data")
 	f.pay(t)
 
-	var list []map[string]any
-	waitFor(t, 20*time.Second, "three attempts", func() bool {
-		list = f.deliveries(t, "")
-		for _, d := range list {
-			if d["attempt_count"].(float64) < 1 {
-				return false
-			}
-		}
-		return len(list) == 3
-	})
-	for _, d := range list {
+	for _, d := range f.waitAttempted(t, 20*time.Second, "three attempts", 3) {
 		a := attemptsOf(f.delivery(t, d["id"].(string)))[0]
 		require.Equal(t, "ssrf_blocked", a["error_class"])
 		msg := a["error_message"].(string)

@@ -212,9 +212,7 @@ func TestComposeStack(t *testing.T) {
 		p := &composeProcess{heraldProcess: &heraldProcess{addr: addr, stderr: &syncbuf.Buffer{}}, service: s.Name, admin: admin}
 		p.env = composeEnv(t, s, overrides(addr, admin))
 		t.Cleanup(p.kill)
-		p.cmd = exec.Command(os.Args[0], s.Command...)
-		p.cmd.Env, p.cmd.Stderr = p.env, p.stderr
-		require.NoError(t, p.cmd.Start())
+		p.launch(t, s.Command...)
 		check := slices.Clone(s.HealthCheck.Test[2:])
 		waitFor(t, 30*time.Second, s.Name+"'s healthcheck", func() bool {
 			c := exec.Command(os.Args[0], check...)

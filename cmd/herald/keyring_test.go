@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,43 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
 	"github.com/heraldpay/herald/webhook"
 )
-
-// apiCall sends an API request to a Herald at baseURL; body is JSON.
-func apiCall(t *testing.T, baseURL, method, path, key string, body any, headers ...string) apiResponse {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, baseURL+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := apiResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	require.NoError(t, json.Unmarshal(raw, &out.Body), "body: %s", raw)
-	return out
-}
 
 // verifyingSink is a merchant's endpoint that checks every delivery's
 // signature with the whsec secret the merchant was given, and remembers
@@ -124,12 +91,12 @@ func (v *verifyingSink) requireNoFailure(t *testing.T) {
 // checkout.session.expired, and returns the event's id.
 func expireSession(t *testing.T, baseURL, key string) string {
 	t.Helper()
-	r := apiCall(t, baseURL, http.MethodPost, "/v1/checkout/sessions", key, sessionBody())
+	r := callAt(t, baseURL, http.MethodPost, "/v1/checkout/sessions", key, sessionBody())
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	sessionID := r.Body["id"].(string)
-	r = apiCall(t, baseURL, http.MethodPost, "/v1/checkout/sessions/"+sessionID+"/expire", key, nil)
+	r = callAt(t, baseURL, http.MethodPost, "/v1/checkout/sessions/"+sessionID+"/expire", key, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	r = apiCall(t, baseURL, http.MethodGet, "/v1/events?type="+webhook.TypeCheckoutSessionExpired+"&limit=1", key, nil)
+	r = callAt(t, baseURL, http.MethodGet, "/v1/events?type="+webhook.TypeCheckoutSessionExpired+"&limit=1", key, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	events := r.Body["data"].([]any)
 	require.NotEmpty(t, events)
@@ -149,38 +116,33 @@ func TestKeyRotationThroughTheBinary(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	dbURL, pool, apiKey := merchantDB(t)
 	keyA := bytes.Repeat([]byte{0xa1}, 32)
 	keyB := bytes.Repeat([]byte{0xb2}, 32)
 	entryA := seal.FormatKey(seal.Key{ID: "a", Secret: keyA})
 	entryB := seal.FormatKey(seal.Key{ID: "b", Secret: keyB})
 	sink := newVerifyingSink(t)
-	_, apiKey, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
 
 	// Under key a alone.
 	p1 := newHeraldProcess(t, dbURL, "HERALD_SECRETS="+entryA)
 	p1.start(t)
 	endpointBody := map[string]any{"url": sink.srv.URL + "/current", "enabled_events": []string{"*"}}
-	created := apiCall(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey, endpointBody, "Idempotency-Key", "endpoint-1")
+	created := callAt(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey, endpointBody, "Idempotency-Key", "endpoint-1")
 	require.Equal(t, http.StatusOK, created.Status, created.Raw)
 	secret := created.Body["secret"].(string)
 	sink.expect("/current", secret)
-	legacy := apiCall(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey,
+	legacy := callAt(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey,
 		map[string]any{"url": sink.srv.URL + "/legacy", "enabled_events": []string{"*"}})
 	require.Equal(t, http.StatusOK, legacy.Status, legacy.Raw)
 	legacyID := legacy.Body["id"].(string)
 	// The second endpoint's secret as Herald sealed it before key ids: "v1."
 	// under the same derivation of the same key.
 	legacySecret := webhook.NewSecret()
-	_, err = pool.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1`,
+	_, err := pool.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1`,
 		legacyID, sealV1(t, seal.DeriveKey(keyA, purposeWebhookSecrets), legacySecret, legacyID))
 	require.NoError(t, err)
 	sink.expect("/legacy", legacySecret)
-	rolled := apiCall(t, p1.url(), http.MethodPost, "/v1/api_keys/roll", apiKey, map[string]any{"expire_previous_in": 3600})
+	rolled := callAt(t, p1.url(), http.MethodPost, "/v1/api_keys/roll", apiKey, map[string]any{"expire_previous_in": 3600})
 	require.Equal(t, http.StatusOK, rolled.Status, rolled.Raw)
 	newAPIKey := rolled.Body["secret"].(string)
 	first := expireSession(t, p1.url(), newAPIKey)
@@ -217,11 +179,11 @@ func TestKeyRotationThroughTheBinary(t *testing.T) {
 		return sink.hasVerified("/current", third) && sink.hasVerified("/legacy", third)
 	})
 	sink.requireNoFailure(t)
-	replay := apiCall(t, p3.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey, endpointBody, "Idempotency-Key", "endpoint-1")
+	replay := callAt(t, p3.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey, endpointBody, "Idempotency-Key", "endpoint-1")
 	require.Equal(t, http.StatusOK, replay.Status, replay.Raw)
 	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, created.Raw, replay.Raw, "the stored answer, re-sealed under b, replays as it was")
-	require.Equal(t, http.StatusOK, apiCall(t, p3.url(), http.MethodGet, "/v1/api_keys", apiKey, nil).Status,
+	require.Equal(t, http.StatusOK, callAt(t, p3.url(), http.MethodGet, "/v1/api_keys", apiKey, nil).Status,
 		"the rolled API key still works within its overlap: keys are digests, not sealed")
 	var blocklisted int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM card_blocklist`).Scan(&blocklisted))
@@ -374,9 +336,7 @@ func TestFingerprintKeyNeverChanges(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := pgtest.NewPool(t)
 
 	first, err := fingerprintKey(ctx, pool, keyring(t, "b", "a"))
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -248,9 +247,7 @@ func TestMakeRunPortTaken(t *testing.T) {
 // the order id.
 func payThroughShop(t *testing.T, shop string) string {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := formClient(t)
 	post := func(u string, form url.Values) *http.Response {
 		t.Helper()
 		resp, err := c.PostForm(u, form)

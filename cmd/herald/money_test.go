@@ -135,12 +135,10 @@ func TestReconcileAfterSetting(t *testing.T) {
 			t.Parallel()
 
 			env := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev, "HERALD_RECONCILE_AFTER": tt.env}
-			cfg, err := parseServeConfig(tt.args, func(k string) string { return env[k] })
-			if tt.err != "" {
-				require.EqualError(t, err, tt.err)
+			cfg, ok := parseSetting(t, env, tt.args, tt.err)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			require.Equal(t, tt.want, cfg.ReconcileAfter)
 		})
 	}

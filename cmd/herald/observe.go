@@ -35,14 +35,7 @@ func addObservabilitySettings(s *settings, cfg *Config) {
 		cfg.AdminAddr = v
 		return nil
 	})
-	s.add("pprof", "HERALD_PPROF", "false", "serve Go's profiler at /debug/pprof/ on the admin listener", func(v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		cfg.Pprof = b
-		return nil
-	})
+	s.add("pprof", "HERALD_PPROF", "false", "serve Go's profiler at /debug/pprof/ on the admin listener", parseBool(&cfg.Pprof))
 	s.add("log-level", "HERALD_LOG_LEVEL", "info", "lowest level logged: debug, info, warn or error", func(v string) error {
 		switch strings.ToLower(v) {
 		case "debug":

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -19,43 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
 )
-
-// startAt runs the process as `herald args…` and waits until url answers
-// 200 (with an admin listener, the public one no longer serves /healthz).
-func (p *heraldProcess) startAt(t *testing.T, url string, args ...string) {
-	t.Helper()
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Env = p.env
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	waitFor(t, 30*time.Second, url+" to answer 200", func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-// httpGet fetches url and returns its status and body.
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
-}
 
 // getReady fetches a /readyz answer.
 func getReady(t *testing.T, url string) (int, readiness) {
@@ -64,18 +30,6 @@ func getReady(t *testing.T, url string) (int, readiness) {
 	var res readiness
 	require.NoError(t, json.Unmarshal([]byte(body), &res), body)
 	return status, res
-}
-
-// merchantKey creates a merchant on dbURL and returns its secret key.
-func merchantKey(t *testing.T, dbURL string) string {
-	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
-	return key
 }
 
 // With HERALD_ADMIN_ADDR the operations endpoints move to the admin
@@ -394,16 +348,6 @@ func TestObservabilitySettings(t *testing.T) {
 	t.Parallel()
 
 	base := map[string]string{"DATABASE_URL": "postgres://x", "HERALD_ENV": envDev}
-	with := func(kv ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
-		}
-		return env
-	}
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -416,10 +360,10 @@ func TestObservabilitySettings(t *testing.T) {
 			require.Equal(t, slog.LevelInfo, c.LogLevel)
 			require.Equal(t, logText, c.LogFormat)
 		}},
-		{"json by default in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com"), nil, func(t *testing.T, c Config) {
+		{"json by default in production", envWith(base, "HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com"), nil, func(t *testing.T, c Config) {
 			require.Equal(t, logJSON, c.LogFormat)
 		}},
-		{"text asked for in production", with("HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com", "HERALD_LOG_FORMAT", "text"), nil,
+		{"text asked for in production", envWith(base, "HERALD_ENV", "production", "HERALD_SECRET", strings.Repeat("s", 32), "HERALD_PUBLIC_URL", "https://pay.example.com", "HERALD_LOG_FORMAT", "text"), nil,
 			func(t *testing.T, c Config) { require.Equal(t, logText, c.LogFormat) }},
 		{"flags", base, []string{"--admin-addr", "127.0.0.1:9090", "--pprof=true", "--log-level", "DEBUG", "--log-format", "json"}, func(t *testing.T, c Config) {
 			require.Equal(t, "127.0.0.1:9090", c.AdminAddr)
@@ -427,7 +371,7 @@ func TestObservabilitySettings(t *testing.T) {
 			require.Equal(t, slog.LevelDebug, c.LogLevel)
 			require.Equal(t, logJSON, c.LogFormat)
 		}},
-		{"error level", with("HERALD_LOG_LEVEL", "error"), nil, func(t *testing.T, c Config) { require.Equal(t, slog.LevelError, c.LogLevel) }},
+		{"error level", envWith(base, "HERALD_LOG_LEVEL", "error"), nil, func(t *testing.T, c Config) { require.Equal(t, slog.LevelError, c.LogLevel) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -444,12 +388,12 @@ func TestObservabilitySettings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad level", with("HERALD_LOG_LEVEL", "verbose"), nil, `invalid HERALD_LOG_LEVEL "verbose": want debug, info, warn or error`},
-		{"bad format", with("HERALD_LOG_FORMAT", "xml"), nil, `invalid HERALD_LOG_FORMAT "xml": want json or text`},
+		{"bad level", envWith(base, "HERALD_LOG_LEVEL", "verbose"), nil, `invalid HERALD_LOG_LEVEL "verbose": want debug, info, warn or error`},
+		{"bad format", envWith(base, "HERALD_LOG_FORMAT", "xml"), nil, `invalid HERALD_LOG_FORMAT "xml": want json or text`},
 		{"bad admin address", base, []string{"--admin-addr", "9090"}, `invalid HERALD_ADMIN_ADDR "9090": want host:port`},
-		{"bad pprof", with("HERALD_PPROF", "sometimes"), nil, `invalid HERALD_PPROF "sometimes"`},
-		{"pprof without admin listener", with("HERALD_PPROF", "true"), nil, "HERALD_PPROF needs HERALD_ADMIN_ADDR"},
-		{"admin on the public address", with("HERALD_ADDR", "127.0.0.1:8080", "HERALD_ADMIN_ADDR", "127.0.0.1:8080"), nil, "HERALD_ADMIN_ADDR must differ from HERALD_ADDR"},
+		{"bad pprof", envWith(base, "HERALD_PPROF", "sometimes"), nil, `invalid HERALD_PPROF "sometimes"`},
+		{"pprof without admin listener", envWith(base, "HERALD_PPROF", "true"), nil, "HERALD_PPROF needs HERALD_ADMIN_ADDR"},
+		{"admin on the public address", envWith(base, "HERALD_ADDR", "127.0.0.1:8080", "HERALD_ADMIN_ADDR", "127.0.0.1:8080"), nil, "HERALD_ADMIN_ADDR must differ from HERALD_ADDR"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

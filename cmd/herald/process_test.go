@@ -37,18 +37,31 @@ func (p *heraldProcess) url() string { return "http://" + p.addr }
 // start runs the process and waits until it answers /healthz.
 func (p *heraldProcess) start(t *testing.T) {
 	t.Helper()
-	p.cmd = exec.Command(os.Args[0], "serve")
-	p.cmd.Env = p.env
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	waitFor(t, 30*time.Second, "herald to answer /healthz", func() bool {
-		resp, err := http.Get(p.url() + "/healthz")
+	p.startAt(t, p.url()+"/healthz", "serve")
+}
+
+// startAt runs the process as `herald args…` and waits until url answers
+// 200 (with an admin listener, the public one no longer serves /healthz).
+func (p *heraldProcess) startAt(t *testing.T, url string, args ...string) {
+	t.Helper()
+	p.launch(t, args...)
+	waitFor(t, 30*time.Second, url+" to answer 200", func() bool {
+		resp, err := http.Get(url)
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// launch runs the process as `herald args…` and does not wait for it.
+func (p *heraldProcess) launch(t *testing.T, args ...string) {
+	t.Helper()
+	p.cmd = exec.Command(os.Args[0], args...)
+	p.cmd.Env = p.env
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
 }
 
 // kill ends the process with SIGKILL: no drain, no cleanup, like a power cut.
@@ -59,4 +72,10 @@ func (p *heraldProcess) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_ = p.cmd.Wait()
 	p.cmd = nil
+}
+
+// callAt is testServer.call for a server in another process.
+func callAt(t *testing.T, baseURL, method, path, key string, body any, headers ...string) apiResponse {
+	t.Helper()
+	return (&testServer{Server: &Server{cfg: Config{PublicURL: baseURL}}}).call(t, method, path, key, body, headers...)
 }

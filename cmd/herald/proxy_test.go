@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,16 +9,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
-	"github.com/heraldpay/herald/internal/pgtest"
 )
 
 func TestTrustedProxiesSetting(t *testing.T) {
@@ -44,12 +37,10 @@ func TestTrustedProxiesSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			cfg, err := parseServeConfig(tt.args, func(k string) string { return tt.env[k] })
-			if tt.err != "" {
-				require.EqualError(t, err, tt.err)
+			cfg, ok := parseSetting(t, tt.env, tt.args, tt.err)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
 			var got []string
 			for _, p := range cfg.TrustedProxies {
 				got = append(got, p.String())
@@ -93,8 +84,6 @@ func customer(t *testing.T, ip string) *http.Client {
 	return c
 }
 
-var signInTokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
 // Herald (the real binary) behind two trusted proxies, a CDN edge and a
 // load balancer: every customer arrives from the balancer's address, yet
 // the fraud rules, the API's failed-authentication limit, the dashboard's
@@ -105,12 +94,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	dbURL, pool, key := merchantDB(t)
 	herald := newHeraldProcess(t, dbURL, "HERALD_ENV=dev", "HERALD_ROLES=api", "HERALD_TRUSTED_PROXIES=127.0.0.2, 127.0.0.3",
 		"HERALD_AUTH_FAILURE_LIMIT=3", "HERALD_DASHBOARD_PASSWORD="+dashboardPassword)
 	herald.start(t)
@@ -121,15 +105,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 	// pay opens a new session's page at base and pays it with number.
 	pay := func(c *http.Client, base, number string, headers ...string) (int, string) {
 		t.Helper()
-		raw, err := json.Marshal(sessionBody())
-		require.NoError(t, err)
-		req, err := http.NewRequest(http.MethodPost, herald.url()+"/v1/checkout/sessions", bytes.NewReader(raw))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		created := readResponse(t, resp)
+		created := callAt(t, herald.url(), http.MethodPost, "/v1/checkout/sessions", key, sessionBody())
 		require.Equal(t, http.StatusOK, created.Status, created.Raw)
 		payURL := base + "/pay/" + created.Body["id"].(string)
 		resp, body := postForm(t, c, payURL, payForm(openForm(t, c, payURL), number), headers...)
@@ -198,7 +174,7 @@ func TestBehindTrustedProxies(t *testing.T) {
 			page, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.NoError(t, err)
-			m := signInTokenRE.FindStringSubmatch(string(page))
+			m := csrfRE.FindStringSubmatch(string(page))
 			require.NotNil(t, m, string(page))
 			r, _ := postForm(t, c, edge+"/dashboard/login", url.Values{"csrf_token": {m[1]}, "operator": {operator},
 				"password": {password}, "next": {"/dashboard/"}})

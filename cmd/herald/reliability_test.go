@@ -18,8 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/webhook"
@@ -178,15 +176,7 @@ func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []str
 		require.Equal(t, "complete", status, "a payment the customer saw succeed is complete")
 	}
 
-	rows, err := pool.Query(ctx, `SELECT id FROM events WHERE type = 'checkout.session.completed'`)
-	require.NoError(t, err)
-	var eventIDs []string
-	for rows.Next() {
-		var id string
-		require.NoError(t, rows.Scan(&id))
-		eventIDs = append(eventIDs, id)
-	}
-	require.NoError(t, rows.Err())
+	eventIDs := queryStrings(t, pool, `SELECT id FROM events WHERE type = 'checkout.session.completed'`)
 	require.Len(t, eventIDs, complete)
 
 	// Money: charges cut off between the acquirer's answer and its record
@@ -232,13 +222,8 @@ func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
+	dbURL, pool, key := merchantDB(t)
 	s := newSink(t, nil)
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
 
 	proc := newHeraldProcess(t, dbURL, "HERALD_DELIVERY_TIMEOUT=1s", "HERALD_RESCUE_AFTER=16s",
 		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s", "HERALD_RECONCILE_AFTER=2s")
@@ -318,12 +303,6 @@ func TestPostgresRestartMidLoad(t *testing.T) {
 	confirmed, cutOff, failed := p.counts()
 	t.Logf("%d payments confirmed, %d requests cut off and %d failed while Postgres was down", confirmed, cutOff, failed)
 	checkNothingLost(t, ts.Pool(), s, p.confirmed)
-}
-
-// callAt is testServer.call for a server in another process.
-func callAt(t *testing.T, baseURL, method, path, key string, body any) apiResponse {
-	t.Helper()
-	return (&testServer{Server: &Server{cfg: Config{PublicURL: baseURL}}}).call(t, method, path, key, body)
 }
 
 // Endpoints that misbehave in every way at once: each attempt is recorded
@@ -431,17 +410,7 @@ func TestHostileEndpoints(t *testing.T) {
 	healthy := f.sink.waitRequests(t, 1)
 	require.Less(t, healthy[0].At.Sub(start), 5*time.Second, "the healthy endpoint is not held up")
 
-	var list []map[string]any
-	waitFor(t, 30*time.Second, "a first attempt at every endpoint", func() bool {
-		list = f.deliveries(t, "")
-		for _, d := range list {
-			if d["attempt_count"].(float64) < 1 {
-				return false
-			}
-		}
-		return len(list) == len(endpointName)
-	})
-	for _, d := range list {
+	for _, d := range f.waitAttempted(t, 30*time.Second, "a first attempt at every endpoint", len(endpointName)) {
 		name := endpointName[d["endpoint"].(string)]
 		a := attemptsOf(f.delivery(t, d["id"].(string)))[0]
 		require.Equal(t, want[name].class, a["error_class"], name)

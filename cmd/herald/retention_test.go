@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -144,21 +143,11 @@ func TestRetentionPrunesOldDeliveries(t *testing.T) {
 	require.Equal(t, 3, count(`SELECT count(*) FROM charges WHERE status = 'succeeded'`))
 	require.Equal(t, 3, count(`SELECT count(*) FROM acquirer_ledger`))
 
-	metrics := scrapeURL(t, p.url()+"/metrics")
+	_, metrics := httpGet(t, p.url()+"/metrics")
 	for table, want := range map[string]int{"deliveries": 2, "delivery_attempts": 2, "events": 3} {
 		m := regexp.MustCompile(`herald_pruned_rows_total\{table="` + table + `"\} (\d+)`).FindStringSubmatch(metrics)
 		require.NotNil(t, m, table)
 		require.Equal(t, strconv.Itoa(want), m[1], table)
 	}
 	require.Contains(t, p.stderr.String(), `level=INFO msg="pruned finished deliveries and events" deliveries=2 attempts=2`)
-}
-
-func scrapeURL(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -25,14 +24,10 @@ var successRE = regexp.MustCompile(`herald_delivery_attempts_total\{result="succ
 // successes reads a process's own count of successful attempts.
 func successes(t *testing.T, p *heraldProcess) int {
 	t.Helper()
-	resp, err := http.Get(p.url() + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	m := successRE.FindSubmatch(b)
+	_, metrics := httpGet(t, p.url()+"/metrics")
+	m := successRE.FindStringSubmatch(metrics)
 	require.NotNil(t, m, "worker metrics carry the attempts counter")
-	v, err := strconv.Atoi(string(m[1]))
+	v, err := strconv.Atoi(m[1])
 	require.NoError(t, err)
 	return v
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,9 +91,7 @@ func (f *shopFixture) stopShop() {
 // returning the order id and the Herald session id.
 func (f *shopFixture) checkoutOverHTTP(t *testing.T) (orderID, sessionID string) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := formClient(t)
 	resp, err := c.PostForm(f.url+"/cart/items", map[string][]string{"product_id": {"mug"}})
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -277,10 +274,7 @@ func TestShopDuplicatesAndRaces(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, f.url+"/webhooks/herald", bytes.NewReader(raw))
 			require.NoError(t, err)
 			webhook.SetHeaders(req.Header, [][]byte{key}, ev.ID, time.Now(), raw)
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, http.StatusOK, statusOf(t, req))
 		})
 	}
 	wg.Wait()
@@ -330,11 +324,9 @@ func TestShopReceiverRefusesBadInput(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(req.Header)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			resp.Body.Close()
-			require.GreaterOrEqual(t, resp.StatusCode, 400)
-			require.Less(t, resp.StatusCode, 500)
+			status := statusOf(t, req)
+			require.GreaterOrEqual(t, status, 400)
+			require.Less(t, status, 500)
 		})
 	}
 	o := f.order(t, orderID)
