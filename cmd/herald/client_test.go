@@ -186,7 +186,7 @@ func TestClientEventsAndDeliveries(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	endpointA, err := c.Endpoints.Create(ctx, client.EndpointParams{URL: client.String(a.srv.URL + "/hooks"),
+	endpointA, err := c.Endpoints.Create(ctx, client.EndpointParams{URL: client.String(a.URL + "/hooks"),
 		EnabledEvents: []string{webhook.TypeCheckoutSessionCompleted}})
 	require.NoError(t, err)
 
@@ -373,7 +373,7 @@ func TestClientEventsAndDeliveries(t *testing.T) {
 		require.NoError(t, err)
 		return d.Status == webhook.DeliveryStatusSucceeded
 	})
-	require.Len(t, a.requests(), 3, "two failed attempts, then the redrive's")
+	require.Len(t, a.Requests(), 3, "two failed attempts, then the redrive's")
 
 	// A single redrive sends B's delivery of the session again, with the
 	// same webhook-id: the receiver answers it as a duplicate.
@@ -479,7 +479,7 @@ func TestClientTestPingAndPortal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, webhook.TypeTestPing, d.EventType)
 	require.Equal(t, f.endpointID(), d.EndpointID)
-	req := f.sink.waitRequests(t, 1)[0]
+	req := f.sink.Wait(t, 1)[0]
 	v, err := webhook.NewVerifier(f.endpoint["secret"].(string))
 	require.NoError(t, err)
 	require.NoError(t, v.Verify(req.Header, req.Body))

@@ -79,10 +79,10 @@ func TestDashboardRedriveInBrowser(t *testing.T) {
 	f := failingFixture(t)
 	f.pay(t)
 	failed := f.waitDeliveries(t, "failed", 1)[0]["id"].(string)
-	f.sink.setHandler(nil) // the endpoint has recovered
+	f.sink.SetHandler(nil) // the endpoint has recovered
 	// A second endpoint, and a second event to both, so the list has more
 	// than the failure.
-	f.createEndpoint(t, newSink(t, nil).srv.URL+"/hooks")
+	f.createEndpoint(t, newSink(t, nil).URL+"/hooks")
 	f.pay(t)
 	f.waitDeliveries(t, "succeeded", 2)
 
@@ -143,8 +143,8 @@ func TestDashboardBulkRedriveInBrowser(t *testing.T) {
 		f.pay(t)
 	}
 	f.waitDeliveries(t, "failed", 3)
-	f.sink.setHandler(nil)
-	before := len(f.sink.requests())
+	f.sink.SetHandler(nil)
+	before := len(f.sink.Requests())
 
 	ctx := signInDashboard(t, f.ts, "Grace Hopper")
 	do(t, ctx,
@@ -160,7 +160,7 @@ func TestDashboardBulkRedriveInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("preview-count")),
 	)
 	require.Equal(t, "3 deliveries match", get(t, ctx, chromedp.Text(chromedp.ID("preview-count"))))
-	require.Len(t, f.sink.requests(), before, "a dry run sends nothing")
+	require.Len(t, f.sink.Requests(), before, "a dry run sends nothing")
 	browsertest.Screenshot(t, ctx, "bulk-redrive-preview")
 
 	do(t, ctx, chromedp.Click(chromedp.ID("start-redrive")), chromedp.WaitVisible(chromedp.ID("progress-text")))
@@ -171,7 +171,7 @@ func TestDashboardBulkRedriveInBrowser(t *testing.T) {
 
 	f.waitDeliveries(t, "succeeded", 3)
 	perID := map[string]int{}
-	for _, req := range f.sink.requests()[before:] {
+	for _, req := range f.sink.Requests()[before:] {
 		perID[req.Header.Get("webhook-id")]++
 	}
 	require.Len(t, perID, 3)
@@ -199,8 +199,8 @@ func TestDashboardEndpointsInBrowser(t *testing.T) {
 		c.BreakerOpenFor = time.Hour
 	})
 	goneSink := newSink(t, status(http.StatusGone))
-	gone := f.createEndpoint(t, goneSink.srv.URL+"/old-hooks")["id"].(string)
-	failing := f.createEndpoint(t, newSink(t, status(http.StatusServiceUnavailable)).srv.URL+"/hooks")["id"].(string)
+	gone := f.createEndpoint(t, goneSink.URL+"/old-hooks")["id"].(string)
+	failing := f.createEndpoint(t, newSink(t, status(http.StatusServiceUnavailable)).URL+"/hooks")["id"].(string)
 	for range 6 {
 		f.pay(t)
 	}
@@ -237,11 +237,11 @@ func TestDashboardEndpointsInBrowser(t *testing.T) {
 	require.Equal(t, false, endpointState(f.endpointID())["paused"])
 	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("enable_send-"+gone))),
 		fmt.Sprintf("Re-enable and send the %d %s it missed", missed, map[bool]string{true: "event", false: "events"}[missed == 1]))
-	goneSink.setHandler(nil)
+	goneSink.SetHandler(nil)
 	do(t, ctx, chromedp.Click(chromedp.ID("enable_send-"+gone)), chromedp.WaitVisible(chromedp.ID("pause-"+gone)))
 	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("notice"))), "A redrive is sending the deliveries it missed")
 	require.Equal(t, "enabled", endpointState(gone)["status"])
-	goneSink.waitRequests(t, 1+missed)
+	goneSink.Wait(t, 1+missed)
 	waitFor(t, 10*time.Second, "the missed deliveries to succeed", func() bool {
 		return len(f.deliveries(t, "status=succeeded&endpoint_id="+gone)) == missed
 	})

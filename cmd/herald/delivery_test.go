@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,74 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/checkout"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
-// sink is a merchant's webhook endpoint on 127.0.0.1 that records every
-// request and answers as its handler says (200 by default).
-type sink struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	reqs    []sinkRequest
-	handler func(n int, w http.ResponseWriter, r *http.Request)
-}
-
-type sinkRequest struct {
-	Header http.Header
-	Body   []byte
-	At     time.Time
-}
-
-func newSink(t *testing.T, handler func(n int, w http.ResponseWriter, r *http.Request)) *sink {
-	t.Helper()
-	s := &sink{handler: handler}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		n := len(s.reqs)
-		s.reqs = append(s.reqs, sinkRequest{Header: r.Header.Clone(), Body: body, At: time.Now()})
-		h := s.handler
-		s.mu.Unlock()
-		if h == nil {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		h(n, w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) setHandler(h func(n int, w http.ResponseWriter, r *http.Request)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handler = h
-}
-
-func (s *sink) requests() []sinkRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sinkRequest(nil), s.reqs...)
-}
-
-func (s *sink) waitRequests(t *testing.T, n int) []sinkRequest {
-	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d webhook requests", n), func() bool { return len(s.requests()) >= n })
-	return s.requests()
-}
+// newSink starts a merchant's webhook endpoint on 127.0.0.1 that records
+// every request and answers as handler says (200 when nil).
+func newSink(t *testing.T, handler sinktest.Handler) *sinktest.Sink { return sinktest.New(t, handler) }
 
 // status answers every request with code.
-func status(code int) func(int, http.ResponseWriter, *http.Request) {
-	return func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
-}
+var status = sinktest.Answer
 
 // deliveryFixture is a server, a merchant and one endpoint on a sink,
 // subscribed to checkout.session.completed.
 type deliveryFixture struct {
 	ts       *testServer
 	key      string
-	sink     *sink
+	sink     *sinktest.Sink
 	endpoint map[string]any
 }
 
@@ -93,7 +39,7 @@ func newDeliveryFixture(t *testing.T, handler func(int, http.ResponseWriter, *ht
 	t.Helper()
 	f := &deliveryFixture{ts: startServer(t, mutate...), sink: newSink(t, handler)}
 	_, f.key = f.ts.newMerchant(t, "Acme")
-	f.endpoint = f.createEndpoint(t, f.sink.srv.URL+"/webhooks")
+	f.endpoint = f.createEndpoint(t, f.sink.URL+"/webhooks")
 	return f
 }
 
@@ -188,7 +134,7 @@ func TestWebhookDeliveredAndVerified(t *testing.T) {
 	require.True(t, strings.HasPrefix(secret, "whsec_"))
 	sessionID := f.pay(t)
 
-	req := f.sink.waitRequests(t, 1)[0]
+	req := f.sink.Wait(t, 1)[0]
 	wh, err := standardwebhooks.NewWebhook(secret)
 	require.NoError(t, err)
 	require.NoError(t, wh.Verify(req.Body, req.Header), "the peer library verifies Herald's signature")
@@ -258,7 +204,7 @@ func TestRetryThenSuccess(t *testing.T) {
 	}, func(c *Config) { c.RetrySchedule = []time.Duration{1100 * time.Millisecond, time.Hour} })
 	f.pay(t)
 
-	reqs := f.sink.waitRequests(t, 2)
+	reqs := f.sink.Wait(t, 2)
 	require.Equal(t, reqs[0].Header.Get("webhook-id"), reqs[1].Header.Get("webhook-id"))
 	require.NotEqual(t, reqs[0].Header.Get("webhook-timestamp"), reqs[1].Header.Get("webhook-timestamp"))
 	require.NotEqual(t, reqs[0].Header.Get("webhook-signature"), reqs[1].Header.Get("webhook-signature"))
@@ -292,7 +238,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}, func(c *Config) { c.RetrySchedule = []time.Duration{100 * time.Millisecond, time.Hour} })
 	f.pay(t)
 
-	reqs := f.sink.waitRequests(t, 2)
+	reqs := f.sink.Wait(t, 2)
 	require.GreaterOrEqual(t, reqs[1].At.Sub(reqs[0].At), 1900*time.Millisecond)
 	d := f.delivery(t, f.waitDeliveries(t, "succeeded", 1)[0]["id"].(string))
 	require.InDelta(t, 2, d["attempt_count"], 0)
@@ -314,7 +260,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	for range 3 {
 		f.pay(t)
 	}
-	f.sink.waitRequests(t, 1)
+	f.sink.Wait(t, 1)
 	close(release)
 	waitFor(t, 20*time.Second, "the endpoint to be disabled", func() bool {
 		r := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil)
@@ -326,7 +272,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	require.Len(t, f.deliveries(t, "status=failed"), 1)
 	require.Len(t, f.deliveries(t, "status=canceled"), 2, "what was pending is cancelled")
 	require.Empty(t, f.deliveries(t, "status=pending"))
-	require.Len(t, f.sink.requests(), 1)
+	require.Len(t, f.sink.Requests(), 1)
 
 	// What arrives while it is disabled is skipped, not dropped: no job,
 	// no attempt, until a redrive sends it.
@@ -334,7 +280,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	skipped := f.deliveries(t, "status=skipped")
 	require.Len(t, skipped, 1)
 	require.InDelta(t, 0, skipped[0]["attempt_count"], 0)
-	require.Len(t, f.sink.requests(), 1, "a disabled endpoint receives nothing new")
+	require.Len(t, f.sink.Requests(), 1, "a disabled endpoint receives nothing new")
 
 	// Re-enabling redrives nothing unless asked.
 	r = f.ts.call(t, http.MethodPatch, "/v1/webhook_endpoints/"+f.endpointID(), f.key, map[string]any{"status": "enabled"})
@@ -344,11 +290,11 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	require.Len(t, f.deliveries(t, "status=skipped"), 1)
 
 	// Asked: what it missed goes out.
-	f.sink.setHandler(nil)
+	f.sink.SetHandler(nil)
 	r = f.ts.call(t, http.MethodPost, "/v1/redrives", f.key, map[string]any{"endpoint_id": f.endpointID(), "status": "skipped"})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	require.InDelta(t, 1, r.Body["matched"], 0)
-	reqs := f.sink.waitRequests(t, 2)
+	reqs := f.sink.Wait(t, 2)
 	require.Equal(t, skipped[0]["event"], reqs[1].Header.Get("Webhook-Id"))
 	f.waitDeliveries(t, "succeeded", 1)
 }
@@ -379,7 +325,7 @@ func TestAttemptErrorClasses(t *testing.T) {
 		}
 	})
 	redirect := newSink(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, elsewhere.srv.URL+"/moved", http.StatusFound)
+		http.Redirect(w, r, elsewhere.URL+"/moved", http.StatusFound)
 	})
 	// The fixture's own endpoint is not part of this test.
 	require.Equal(t, http.StatusOK, f.ts.call(t, http.MethodDelete, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil).Status)
@@ -392,8 +338,8 @@ func TestAttemptErrorClasses(t *testing.T) {
 	want := map[string]outcome{}
 	for endpointURL, w := range map[string]outcome{
 		refused:                            {"connection_refused", 0, "connection refused by the endpoint's IP address, port "},
-		slow.srv.URL + "/hooks":            {"timeout", 0, "no response within 300ms"},
-		redirect.srv.URL + "/hooks":        {"http_status", 302, ""},
+		slow.URL + "/hooks":                {"timeout", 0, "no response within 300ms"},
+		redirect.URL + "/hooks":            {"http_status", 302, ""},
 		"http://nonexistent.invalid/hooks": {"dns", 0, "could not resolve host nonexistent.invalid"},
 	} {
 		want[f.createEndpoint(t, endpointURL)["id"].(string)] = w
@@ -428,7 +374,7 @@ func TestAttemptErrorClasses(t *testing.T) {
 		require.Equal(t, "pending", d["status"], "a retry is scheduled")
 		require.NotNil(t, d["next_attempt_at"])
 	}
-	require.Empty(t, elsewhere.requests(), "redirects are never followed")
+	require.Empty(t, elsewhere.Requests(), "redirects are never followed")
 	metrics := scrape(t, f.ts)
 	for _, class := range []string{"connection_refused", "timeout", "dns", "3xx"} {
 		require.Contains(t, metrics, `herald_delivery_attempts_total{result="failure",status_class="`+class+`"} 1`)
@@ -461,7 +407,7 @@ func TestBreakerSnoozesWithoutSpendingAttempts(t *testing.T) {
 	for range 8 {
 		f.pay(t)
 	}
-	f.sink.waitRequests(t, 5)
+	f.sink.Wait(t, 5)
 	waitFor(t, 20*time.Second, "the breaker to open", func() bool {
 		r := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil)
 		return r.Body["health"].(map[string]any)["breaker_state"] == "open"
@@ -470,7 +416,7 @@ func TestBreakerSnoozesWithoutSpendingAttempts(t *testing.T) {
 		return strings.Contains(scrape(t, f.ts), `herald_delivery_snoozes_total{reason="breaker_open"} `) &&
 			len(f.deliveries(t, "status=pending")) == 8
 	})
-	require.Len(t, f.sink.requests(), 5, "the open breaker lets nothing through")
+	require.Len(t, f.sink.Requests(), 5, "the open breaker lets nothing through")
 	// A delivery held by the breaker says why, and when it goes next.
 	endpoint := f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil).Body
 	require.Equal(t, "open", endpoint["health"].(map[string]any)["breaker_state"])
@@ -495,12 +441,12 @@ func TestBreakerSnoozesWithoutSpendingAttempts(t *testing.T) {
 	require.Contains(t, scrape(t, f.ts), "herald_breakers_open 1")
 
 	// The endpoint recovers: the probe succeeds and the snoozed deliveries go.
-	f.sink.setHandler(status(http.StatusOK))
+	f.sink.SetHandler(status(http.StatusOK))
 	f.waitDeliveries(t, "succeeded", 3)
 	for _, d := range f.deliveries(t, "status=succeeded") {
 		require.InDelta(t, 1, d["attempt_count"], 0, "one attempt, after the breaker closed")
 	}
-	require.Len(t, f.sink.requests(), 8)
+	require.Len(t, f.sink.Requests(), 8)
 }
 
 // A paused endpoint holds its deliveries without an attempt; resuming
@@ -523,12 +469,12 @@ func TestPauseHoldsResumeReleases(t *testing.T) {
 		require.InDelta(t, 0, d["attempt_count"], 0)
 	}
 	require.Contains(t, scrape(t, f.ts), `herald_endpoints{status="paused"} 1`)
-	require.Empty(t, f.sink.requests())
+	require.Empty(t, f.sink.Requests())
 
 	r = f.ts.call(t, http.MethodPatch, "/v1/webhook_endpoints/"+f.endpointID(), f.key, map[string]any{"paused": false})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	f.waitDeliveries(t, "succeeded", 2)
-	require.Len(t, f.sink.requests(), 2)
+	require.Len(t, f.sink.Requests(), 2)
 }
 
 // Pausing an endpoint whose delivery is already waiting for a retry holds
@@ -540,16 +486,16 @@ func TestPauseHoldsScheduledRetry(t *testing.T) {
 		c.RetrySchedule = []time.Duration{time.Second, time.Hour}
 	})
 	f.pay(t)
-	f.sink.waitRequests(t, 1)
+	f.sink.Wait(t, 1)
 	require.Equal(t, http.StatusOK, f.ts.call(t, http.MethodPatch, "/v1/webhook_endpoints/"+f.endpointID(), f.key,
 		map[string]any{"paused": true}).Status)
 	waitFor(t, 10*time.Second, "the retry to be held", func() bool {
 		list := f.deliveries(t, "")
 		return len(list) == 1 && list[0]["held"] == true
 	})
-	require.Len(t, f.sink.requests(), 1)
+	require.Len(t, f.sink.Requests(), 1)
 
-	f.sink.setHandler(nil)
+	f.sink.SetHandler(nil)
 	require.Equal(t, http.StatusOK, f.ts.call(t, http.MethodPatch, "/v1/webhook_endpoints/"+f.endpointID(), f.key,
 		map[string]any{"paused": false}).Status)
 	d := f.waitDeliveries(t, "succeeded", 1)[0]
@@ -568,7 +514,7 @@ func TestRollSecretSignsWithBoth(t *testing.T) {
 	require.NotEqual(t, oldSecret, newSecret)
 
 	f.pay(t)
-	req := f.sink.waitRequests(t, 1)[0]
+	req := f.sink.Wait(t, 1)[0]
 	require.Len(t, strings.Fields(req.Header.Get("webhook-signature")), 2)
 	for _, secret := range []string{oldSecret, newSecret} {
 		v, err := webhook.NewVerifier(secret)
@@ -581,7 +527,7 @@ func TestRollSecretSignsWithBoth(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	latest := r.Body["secret"].(string)
 	f.pay(t)
-	req = f.sink.waitRequests(t, 2)[1]
+	req = f.sink.Wait(t, 2)[1]
 	require.Len(t, strings.Fields(req.Header.Get("webhook-signature")), 1)
 	v, err := webhook.NewVerifier(latest)
 	require.NoError(t, err)
@@ -600,8 +546,7 @@ func TestSSRFGuardBlocksPrivateTargets(t *testing.T) {
 		c.AllowPrivateEndpoints = nil
 		c.RetrySchedule = []time.Duration{time.Hour}
 	})
-	port := f.sink.srv.Listener.Addr().(*net.TCPAddr).Port
-	f.createEndpoint(t, fmt.Sprintf("http://localhost:%d/webhooks", port))
+	f.createEndpoint(t, strings.Replace(f.sink.URL, "127.0.0.1", "localhost", 1)+"/webhooks")
 	f.createEndpoint(t, "http://169.254.169.254/latest/meta-data")
 	f.pay(t)
 
@@ -615,7 +560,7 @@ func TestSSRFGuardBlocksPrivateTargets(t *testing.T) {
 		}, msg)
 		requireNoIPLiteral(t, msg)
 	}
-	require.Empty(t, f.sink.requests(), "nothing reached the private address")
+	require.Empty(t, f.sink.Requests(), "nothing reached the private address")
 }
 
 // Bulk redrive: a dry run counts what a real run then redrives, each
@@ -631,8 +576,8 @@ func TestBulkRedrive(t *testing.T) {
 		f.pay(t)
 	}
 	failed := f.waitDeliveries(t, "failed", 4)
-	require.Len(t, f.sink.requests(), 8, "two attempts each")
-	f.sink.setHandler(nil)
+	require.Len(t, f.sink.Requests(), 8, "two attempts each")
+	f.sink.SetHandler(nil)
 
 	for _, tt := range []struct {
 		body    map[string]any
@@ -665,7 +610,7 @@ func TestBulkRedrive(t *testing.T) {
 	f.waitDeliveries(t, "succeeded", 4)
 
 	perID := map[string]int{}
-	for _, req := range f.sink.requests()[8:] {
+	for _, req := range f.sink.Requests()[8:] {
 		perID[req.Header.Get("webhook-id")]++
 	}
 	require.Len(t, perID, 4)
@@ -685,7 +630,7 @@ func TestBulkRedrive(t *testing.T) {
 	// is on its way changes nothing.
 	r = f.ts.call(t, http.MethodPost, "/v1/deliveries/"+failed[0]["id"].(string)+"/redrive", f.key, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	f.sink.waitRequests(t, 13)
+	f.sink.Wait(t, 13)
 	waitFor(t, 10*time.Second, "the single redrive", func() bool {
 		return f.delivery(t, failed[0]["id"].(string))["status"] == "succeeded"
 	})
@@ -855,7 +800,7 @@ func TestLongFailingEndpointIsDisabled(t *testing.T) {
 	waitFor(t, 10*time.Second, "the delivery to be cancelled", func() bool {
 		return len(f.deliveries(t, "status=canceled")) == 1
 	})
-	require.Len(t, f.sink.requests(), 1)
+	require.Len(t, f.sink.Requests(), 1)
 }
 
 // A delivery whose job is deleted by hand (River UI can do that) is found
@@ -868,7 +813,7 @@ func TestOrphanedDeliveryIsSwept(t *testing.T) {
 		c.SweepInterval = 200 * time.Millisecond
 	})
 	f.pay(t)
-	first := f.sink.waitRequests(t, 1)[0]
+	first := f.sink.Wait(t, 1)[0]
 	d := f.waitDeliveries(t, "pending", 1)[0]
 	ctx := context.Background()
 	waitFor(t, 10*time.Second, "the retry's job", func() bool {
@@ -880,10 +825,10 @@ func TestOrphanedDeliveryIsSwept(t *testing.T) {
 	tag, err := f.ts.Pool().Exec(ctx, `DELETE FROM river_job WHERE args->>'delivery_id' = $1`, d["id"])
 	require.NoError(t, err)
 	require.EqualValues(t, 1, tag.RowsAffected())
-	f.sink.setHandler(nil)
+	f.sink.SetHandler(nil)
 
 	f.waitDeliveries(t, "succeeded", 1)
-	reqs := f.sink.requests()
+	reqs := f.sink.Requests()
 	require.Len(t, reqs, 2)
 	require.GreaterOrEqual(t, reqs[1].At.Sub(first.At), 2*time.Second, "at the retry's time, not at once")
 	require.Contains(t, scrape(t, f.ts), "herald_deliveries_orphaned_total 1")

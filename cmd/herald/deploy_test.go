@@ -239,7 +239,7 @@ func TestComposeStack(t *testing.T) {
 
 	s := newSink(t, nil)
 	r := callAt(t, procs[0].url(), http.MethodPost, "/v1/webhook_endpoints", merchant.SecretKey,
-		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+		map[string]any{"url": s.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	pay := &payer{baseURL: procs[0].url, key: merchant.SecretKey}
 	pay.payOnce(context.Background())
@@ -248,7 +248,7 @@ func TestComposeStack(t *testing.T) {
 		r := callAt(t, procs[0].url(), http.MethodGet, "/v1/deliveries?status=succeeded", merchant.SecretKey, nil)
 		return r.Status == http.StatusOK && len(r.Body["data"].([]any)) == 1
 	})
-	reqs := s.requests()
+	reqs := s.Requests()
 	require.Len(t, reqs, 1, "delivered exactly once")
 	var ev webhook.Event
 	require.NoError(t, json.Unmarshal(reqs[0].Body, &ev))

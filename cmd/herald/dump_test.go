@@ -259,7 +259,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	// random Idempotency-Key each, and the answers, secrets included, are
 	// kept 24 hours for replay.
 	c := client.New(f.ts.URL(), f.key)
-	params := client.EndpointParams{URL: client.String(f.sink.srv.URL + "/other"),
+	params := client.EndpointParams{URL: client.String(f.sink.URL + "/other"),
 		EnabledEvents: []string{webhook.TypeCheckoutSessionCompleted}}
 	created, err := c.Endpoints.Create(ctx, params)
 	require.NoError(t, err)
@@ -277,7 +277,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	require.Equal(t, 3, stored, "the answers carrying secrets are stored")
 
 	f.pay(t)
-	f.sink.waitRequests(t, 1)
+	f.sink.Wait(t, 1)
 	// A wrong key is logged as little as a right one.
 	require.Equal(t, http.StatusUnauthorized, f.ts.call(t, http.MethodGet, "/v1/events", f.key+"x", nil).Status)
 

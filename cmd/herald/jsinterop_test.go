@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/sinktest"
 )
 
 // standardWebhooksJS is the version of npm's standardwebhooks, the Standard
@@ -122,7 +124,7 @@ func (v *jsVerifier) verify(t *testing.T, cases []jsCase) []jsResult {
 
 // jsCaseOf is a delivery as the library gets it: lowercase header names,
 // the body as received.
-func jsCaseOf(secret string, req sinkRequest) jsCase {
+func jsCaseOf(secret string, req sinktest.Request) jsCase {
 	return jsCase{Secret: secret, Body: string(req.Body), Headers: map[string]string{
 		"webhook-id":        req.Header.Get("Webhook-Id"),
 		"webhook-timestamp": req.Header.Get("Webhook-Timestamp"),
@@ -141,20 +143,20 @@ func TestStandardWebhooksJSVerifiesDeliveries(t *testing.T) {
 	f := newDeliveryFixture(t, nil)
 	first := f.endpoint["secret"].(string)
 	f.pay(t)
-	req := f.sink.waitRequests(t, 1)[0]
+	req := f.sink.Wait(t, 1)[0]
 
 	r := f.ts.call(t, http.MethodPost, "/v1/webhook_endpoints/"+f.endpointID()+"/roll_secret", f.key, map[string]any{"expire_previous_in": 3600})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	second := r.Body["secret"].(string)
 	f.pay(t)
-	rolling := f.sink.waitRequests(t, 2)[1]
+	rolling := f.sink.Wait(t, 2)[1]
 	require.Len(t, strings.Fields(rolling.Header.Get("Webhook-Signature")), 2, "both secrets sign during the roll")
 
 	r = f.ts.call(t, http.MethodPost, "/v1/webhook_endpoints/"+f.endpointID()+"/roll_secret", f.key, map[string]any{"expire_previous_in": 0})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	third := r.Body["secret"].(string)
 	f.pay(t)
-	after := f.sink.waitRequests(t, 3)[2]
+	after := f.sink.Wait(t, 3)[2]
 
 	forged := jsCaseOf(first, req)
 	forged.Body = strings.Replace(forged.Body, `"paid"`, `"unpaid"`, 1)
@@ -173,7 +175,7 @@ func TestStandardWebhooksJSVerifiesDeliveries(t *testing.T) {
 	})
 	for i, want := range []struct {
 		ok   bool
-		from sinkRequest
+		from sinktest.Request
 		what string
 	}{
 		{true, req, "the endpoint's secret"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -22,7 +23,7 @@ import (
 // signature with the whsec secret the merchant was given, and remembers
 // the event ids that verified, per endpoint path.
 type verifyingSink struct {
-	*sink
+	*sinktest.Sink
 	mu       sync.Mutex
 	secrets  map[string]string
 	verified map[string][]string
@@ -32,10 +33,10 @@ type verifyingSink struct {
 func newVerifyingSink(t *testing.T) *verifyingSink {
 	t.Helper()
 	v := &verifyingSink{secrets: map[string]string{}, verified: map[string][]string{}}
-	v.sink = newSink(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+	v.Sink = newSink(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		body := v.last(r)
+		body := lastBody(v.Sink, r)
 		verifier, err := webhook.NewVerifier(v.secrets[r.URL.Path])
 		if err == nil {
 			err = verifier.Verify(r.Header, body)
@@ -51,13 +52,12 @@ func newVerifyingSink(t *testing.T) *verifyingSink {
 	return v
 }
 
-// last returns the body of the request r the sink has just recorded.
-func (s *sink) last(r *http.Request) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.reqs) - 1; i >= 0; i-- {
-		if s.reqs[i].Header.Get("webhook-id") == r.Header.Get("webhook-id") {
-			return s.reqs[i].Body
+// lastBody returns the body of the request r that s has just recorded.
+func lastBody(s *sinktest.Sink, r *http.Request) []byte {
+	reqs := s.Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Header.Get("webhook-id") == r.Header.Get("webhook-id") {
+			return reqs[i].Body
 		}
 	}
 	return nil
@@ -126,13 +126,13 @@ func TestKeyRotationThroughTheBinary(t *testing.T) {
 	// Under key a alone.
 	p1 := newHeraldProcess(t, dbURL, "HERALD_SECRETS="+entryA)
 	p1.start(t)
-	endpointBody := map[string]any{"url": sink.srv.URL + "/current", "enabled_events": []string{"*"}}
+	endpointBody := map[string]any{"url": sink.URL + "/current", "enabled_events": []string{"*"}}
 	created := callAt(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey, endpointBody, "Idempotency-Key", "endpoint-1")
 	require.Equal(t, http.StatusOK, created.Status, created.Raw)
 	secret := created.Body["secret"].(string)
 	sink.expect("/current", secret)
 	legacy := callAt(t, p1.url(), http.MethodPost, "/v1/webhook_endpoints", apiKey,
-		map[string]any{"url": sink.srv.URL + "/legacy", "enabled_events": []string{"*"}})
+		map[string]any{"url": sink.URL + "/legacy", "enabled_events": []string{"*"}})
 	require.Equal(t, http.StatusOK, legacy.Status, legacy.Raw)
 	legacyID := legacy.Body["id"].(string)
 	// The second endpoint's secret as Herald sealed it before key ids: "v1."

@@ -21,6 +21,7 @@ import (
 	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/browsertest"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
@@ -178,14 +179,5 @@ func sessionBody() map[string]any {
 	}
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor is sinktest.WaitFor.
+var waitFor = sinktest.WaitFor

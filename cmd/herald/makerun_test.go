@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
 // makeRun is a `make run` started as a newcomer would, in its own process

@@ -91,7 +91,7 @@ func TestUnconfirmedPaymentReconciledByJob(t *testing.T) {
 	s := newSink(t, nil)
 	_, key := ts.newMerchant(t, "Acme")
 	r := ts.call(t, http.MethodPost, "/v1/webhook_endpoints", key,
-		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+		map[string]any{"url": s.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	r = ts.call(t, http.MethodPost, "/v1/checkout/sessions", key, sessionBody())
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
@@ -107,7 +107,7 @@ func TestUnconfirmedPaymentReconciledByJob(t *testing.T) {
 		return ts.call(t, http.MethodGet, "/v1/checkout/sessions/"+sessionID, key, nil).Body["status"] == "complete"
 	})
 	var ev webhook.Event
-	require.NoError(t, json.Unmarshal(s.waitRequests(t, 1)[0].Body, &ev))
+	require.NoError(t, json.Unmarshal(s.Wait(t, 1)[0].Body, &ev))
 	require.Equal(t, webhook.TypeCheckoutSessionCompleted, ev.Type)
 	var obj map[string]any
 	require.NoError(t, json.Unmarshal(ev.Data.Object, &obj))

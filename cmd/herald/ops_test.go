@@ -314,7 +314,7 @@ func TestLogSettings(t *testing.T) {
 	p.start(t)
 	key := merchantKey(t, dbURL)
 	r := callAt(t, p.url(), http.MethodPost, "/v1/webhook_endpoints", key,
-		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+		map[string]any{"url": s.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	endpointID := r.Body["id"].(string)
 	pay := &payer{baseURL: p.url, key: key}

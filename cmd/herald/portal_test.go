@@ -64,7 +64,7 @@ func TestPortalInBrowser(t *testing.T) {
 	ctx := browsertest.NewTab(t)
 	do(t, ctx, phone(), chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("endpoints")))
 	require.Equal(t, f.ts.URL()+"/portal/", get(t, ctx, chromedp.Location()), "the token leaves the address bar")
-	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("endpoints"))), f.sink.srv.URL+"/webhooks")
+	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.ID("endpoints"))), f.sink.URL+"/webhooks")
 	requireFits(t, ctx, "the endpoints page")
 
 	do(t, ctx, chromedp.Click(chromedp.ID("endpoint-"+f.endpointID())), chromedp.WaitVisible(chromedp.ID("deliveries")))
@@ -82,12 +82,12 @@ func TestPortalInBrowser(t *testing.T) {
 		do(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("attempt-count")))
 		return get(t, ctx, chromedp.Text(chromedp.ID("attempt-count"))) == "2"
 	})
-	require.Len(t, f.sink.requests(), 2)
+	require.Len(t, f.sink.Requests(), 2)
 
 	// Test event.
 	do(t, ctx, chromedp.Navigate(f.ts.URL()+"/portal/endpoints/"+f.endpointID()), chromedp.WaitVisible(chromedp.ID("send-test")),
 		chromedp.Click(chromedp.ID("send-test")), chromedp.WaitVisible(chromedp.ID("notice")))
-	ping := f.sink.waitRequests(t, 3)[2]
+	ping := f.sink.Wait(t, 3)[2]
 	require.Contains(t, string(ping.Body), `"type":"test.ping"`)
 
 	// Roll the secret: shown once, and the next webhook is signed with it.
@@ -98,7 +98,7 @@ func TestPortalInBrowser(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(f.ts.URL()+"/portal/endpoints/"+f.endpointID()), chromedp.WaitVisible(chromedp.ID("send-test")))
 	require.NotContains(t, get(t, ctx, chromedp.Text(chromedp.CSS("main"))), secret, "never shown again")
 	do(t, ctx, chromedp.Click(chromedp.ID("send-test")), chromedp.WaitVisible(chromedp.ID("notice")))
-	signed := f.sink.waitRequests(t, 4)[3]
+	signed := f.sink.Wait(t, 4)[3]
 	v, err := webhook.NewVerifier(secret)
 	require.NoError(t, err)
 	require.NoError(t, v.Verify(signed.Header, signed.Body), "signed with the secret the portal showed")
@@ -115,7 +115,7 @@ func TestPortalInBrowser(t *testing.T) {
 	require.Contains(t, get(t, ctx, chromedp.Text(chromedp.CSS(".health"))), "disabled through the API")
 	require.Equal(t, "Re-enable and send the 1 missed event", get(t, ctx, chromedp.Text(chromedp.ID("send-missed"))))
 	do(t, ctx, chromedp.Click(chromedp.ID("send-missed")), chromedp.WaitVisible(chromedp.ID("notice")))
-	missed := f.sink.waitRequests(t, 5)[4]
+	missed := f.sink.Wait(t, 5)[4]
 	require.Contains(t, string(missed.Body), `"type":"checkout.session.completed"`)
 	require.Equal(t, "enabled", f.ts.call(t, http.MethodGet, "/v1/webhook_endpoints/"+f.endpointID(), f.key, nil).Body["status"])
 
@@ -138,17 +138,17 @@ func TestPortalTenantIsolation(t *testing.T) {
 	f := newDeliveryFixture(t, nil)
 	_, otherKey := f.ts.newMerchant(t, "Globex")
 	otherSink := newSink(t, nil)
-	r := f.ts.call(t, http.MethodPost, "/v1/webhook_endpoints", otherKey, map[string]any{"url": otherSink.srv.URL, "enabled_events": []string{"*"}})
+	r := f.ts.call(t, http.MethodPost, "/v1/webhook_endpoints", otherKey, map[string]any{"url": otherSink.URL, "enabled_events": []string{"*"}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	otherEndpoint := r.Body["id"].(string)
 	r = f.ts.call(t, http.MethodPost, "/v1/webhook_endpoints/"+otherEndpoint+"/test", otherKey, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	otherDelivery := r.Body["id"].(string)
-	otherSink.waitRequests(t, 1)
+	otherSink.Wait(t, 1)
 
 	ctx := browsertest.NewTab(t)
 	do(t, ctx, chromedp.Navigate(portalLink(t, f.ts, f.key)), chromedp.WaitVisible(chromedp.ID("endpoints")))
-	require.NotContains(t, get(t, ctx, chromedp.Text(chromedp.ID("endpoints"))), otherSink.srv.URL)
+	require.NotContains(t, get(t, ctx, chromedp.Text(chromedp.ID("endpoints"))), otherSink.URL)
 	for _, path := range []string{"/portal/endpoints/" + otherEndpoint, "/portal/deliveries/" + otherDelivery, "/portal/endpoints/cs_123"} {
 		do(t, ctx, chromedp.Navigate(f.ts.URL()+path), chromedp.WaitVisible(chromedp.ID("message-title")))
 		require.Equal(t, "Not found", get(t, ctx, chromedp.Text(chromedp.ID("message-title"))), path)
@@ -199,7 +199,7 @@ func TestPortalTenantIsolation(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, post("/portal/endpoints/"+otherEndpoint+"/test", withToken))
 	require.Equal(t, http.StatusNotFound, post("/portal/endpoints/"+otherEndpoint+"/roll_secret", withToken))
 	require.Equal(t, http.StatusNotFound, post("/portal/deliveries/"+otherDelivery+"/redrive", withToken))
-	require.Len(t, otherSink.requests(), 1, "the other merchant's endpoint got nothing more")
+	require.Len(t, otherSink.Requests(), 1, "the other merchant's endpoint got nothing more")
 
 	// Forms need the session's token and must come from the portal itself.
 	require.Equal(t, http.StatusForbidden, post("/portal/endpoints/"+f.endpointID()+"/test", url.Values{}))
@@ -209,7 +209,7 @@ func TestPortalTenantIsolation(t *testing.T) {
 		defer func() { c.CheckRedirect = nil }()
 		return post("/portal/endpoints/"+f.endpointID()+"/test", withToken)
 	}())
-	f.sink.waitRequests(t, 1)
+	f.sink.Wait(t, 1)
 
 	// Without a link, or with a made-up one, there is nothing to see.
 	status, _ = func() (int, string) {

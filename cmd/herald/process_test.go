@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heraldpay/herald/internal/syncbuf"
 )
 
 // heraldProcess is a real `herald serve` process (the test binary

@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/internal/pgtest"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -154,7 +155,7 @@ func (p *payer) run(ctx context.Context, n int) *sync.WaitGroup {
 // session was completed once, has exactly one completed event, and that
 // event reached the sink at least once; every payment a customer saw
 // succeed is complete.
-func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []string) {
+func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sinktest.Sink, confirmed []string) {
 	t.Helper()
 	ctx := context.Background()
 	var complete, doubleCharged, eventless, doubleEvents int
@@ -204,7 +205,7 @@ func checkNothingLost(t *testing.T, pool *pgxpool.Pool, s *sink, confirmed []str
 
 	waitFor(t, 3*time.Minute, "every completed event at the sink", func() bool {
 		seen := map[string]bool{}
-		for _, r := range s.requests() {
+		for _, r := range s.Requests() {
 			seen[r.Header.Get("webhook-id")] = true
 		}
 		for _, id := range eventIDs {
@@ -229,7 +230,7 @@ func TestKill9DuringPaymentsLosesNothing(t *testing.T) {
 		"HERALD_RETRY_SCHEDULE=1s,1s,2s,2s,5s,5s", "HERALD_RECONCILE_AFTER=2s")
 	proc.start(t)
 	r := callAt(t, proc.url(), http.MethodPost, "/v1/webhook_endpoints", key,
-		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+		map[string]any{"url": s.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 
 	const payers, kills = 4, 10
@@ -279,7 +280,7 @@ func TestPostgresRestartMidLoad(t *testing.T) {
 	s := newSink(t, nil)
 	_, key := ts.newMerchant(t, "Acme")
 	r := ts.call(t, http.MethodPost, "/v1/webhook_endpoints", key,
-		map[string]any{"url": s.srv.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
+		map[string]any{"url": s.URL + "/hooks", "enabled_events": []string{webhook.TypeCheckoutSessionCompleted}})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 
 	p := &payer{baseURL: ts.URL, key: key}
@@ -407,7 +408,7 @@ func TestHostileEndpoints(t *testing.T) {
 
 	start := time.Now()
 	f.pay(t)
-	healthy := f.sink.waitRequests(t, 1)
+	healthy := f.sink.Wait(t, 1)
 	require.Less(t, healthy[0].At.Sub(start), 5*time.Second, "the healthy endpoint is not held up")
 
 	for _, d := range f.waitAttempted(t, 30*time.Second, "a first attempt at every endpoint", len(endpointName)) {
@@ -434,7 +435,7 @@ func TestHostileEndpoints(t *testing.T) {
 	// Nothing is stuck: a second payment reaches the healthy endpoint at once.
 	start = time.Now()
 	f.pay(t)
-	second := f.sink.waitRequests(t, 2)[1]
+	second := f.sink.Wait(t, 2)[1]
 	require.Less(t, second.At.Sub(start), 5*time.Second)
 	select {
 	case <-hugeDone:

@@ -65,7 +65,7 @@ func TestTwoWorkerProcesses(t *testing.T) {
 	}
 	f.waitDeliveries(t, "succeeded", events)
 
-	reqs := f.sink.requests()
+	reqs := f.sink.Requests()
 	require.Len(t, reqs, events, "one attempt per delivery")
 	ids := map[string]bool{}
 	for _, r := range reqs {
@@ -118,7 +118,7 @@ func TestWorkerKilledMidAttempt(t *testing.T) {
 		d = f.deliveries(t, "status=succeeded")
 		return len(d) == 1
 	})
-	reqs := f.sink.requests()
+	reqs := f.sink.Requests()
 	require.Len(t, reqs, 2)
 	require.Equal(t, reqs[0].Header.Get("webhook-id"), reqs[1].Header.Get("webhook-id"), "the same event, again")
 }

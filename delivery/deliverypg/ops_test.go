@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -23,19 +24,19 @@ func TestEndpointDisabledEventOn410(t *testing.T) {
 	b := setup(t)
 	m, other := b.merchant(t, "Acme"), b.merchant(t, "Other")
 	goneSink, named, star, unsubscribed, foreign := newSink(t, answer(http.StatusGone)), newSink(t, nil), newSink(t, nil), newSink(t, nil), newSink(t, nil)
-	goneEP := b.endpoint(t, m, goneSink.url(), webhook.TypeChargeFailed)
-	b.endpoint(t, m, named.url(), webhook.TypeWebhookEndpointDisabled)
-	b.endpoint(t, m, star.url(), "*")
-	b.endpoint(t, m, unsubscribed.url(), webhook.TypeCheckoutSessionCompleted)
-	offEP := b.endpoint(t, m, newSink(t, nil).url(), "*")
+	goneEP := b.endpoint(t, m, hookURL(goneSink), webhook.TypeChargeFailed)
+	b.endpoint(t, m, hookURL(named), webhook.TypeWebhookEndpointDisabled)
+	b.endpoint(t, m, hookURL(star), "*")
+	b.endpoint(t, m, hookURL(unsubscribed), webhook.TypeCheckoutSessionCompleted)
+	offEP := b.endpoint(t, m, hookURL(newSink(t, nil)), "*")
 	b.update(t, m, offEP.ID, delivery.EndpointParams{Status: ptr(string(delivery.EndpointDisabled))})
-	b.endpoint(t, other, foreign.url(), "*")
-	named.waitType(t, webhook.TypeWebhookEndpointDisabled, 1) // offEP's own, manual
-	star.waitType(t, webhook.TypeWebhookEndpointDisabled, 1)
+	b.endpoint(t, other, hookURL(foreign), "*")
+	named.WaitType(t, webhook.TypeWebhookEndpointDisabled, 1) // offEP's own, manual
+	star.WaitType(t, webhook.TypeWebhookEndpointDisabled, 1)
 
 	b.publish(t, m, webhook.TypeChargeFailed)
-	for _, s := range []*sink{named, star} {
-		reqs := s.waitType(t, webhook.TypeWebhookEndpointDisabled, 2)
+	for _, s := range []*sinktest.Sink{named, star} {
+		reqs := s.WaitType(t, webhook.TypeWebhookEndpointDisabled, 2)
 		obj := object(t, reqs[1].Event)
 		require.Equal(t, goneEP.ID, obj["id"])
 		require.Equal(t, "webhook_endpoint", obj["object"])
@@ -43,11 +44,11 @@ func TestEndpointDisabledEventOn410(t *testing.T) {
 		require.Equal(t, delivery.DisabledReasonGone, obj["disabled_reason"])
 		require.NotContains(t, string(reqs[1].Event.Data.Object), "whsec_", "the event never carries the secret")
 	}
-	require.Len(t, goneSink.requests(), 1, "the disabled endpoint is never told about itself")
-	require.Empty(t, unsubscribed.requests())
-	require.Empty(t, foreign.requests(), "other merchants hear nothing")
+	require.Len(t, goneSink.Requests(), 1, "the disabled endpoint is never told about itself")
+	require.Empty(t, unsubscribed.Requests())
+	require.Empty(t, foreign.Requests(), "other merchants hear nothing")
 
-	ev := star.ofType(webhook.TypeWebhookEndpointDisabled)[1].Event
+	ev := star.OfType(webhook.TypeWebhookEndpointDisabled)[1].Event
 	for _, d := range b.deliveries(t, m, delivery.DeliveryFilter{EventID: ev.ID}) {
 		require.NotEqual(t, goneEP.ID, d.EndpointID, "no delivery at all to the endpoint it is about")
 		if d.EndpointID == offEP.ID {
@@ -71,21 +72,21 @@ func TestEndpointDisabledEventAfterLongOutage(t *testing.T) {
 	b := setup(t)
 	m := b.merchant(t, "Acme")
 	down, watcher := newSink(t, answer(http.StatusServiceUnavailable)), newSink(t, nil)
-	downEP := b.endpoint(t, m, down.url(), webhook.TypeChargeFailed)
-	b.endpoint(t, m, watcher.url(), webhook.TypeWebhookEndpointDisabled)
+	downEP := b.endpoint(t, m, hookURL(down), webhook.TypeChargeFailed)
+	b.endpoint(t, m, hookURL(watcher), webhook.TypeWebhookEndpointDisabled)
 	_, err := b.pool.Exec(context.Background(), `UPDATE webhook_endpoints SET failing_since = now() - interval '121 hours' WHERE id = $1`, downEP.ID)
 	require.NoError(t, err)
 
 	for range 5 {
 		b.publish(t, m, webhook.TypeChargeFailed)
 	}
-	obj := object(t, watcher.waitType(t, webhook.TypeWebhookEndpointDisabled, 1)[0].Event)
+	obj := object(t, watcher.WaitType(t, webhook.TypeWebhookEndpointDisabled, 1)[0].Event)
 	require.Equal(t, downEP.ID, obj["id"])
 	require.Contains(t, obj["disabled_reason"], "no successful delivery for 5 days")
 	waitFor(t, 10*time.Second, "the pending deliveries to be cancelled", func() bool {
 		return len(b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: downEP.ID, Status: delivery.StatusPending})) == 0
 	})
-	require.Len(t, watcher.ofType(webhook.TypeWebhookEndpointDisabled), 1, "one transition, one event")
+	require.Len(t, watcher.OfType(webhook.TypeWebhookEndpointDisabled), 1, "one transition, one event")
 	require.Equal(t, 1.0, b.metric(t, "herald_endpoints_disabled_total", "cause", "failing"))
 }
 
@@ -99,11 +100,11 @@ func TestDeliveryFailedEvent(t *testing.T) {
 	})
 	m := b.merchant(t, "Acme")
 	failing, watcher := newSink(t, answer(http.StatusInternalServerError)), newSink(t, nil)
-	failingEP := b.endpoint(t, m, failing.url(), "*")
-	watcherEP := b.endpoint(t, m, watcher.url(), webhook.TypeDeliveryFailed)
+	failingEP := b.endpoint(t, m, hookURL(failing), "*")
+	watcherEP := b.endpoint(t, m, hookURL(watcher), webhook.TypeDeliveryFailed)
 
 	evt := b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
-	reqs := watcher.waitType(t, webhook.TypeDeliveryFailed, 1)
+	reqs := watcher.WaitType(t, webhook.TypeDeliveryFailed, 1)
 	obj := object(t, reqs[0].Event)
 	failed := b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: failingEP.ID, EventID: evt})
 	require.Len(t, failed, 1)
@@ -115,12 +116,12 @@ func TestDeliveryFailedEvent(t *testing.T) {
 	require.InDelta(t, 2, obj["attempt_count"], 0)
 	require.InDelta(t, 500, obj["last_status_code"], 0)
 	require.Nil(t, obj["next_attempt_at"])
-	require.Empty(t, failing.ofType(webhook.TypeDeliveryFailed), "never sent to the endpoint it is about")
+	require.Empty(t, failing.OfType(webhook.TypeDeliveryFailed), "never sent to the endpoint it is about")
 
 	// Now the watcher breaks too. A delivery.failed that fails to reach it
 	// is reported nowhere: operational events are never raised about each
 	// other.
-	watcher.setHandler(answer(http.StatusInternalServerError))
+	watcher.SetHandler(answer(http.StatusInternalServerError))
 	b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
 	waitFor(t, 20*time.Second, "the second delivery.failed to fail", func() bool {
 		return len(b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: watcherEP.ID, Status: delivery.StatusFailed})) == 1
@@ -141,8 +142,8 @@ func TestDisabledEndpointSkipsAndRedriveSends(t *testing.T) {
 	ctx := context.Background()
 	m := b.merchant(t, "Acme")
 	live, off := newSink(t, nil), newSink(t, nil)
-	liveEP := b.endpoint(t, m, live.url(), webhook.TypeCheckoutSessionCompleted)
-	offEP := b.endpoint(t, m, off.url(), webhook.TypeCheckoutSessionCompleted)
+	liveEP := b.endpoint(t, m, hookURL(live), webhook.TypeCheckoutSessionCompleted)
+	offEP := b.endpoint(t, m, hookURL(off), webhook.TypeCheckoutSessionCompleted)
 	b.update(t, m, offEP.ID, delivery.EndpointParams{Status: ptr(string(delivery.EndpointDisabled))})
 
 	evt := b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
@@ -157,7 +158,7 @@ func TestDisabledEndpointSkipsAndRedriveSends(t *testing.T) {
 	require.Nil(t, d.NextAttemptAt, "a skipped delivery is not on its way")
 	require.NotNil(t, d.CompletedAt)
 	require.Empty(t, b.jobs(t, d.ID), "no job for a skipped delivery")
-	require.Empty(t, off.requests())
+	require.Empty(t, off.Requests())
 	require.Equal(t, 1.0, b.metric(t, "herald_deliveries", "status", "skipped"))
 	require.Equal(t, 0.0, b.metric(t, "herald_deliveries", "status", "failed"))
 	require.Equal(t, 1.0, b.metric(t, "herald_endpoints", "status", "disabled"))
@@ -171,20 +172,20 @@ func TestDisabledEndpointSkipsAndRedriveSends(t *testing.T) {
 	rd, err := b.svc.CreateRedrive(ctx, m, delivery.RedriveParams{EndpointID: offEP.ID, Status: delivery.StatusSkipped, DryRun: true})
 	require.NoError(t, err)
 	require.Equal(t, 1, rd.Matched)
-	require.Empty(t, off.requests())
+	require.Empty(t, off.Requests())
 
 	// "Send what it missed": a bulk redrive of its skipped deliveries.
 	rd, err = b.svc.CreateRedrive(ctx, m, delivery.RedriveParams{EndpointID: offEP.ID, Status: delivery.StatusSkipped})
 	require.NoError(t, err)
 	require.Equal(t, 1, rd.Matched)
-	reqs := off.waitType(t, webhook.TypeCheckoutSessionCompleted, 1)
+	reqs := off.WaitType(t, webhook.TypeCheckoutSessionCompleted, 1)
 	require.Equal(t, evt, reqs[0].Event.ID)
 	got := b.waitDeliveries(t, m, delivery.DeliveryFilter{EndpointID: offEP.ID, Status: delivery.StatusSucceeded}, 1)[0]
 	full, err := b.svc.FindDelivery(ctx, m, got.ID)
 	require.NoError(t, err)
 	require.Len(t, full.AttemptLog, 1)
 	require.Equal(t, delivery.TriggerRedrive, full.AttemptLog[0].Trigger)
-	require.Len(t, live.requests(), 1, "the enabled endpoint got the event once")
+	require.Len(t, live.Requests(), 1, "the enabled endpoint got the event once")
 }
 
 // A deleted endpoint gets nothing, not even a skipped delivery; a paused
@@ -194,9 +195,9 @@ func TestDeletedAndPausedEndpoints(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	m := b.merchant(t, "Acme")
-	gone := b.endpoint(t, m, newSink(t, nil).url(), "*")
+	gone := b.endpoint(t, m, hookURL(newSink(t, nil)), "*")
 	require.NoError(t, b.svc.DeleteEndpoint(ctx, m, gone.ID))
-	paused := b.endpoint(t, m, newSink(t, nil).url(), "*")
+	paused := b.endpoint(t, m, hookURL(newSink(t, nil)), "*")
 	b.update(t, m, paused.ID, delivery.EndpointParams{Paused: ptr(true)})
 
 	b.publish(t, m, webhook.TypeChargeSucceeded)
@@ -222,15 +223,15 @@ func TestSendTestEvent(t *testing.T) {
 	ctx := context.Background()
 	m, other := b.merchant(t, "Acme"), b.merchant(t, "Other")
 	target, star, watcher := newSink(t, nil), newSink(t, nil), newSink(t, nil)
-	targetEP := b.endpoint(t, m, target.url(), webhook.TypeCheckoutSessionCompleted)
-	b.endpoint(t, m, star.url(), "*")
-	watcherEP := b.endpoint(t, m, watcher.url(), webhook.TypeDeliveryFailed)
+	targetEP := b.endpoint(t, m, hookURL(target), webhook.TypeCheckoutSessionCompleted)
+	b.endpoint(t, m, hookURL(star), "*")
+	watcherEP := b.endpoint(t, m, hookURL(watcher), webhook.TypeDeliveryFailed)
 
 	d, err := b.svc.SendTestEvent(ctx, m, targetEP.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.TypeTestPing, d.EventType)
 	require.Equal(t, targetEP.ID, d.EndpointID)
-	req := target.waitType(t, webhook.TypeTestPing, 1)[0]
+	req := target.WaitType(t, webhook.TypeTestPing, 1)[0]
 	require.Equal(t, d.EventID, req.Event.ID)
 	require.Equal(t, d.EventID, req.Header.Get("webhook-id"))
 	obj := object(t, req.Event)
@@ -243,7 +244,7 @@ func TestSendTestEvent(t *testing.T) {
 	require.Len(t, b.deliveries(t, m, delivery.DeliveryFilter{EventID: d.EventID}), 1, "one delivery, to the target only")
 
 	// A failing ping is not a failed payment event: nobody is told.
-	target.setHandler(answer(http.StatusInternalServerError))
+	target.SetHandler(answer(http.StatusInternalServerError))
 	failed, err := b.svc.SendTestEvent(ctx, m, targetEP.ID)
 	require.NoError(t, err)
 	b.waitDeliveries(t, m, delivery.DeliveryFilter{EventID: failed.EventID, Status: delivery.StatusFailed}, 1)
@@ -251,7 +252,7 @@ func TestSendTestEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, events, "a failed test ping raises no delivery.failed")
 	require.Empty(t, b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: watcherEP.ID}))
-	require.Empty(t, star.requests(), "the \"*\" endpoint never hears a ping meant for another")
+	require.Empty(t, star.Requests(), "the \"*\" endpoint never hears a ping meant for another")
 
 	paused := b.update(t, m, targetEP.ID, delivery.EndpointParams{Paused: ptr(true)})
 	held, err := b.svc.SendTestEvent(ctx, m, paused.ID)

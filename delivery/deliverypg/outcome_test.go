@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -23,15 +24,15 @@ type outcomeFixture struct {
 	b          *testBundle
 	merchantID string
 	endpoint   *delivery.Endpoint
-	sink       *sink
+	sink       *sinktest.Sink
 	d          *delivery.Delivery
 }
 
-func newOutcomeFixture(t *testing.T, handler http.HandlerFunc) *outcomeFixture {
+func newOutcomeFixture(t *testing.T, handler sinktest.Handler) *outcomeFixture {
 	t.Helper()
 	b := setup(t, func(c *testConfig) { c.noClient = true })
 	f := &outcomeFixture{b: b, merchantID: b.merchant(t, "Acme"), sink: newSink(t, handler)}
-	f.endpoint = b.endpoint(t, f.merchantID, f.sink.url(), "*")
+	f.endpoint = b.endpoint(t, f.merchantID, hookURL(f.sink), "*")
 	b.publish(t, f.merchantID, webhook.TypeChargeSucceeded)
 	f.d = b.deliveries(t, f.merchantID, delivery.DeliveryFilter{})[0]
 	return f
@@ -99,7 +100,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		require.Equal(t, 1, d.Attempts)
 		require.Len(t, d.AttemptLog, 1)
 		require.Equal(t, delivery.TriggerInitial, d.AttemptLog[0].Trigger)
-		require.Len(t, f.sink.requests(), 1)
+		require.Len(t, f.sink.Requests(), 1)
 	})
 
 	t.Run("retry snoozes for the schedule", func(t *testing.T) {
@@ -124,7 +125,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		res := f.work(t, 0)
 		requireSnoozed(t, res, time.Hour-time.Second, time.Hour+time.Second) // the fixture's breakers open for an hour
 		require.Zero(t, f.delivery(t).Attempts)
-		require.Empty(t, f.sink.requests())
+		require.Empty(t, f.sink.Requests())
 	})
 
 	t.Run("a full in-flight cap snoozes without an attempt", func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		res := f.work(t, 0)
 		requireSnoozed(t, res, 250*time.Millisecond, 750*time.Millisecond)
 		require.Zero(t, f.delivery(t).Attempts)
-		require.Empty(t, f.sink.requests())
+		require.Empty(t, f.sink.Requests())
 	})
 
 	t.Run("410 cancels and disables", func(t *testing.T) {
@@ -179,7 +180,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		f.exec(t, `UPDATE webhook_endpoints SET status = 'disabled' WHERE id = $1`, f.endpoint.ID)
 		requireCancelled(t, f.work(t, 0), delivery.ErrEndpointDisabled.Error())
 		require.Equal(t, delivery.StatusCanceled, f.delivery(t).Status)
-		require.Empty(t, f.sink.requests())
+		require.Empty(t, f.sink.Requests())
 	})
 
 	t.Run("a stale job completes without an attempt", func(t *testing.T) {
@@ -190,7 +191,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 		require.Equal(t, delivery.StatusPending, f.delivery(t).Status)
 		require.Zero(t, f.delivery(t).Attempts)
-		require.Empty(t, f.sink.requests())
+		require.Empty(t, f.sink.Requests())
 	})
 
 	t.Run("a paused endpoint holds the delivery", func(t *testing.T) {
@@ -202,7 +203,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		require.Equal(t, delivery.StatusPending, d.Status)
 		require.True(t, d.Held)
 		require.Equal(t, delivery.HoldEndpointPaused, d.HeldReason)
-		require.Empty(t, f.sink.requests())
+		require.Empty(t, f.sink.Requests())
 
 		// Resumed: a new job (a new seq) takes it; the old one is stale.
 		f.b.update(t, f.merchantID, f.endpoint.ID, delivery.EndpointParams{Paused: ptr(false)})
@@ -215,6 +216,6 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		f := newOutcomeFixture(t, nil)
 		require.Equal(t, river.EventKindJobCompleted, f.work(t, 0).EventKind)
 		require.Equal(t, river.EventKindJobCompleted, f.work(t, 0).EventKind, "a rescued job after its success")
-		require.Len(t, f.sink.requests(), 1, "no second request")
+		require.Len(t, f.sink.Requests(), 1, "no second request")
 	})
 }

@@ -325,7 +325,7 @@ func TestPruneBesideLiveDeliveries(t *testing.T) {
 	ctx := context.Background()
 	m := b.merchant(t, "Acme")
 	sk := newSink(t, nil)
-	ep := b.endpoint(t, m, sk.url(), "*")
+	ep := b.endpoint(t, m, hookURL(sk), "*")
 	s := &seed{t: t, pool: b.pool, merchant: m}
 	s.bulk(ep.ID, 3000)
 
@@ -352,7 +352,7 @@ func TestPruneBesideLiveDeliveries(t *testing.T) {
 	for _, d := range list {
 		require.Equal(t, 1, d.Attempts, "delivered at the first attempt")
 	}
-	require.Len(t, sk.requests(), live)
+	require.Len(t, sk.Requests(), live)
 	require.Equal(t, live, s.count("deliveries"))
 	require.Equal(t, live, s.count("delivery_attempts"))
 	require.NotContains(t, b.logs.String(), "level=ERROR")

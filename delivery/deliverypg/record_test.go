@@ -179,7 +179,7 @@ func TestHostileCertificateDoesNotBlockOthers(t *testing.T) {
 	// By name: for a name, the TLS error quotes the certificate's names.
 	hostileEP := b.endpoint(t, attacker, strings.Replace(hostile.URL, "127.0.0.1", "localhost", 1)+"/hooks", "*")
 	healthy := newSink(t, nil)
-	b.endpoint(t, victim, healthy.url(), "*")
+	b.endpoint(t, victim, hookURL(healthy), "*")
 
 	for range 20 {
 		b.publish(t, victim, webhook.TypeChargeSucceeded)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -111,10 +112,10 @@ func TestBulkRedriveAllMatchesOfOneMerchant(t *testing.T) {
 	startClient(t, b, 2)
 	ma, mb := b.merchant(t, "A"), b.merchant(t, "B")
 	sa, sb := newSink(t, answer(http.StatusInternalServerError)), newSink(t, answer(http.StatusInternalServerError))
-	ea, eb := b.endpoint(t, ma, sa.url(), webhook.TypeChargeSucceeded), b.endpoint(t, mb, sb.url(), webhook.TypeChargeSucceeded)
+	ea, eb := b.endpoint(t, ma, hookURL(sa), webhook.TypeChargeSucceeded), b.endpoint(t, mb, hookURL(sb), webhook.TypeChargeSucceeded)
 	failedA := b.failedDeliveries(t, ma, ea.ID, 5)
 	b.failedDeliveries(t, mb, eb.ID, 3)
-	waitFor(t, 10*time.Second, "every attempt made", func() bool { return len(sa.requests()) == 10 && len(sb.requests()) == 6 })
+	waitFor(t, 10*time.Second, "every attempt made", func() bool { return len(sa.Requests()) == 10 && len(sb.Requests()) == 6 })
 	// River finalizes a job a moment after its delivery failed.
 	var before map[string]deliveryRow
 	waitFor(t, 10*time.Second, "B's jobs to be finalized", func() bool {
@@ -132,7 +133,7 @@ func TestBulkRedriveAllMatchesOfOneMerchant(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 5, dry.Matched, "a dry run counts the merchant's own deliveries only")
 
-	sa.setHandler(nil) // A's endpoint is fixed
+	sa.SetHandler(nil) // A's endpoint is fixed
 	r, err := b.svc.CreateRedrive(ctx, ma, delivery.RedriveParams{Status: delivery.StatusFailed})
 	require.NoError(t, err)
 	require.Equal(t, 5, r.Matched)
@@ -153,8 +154,8 @@ func TestBulkRedriveAllMatchesOfOneMerchant(t *testing.T) {
 		require.Len(t, full.AttemptLog, 3)
 		require.Equal(t, delivery.TriggerRedrive, full.AttemptLog[2].Trigger)
 	}
-	require.Len(t, sa.requests(), 15, "each of A's five events sent once more")
-	require.Len(t, sb.requests(), 6, "B's endpoint heard nothing more")
+	require.Len(t, sa.Requests(), 15, "each of A's five events sent once more")
+	require.Len(t, sb.Requests(), 6, "B's endpoint heard nothing more")
 	require.Equal(t, before, b.deliveryRows(t, mb))
 
 	// Redriving again finds them succeeded, not failed: nothing matches.
@@ -192,7 +193,7 @@ func TestRedriveGivesFreshAttempts(t *testing.T) {
 			startClient(t, b, redriveBatch)
 			m := b.merchant(t, "Acme")
 			s := newSink(t, answer(http.StatusInternalServerError))
-			ep := b.endpoint(t, m, s.url(), webhook.TypeChargeSucceeded)
+			ep := b.endpoint(t, m, hookURL(s), webhook.TypeChargeSucceeded)
 			d := b.failedDeliveries(t, m, ep.ID, 1)[0]
 			require.Equal(t, 2, d.Attempts, "two attempts, then failed")
 
@@ -211,7 +212,7 @@ func TestRedriveGivesFreshAttempts(t *testing.T) {
 			}
 			require.Equal(t, []string{delivery.TriggerInitial, delivery.TriggerRetry, delivery.TriggerRedrive,
 				delivery.TriggerRetry}, triggers)
-			require.Len(t, s.requests(), 4)
+			require.Len(t, s.Requests(), 4)
 		})
 	}
 }
@@ -226,12 +227,12 @@ func ids(list []*delivery.Delivery) []string {
 
 // failingEndpoint is a running bundle with one merchant, Acme, and one
 // endpoint of it on a sink that answers 500 until told otherwise.
-func failingEndpoint(t *testing.T) (*testBundle, string, *sink, *delivery.Endpoint) {
+func failingEndpoint(t *testing.T) (*testBundle, string, *sinktest.Sink, *delivery.Endpoint) {
 	t.Helper()
 	b := setup(t)
 	m := b.merchant(t, "Acme")
 	s := newSink(t, answer(http.StatusInternalServerError))
-	return b, m, s, b.endpoint(t, m, s.url(), "*")
+	return b, m, s, b.endpoint(t, m, hookURL(s), "*")
 }
 
 // A pending delivery whose job is gone — deleted by hand in River UI, or
@@ -249,7 +250,7 @@ func TestSweepRequeuesOrphans(t *testing.T) {
 		b.publish(t, m, webhook.TypeChargeSucceeded)
 	}
 	list := b.waitDeliveries(t, m, delivery.DeliveryFilter{EndpointID: ep.ID}, 3)
-	waitFor(t, 10*time.Second, "three first attempts", func() bool { return len(s.requests()) == 3 })
+	waitFor(t, 10*time.Second, "three first attempts", func() bool { return len(s.Requests()) == 3 })
 	waitFor(t, 10*time.Second, "three scheduled retries", func() bool {
 		n := 0
 		for _, d := range list {
@@ -263,7 +264,7 @@ func TestSweepRequeuesOrphans(t *testing.T) {
 	_, err = b.pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE args->>'delivery_id' = $1`, discarded)
 	require.NoError(t, err)
 	// A held delivery (paused endpoint) has no job on purpose.
-	pausedEP := b.endpoint(t, m, newSink(t, nil).url(), webhook.TypeCheckoutSessionExpired)
+	pausedEP := b.endpoint(t, m, hookURL(newSink(t, nil)), webhook.TypeCheckoutSessionExpired)
 	b.update(t, m, pausedEP.ID, delivery.EndpointParams{Paused: ptr(true)})
 	b.publish(t, m, webhook.TypeCheckoutSessionExpired)
 
@@ -308,7 +309,7 @@ func TestRedriveReachesOrphans(t *testing.T) {
 
 	_, err = b.pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'delivery_id' = $1`, d.ID)
 	require.NoError(t, err)
-	s.setHandler(nil)
+	s.SetHandler(nil)
 	_, err = b.svc.RedriveDelivery(ctx, m, d.ID)
 	require.NoError(t, err)
 	b.waitDeliveries(t, m, delivery.DeliveryFilter{EndpointID: ep.ID, Status: delivery.StatusSucceeded}, 1)

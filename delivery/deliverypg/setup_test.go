@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"sync"
 	"testing"
@@ -28,6 +26,7 @@ import (
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/internal/pgtest"
 	"github.com/heraldpay/herald/internal/seal"
+	"github.com/heraldpay/herald/internal/sinktest"
 	"github.com/heraldpay/herald/internal/syncbuf"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -252,92 +251,18 @@ func (b *testBundle) metric(t *testing.T, name string, labels ...string) float64
 	return 0
 }
 
-// sink is a merchant's endpoint on 127.0.0.1 that records every request
-// and answers as its handler says (200 by default).
-type sink struct {
-	srv *httptest.Server
+// newSink starts a merchant's endpoint on 127.0.0.1 answering with h (200
+// when nil); its hooks live at hookURL.
+func newSink(t *testing.T, h sinktest.Handler) *sinktest.Sink { return sinktest.New(t, h) }
 
-	mu      sync.Mutex
-	reqs    []sinkRequest
-	handler http.HandlerFunc
-}
+// hookURL is where s takes webhooks.
+func hookURL(s *sinktest.Sink) string { return s.URL + "/hooks" }
 
-type sinkRequest struct {
-	Header http.Header
-	Body   []byte
-	Event  webhook.Event
-	At     time.Time
-}
+// answer is sinktest.Answer.
+var answer = sinktest.Answer
 
-func newSink(t *testing.T, handler http.HandlerFunc) *sink {
-	t.Helper()
-	s := &sink{handler: handler}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var ev webhook.Event
-		_ = json.Unmarshal(body, &ev)
-		s.mu.Lock()
-		s.reqs = append(s.reqs, sinkRequest{Header: r.Header.Clone(), Body: body, Event: ev, At: time.Now()})
-		h := s.handler
-		s.mu.Unlock()
-		if h == nil {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		h(w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) url() string { return s.srv.URL + "/hooks" }
-
-func (s *sink) setHandler(h http.HandlerFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handler = h
-}
-
-func (s *sink) requests() []sinkRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sinkRequest(nil), s.reqs...)
-}
-
-// ofType returns the requests carrying events of type typ.
-func (s *sink) ofType(typ string) []sinkRequest {
-	var out []sinkRequest
-	for _, r := range s.requests() {
-		if r.Event.Type == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (s *sink) waitType(t *testing.T, typ string, n int) []sinkRequest {
-	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d %s requests", n, typ), func() bool { return len(s.ofType(typ)) >= n })
-	return s.ofType(typ)
-}
-
-// answer returns a handler answering every request with code.
-func answer(code int) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor is sinktest.WaitFor.
+var waitFor = sinktest.WaitFor
 
 // object decodes an event's data.object.
 func object(t *testing.T, ev webhook.Event) map[string]any {

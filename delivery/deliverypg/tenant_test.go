@@ -23,7 +23,7 @@ func TestTenantScope(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, func(c *testConfig) { c.noClient = true })
 	ma, mb := b.merchant(t, "A"), b.merchant(t, "B")
-	ep := b.endpoint(t, ma, newSink(t, nil).url(), "*")
+	ep := b.endpoint(t, ma, hookURL(newSink(t, nil)), "*")
 	evt := b.publish(t, ma, webhook.TypeChargeSucceeded)
 	list := b.deliveries(t, ma, delivery.DeliveryFilter{})
 	require.Len(t, list, 1)

@@ -28,7 +28,7 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 	m := b.merchant(t, "Acme")
 	// The endpoint refuses charge.failed events (its handler crashes on
 	// them) and accepts everything else.
-	picky := newSink(t, func(w http.ResponseWriter, r *http.Request) {
+	picky := newSink(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(body), webhook.TypeChargeFailed) {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -36,14 +36,14 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	ep := b.endpoint(t, m, picky.url(), "*")
+	ep := b.endpoint(t, m, hookURL(picky), "*")
 
 	for range 30 {
 		b.publish(t, m, webhook.TypeChargeFailed)
 	}
 	// Each poison event is tried three times: 90 failures.
 	waitFor(t, 30*time.Second, "three attempts of each poison event", func() bool {
-		return len(picky.ofType(webhook.TypeChargeFailed)) >= 90
+		return len(picky.OfType(webhook.TypeChargeFailed)) >= 90
 	})
 	e, err := b.svc.FindEndpoint(context.Background(), m, ep.ID)
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 
 	start := time.Now()
 	good := b.publish(t, m, webhook.TypeCheckoutSessionCompleted)
-	reqs := picky.waitType(t, webhook.TypeCheckoutSessionCompleted, 1)
+	reqs := picky.WaitType(t, webhook.TypeCheckoutSessionCompleted, 1)
 	require.Equal(t, good, reqs[0].Event.ID)
 	require.Less(t, reqs[0].At.Sub(start), time.Second, "the good event goes at once")
 	require.Zero(t, b.metric(t, "herald_delivery_snoozes_total", "reason", "breaker_open"))
@@ -103,7 +103,7 @@ func TestMerchantInflightCap(t *testing.T) {
 	})
 	release := make(chan struct{})
 	var inflight, peak atomic.Int32
-	slow := func(w http.ResponseWriter, r *http.Request) {
+	slow := func(_ int, w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)
 		for {
 			p := peak.Load()
@@ -122,10 +122,10 @@ func TestMerchantInflightCap(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	noisy, quiet := b.merchant(t, "Noisy"), b.merchant(t, "Quiet")
 	for range 6 {
-		b.endpoint(t, noisy, newSink(t, slow).url(), "*")
+		b.endpoint(t, noisy, hookURL(newSink(t, slow)), "*")
 	}
 	healthy := newSink(t, nil)
-	b.endpoint(t, quiet, healthy.url(), "*")
+	b.endpoint(t, quiet, hookURL(healthy), "*")
 
 	for range 5 {
 		b.publish(t, noisy, webhook.TypeChargeSucceeded) // 30 deliveries, 6 endpoints
@@ -133,7 +133,7 @@ func TestMerchantInflightCap(t *testing.T) {
 	waitFor(t, 10*time.Second, "the noisy merchant's cap to fill", func() bool { return inflight.Load() == perMerchant })
 	start := time.Now()
 	evt := b.publish(t, quiet, webhook.TypeChargeSucceeded)
-	reqs := healthy.waitType(t, webhook.TypeChargeSucceeded, 1)
+	reqs := healthy.WaitType(t, webhook.TypeChargeSucceeded, 1)
 	require.Equal(t, evt, reqs[0].Event.ID)
 	require.Less(t, reqs[0].At.Sub(start), 2*time.Second, "the quiet merchant is not starved")
 	require.Equal(t, int32(perMerchant), peak.Load(), "never more than the cap at once")
