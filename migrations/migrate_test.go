@@ -47,9 +47,7 @@ func TestUpConcurrently(t *testing.T) {
 	}
 	require.Equal(t, 1, applied, "exactly one caller applied the migrations")
 
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
+	pool := pgtest.Open(t, dbURL)
 	var tables int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables
 		WHERE table_schema = 'public' AND table_name IN ('checkout_sessions', 'events', 'river_job')`).Scan(&tables))
@@ -95,9 +93,7 @@ func TestCheckPending(t *testing.T) {
 			if tt.empty {
 				dbURL = pgtest.NewEmptyDatabase(t)
 			}
-			pool, err := pgxpool.New(ctx, dbURL)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
+			pool := pgtest.Open(t, dbURL)
 			if !tt.empty {
 				require.NoError(t, pool.QueryRow(ctx, `SELECT max(version_id) FROM goose_db_version`).Scan(&latest))
 			}

@@ -149,7 +149,7 @@ func TestMigrateStatus(t *testing.T) {
 	files, err := fs.Glob(migrations.FS(), "*.sql")
 	require.NoError(t, err)
 	require.Regexp(t, fmt.Sprintf(`Pending: %d of Herald's and \d+ of River's \(herald migrate applies them\)\.\n$`, len(files)), before.stdout)
-	pool := poolOn(t, dbURL)
+	pool := pgtest.Open(t, dbURL)
 	var tables int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables))
 	require.Zero(t, tables, "status changes nothing")
@@ -185,7 +185,7 @@ func TestMerchantKeysCommand(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"DATABASE_URL": dbURL}
-	pool := poolOn(t, dbURL)
+	pool := pgtest.Open(t, dbURL)
 	store := accountpg.NewStore(pool)
 	works := func(key string) bool {
 		_, err := store.Authenticate(ctx, key)

@@ -10,19 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/internal/pgtest"
 )
-
-// poolOn opens a pool on dbURL, closed when the test ends.
-func poolOn(t *testing.T, dbURL string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 // queryStrings runs a query of one text column and returns its values.
 func queryStrings(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []string {
@@ -37,12 +27,7 @@ func queryStrings(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []s
 // merchantKey creates a merchant on dbURL and returns its secret key.
 func merchantKey(t *testing.T, dbURL string) string {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dbURL)
-	require.NoError(t, err)
-	defer pool.Close()
-	_, key, err := accountpg.NewStore(pool).Create(ctx, account.Merchant{Name: "Acme"})
-	require.NoError(t, err)
+	_, key := accounttest.NewMerchant(t, pgtest.Open(t, dbURL), "Acme")
 	return key
 }
 
@@ -52,7 +37,9 @@ func merchantKey(t *testing.T, dbURL string) string {
 func merchantDB(t *testing.T) (dbURL string, pool *pgxpool.Pool, key string) {
 	t.Helper()
 	dbURL = pgtest.NewDatabase(t)
-	return dbURL, poolOn(t, dbURL), merchantKey(t, dbURL)
+	pool = pgtest.Open(t, dbURL)
+	_, key = accounttest.NewMerchant(t, pool, "Acme")
+	return dbURL, pool, key
 }
 
 // httpGet fetches url and returns its status and body.

@@ -15,8 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/heraldpay/herald/account"
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/apitest"
 	"github.com/heraldpay/herald/internal/browsertest"
@@ -91,8 +90,7 @@ func (ts *testServer) logger() *slog.Logger {
 // newMerchant creates a merchant and returns its id and secret key.
 func (ts *testServer) newMerchant(t *testing.T, name string) (string, string) {
 	t.Helper()
-	m, key, err := accountpg.NewStore(ts.Pool()).Create(context.Background(), account.Merchant{Name: name})
-	require.NoError(t, err)
+	m, key := accounttest.NewMerchant(t, ts.Pool(), name)
 	return m.ID, key
 }
 

@@ -48,6 +48,18 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return newPool(t, nil)
 }
 
+// Open opens a pool on the database at dbURL (one of NewDatabase's, say,
+// shared with another process), closed when t ends.
+func Open(t testing.TB, dbURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // newPool opens a pool on a new migrated database, with its connections'
 // tracer when tracer is not nil.
 func newPool(t testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
