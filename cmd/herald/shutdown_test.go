@@ -82,8 +82,8 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		// Reaped here, not by the cleanup's kill: one Wait at a time.
 		_ = p.cmd.Process.Kill()
-		<-done
-		t.Fatalf("herald did not exit after SIGTERM; stderr:\n%s", p.stderr.String())
+		killed := <-done
+		t.Fatalf("herald did not exit after SIGTERM (then killed: %v); stderr:\n%s", killed, p.stderr.String())
 	}
 	require.Contains(t, p.stderr.String(), "herald stopped")
 
