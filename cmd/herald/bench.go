@@ -124,7 +124,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// The bench's own pool plays the API processes committing payments:
 	// enough connections that the publishers are never what limits a rate.
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	poolCfg, err := poolConfig(cfg.DatabaseURL)
 	if err != nil {
 		return usageError{fmt.Errorf("invalid DATABASE_URL: %w", err)}
 	}

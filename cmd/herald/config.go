@@ -384,17 +384,31 @@ func serveSettings(cfg *Config, getenv func(string) string) *settings {
 	return s
 }
 
+// errDatabaseURL is every command's answer to a malformed connection
+// string. pgx's own message is not repeated: it may quote the string,
+// password and all.
+var errDatabaseURL = errors.New("want a URL like postgres://user:password@host:5432/herald or key=value settings")
+
+// poolConfig reads a connection string as the pool will, with
+// errDatabaseURL for a malformed one.
+func poolConfig(databaseURL string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, errDatabaseURL
+	}
+	return cfg, nil
+}
+
 // parseDatabaseURL checks the connection string the way the pool will read
 // it, so that a malformed one is a configuration error (exit 2) before
-// anything connects. pgx's own message is not repeated: it may quote the
-// string, password and all.
+// anything connects.
 func parseDatabaseURL(dst *string) func(string) error {
 	return func(v string) error {
 		if v == "" {
 			return nil
 		}
-		if _, err := pgxpool.ParseConfig(v); err != nil {
-			return errors.New("want a URL like postgres://user:password@host:5432/herald or key=value settings")
+		if _, err := poolConfig(v); err != nil {
+			return err
 		}
 		*dst = v
 		return nil

@@ -112,6 +112,8 @@ func TestConfigErrorsThroughTheBinary(t *testing.T) {
 			"herald: invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings"},
 		{"malformed database url for migrate", map[string]string{"DATABASE_URL": "postgres://herald:hunter2@db:notaport/herald"}, []string{"migrate"},
 			"herald: invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings"},
+		{"malformed database url for bench", map[string]string{"DATABASE_URL": "postgres://herald:hunter2@db:notaport/herald"}, []string{"bench"},
+			"herald: invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings"},
 		{"no database url", envWith(production, "DATABASE_URL", ""), nil, "herald: DATABASE_URL is required (or --database-url)"},
 		{"keyring entry without id", envWith(production, "HERALD_SECRETS", key), nil,
 			"herald: invalid HERALD_SECRETS: entry 1: want kid:base64key"},
@@ -130,7 +132,7 @@ func TestConfigErrorsThroughTheBinary(t *testing.T) {
 			args := tt.args
 			if args == nil {
 				args = []string{"serve"}
-			} else if args[0] != "migrate" {
+			} else if args[0] != "migrate" && args[0] != "bench" {
 				args = append([]string{"serve"}, args...)
 			}
 			res := runHerald(t, tt.env, args...)

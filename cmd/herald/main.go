@@ -182,10 +182,9 @@ func openPool(ctx context.Context, databaseURL string, getenv func(string) strin
 	if databaseURL == "" {
 		return nil, usageError{errors.New("DATABASE_URL is required (or --database-url)")}
 	}
-	cfg, err := pgxpool.ParseConfig(databaseURL)
+	cfg, err := poolConfig(databaseURL)
 	if err != nil {
-		// pgx's message may quote the string, password and all.
-		return nil, usageError{errors.New("invalid DATABASE_URL: want a URL like postgres://user:password@host:5432/herald or key=value settings")}
+		return nil, usageError{fmt.Errorf("invalid DATABASE_URL: %w", err)}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

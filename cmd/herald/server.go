@@ -97,7 +97,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		}
 	}()
 
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	poolCfg, err := poolConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("invalid DATABASE_URL: %w", err)
 	}
