@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/heraldpay/herald/internal/seal"
 )
 
 // ErrInvalidAuthenticationRef is returned by CompleteAuthentication for a
@@ -175,15 +177,7 @@ func (a *TestAcquirer) ref(chargeID string) string { return signRef(a.key, charg
 // refValid reports whether ref is chargeID's reference under the current
 // key or a previous one.
 func (a *TestAcquirer) refValid(ref, chargeID string) bool {
-	if hmac.Equal([]byte(ref), []byte(a.ref(chargeID))) {
-		return true
-	}
-	for _, k := range a.previous {
-		if hmac.Equal([]byte(ref), []byte(signRef(k, chargeID))) {
-			return true
-		}
-	}
-	return false
+	return seal.ValidMAC(ref, func(key []byte) string { return signRef(key, chargeID) }, a.key, a.previous)
 }
 
 func signRef(key []byte, chargeID string) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldpay/herald/internal/htmlpage"
 	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/seal"
 )
 
 // Forms are protected twice against cross-site requests:
@@ -45,13 +46,8 @@ func (d *Dashboard) signInTokenValid(r *http.Request) bool {
 	if err != nil || len(c.Value) != 32 {
 		return false
 	}
-	token := []byte(r.PostFormValue("csrf_token"))
-	for _, key := range append([][]byte{d.cfg.Key}, d.cfg.PreviousKeys...) {
-		if hmac.Equal(token, []byte(signInMAC(key, c.Value))) {
-			return true
-		}
-	}
-	return false
+	mac := func(key []byte) string { return signInMAC(key, c.Value) }
+	return seal.ValidMAC(r.PostFormValue("csrf_token"), mac, d.cfg.Key, d.cfg.PreviousKeys)
 }
 
 // requireToken checks the session's form token on a posted form.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/heraldpay/herald/internal/id"
+	"github.com/heraldpay/herald/internal/seal"
 )
 
 // The payment form is protected twice against cross-site posts:
@@ -40,13 +41,8 @@ func (p *Pages) csrfValid(r *http.Request, sessionID string) bool {
 	if err != nil || c.Value == "" {
 		return false
 	}
-	token := []byte(r.PostFormValue("csrf_token"))
-	for _, key := range append([][]byte{p.cfg.CSRFKey}, p.cfg.PreviousCSRFKeys...) {
-		if hmac.Equal(token, []byte(csrfMAC(key, c.Value, sessionID))) {
-			return true
-		}
-	}
-	return false
+	mac := func(key []byte) string { return csrfMAC(key, c.Value, sessionID) }
+	return seal.ValidMAC(r.PostFormValue("csrf_token"), mac, p.cfg.CSRFKey, p.cfg.PreviousCSRFKeys)
 }
 
 func (p *Pages) csrfMAC(cookie, sessionID string) string {

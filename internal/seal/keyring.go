@@ -198,6 +198,21 @@ func (r *Keyring) MACKeys(purpose string) (current []byte, previous [][]byte) {
 	return keys[0].Secret, previous
 }
 
+// ValidMAC reports whether got is mac under current or any of previous (as
+// MACKeys returns them), compared in constant time: a MAC handed out before
+// a rotation stays valid while its key is in the ring.
+func ValidMAC(got string, mac func(key []byte) string, current []byte, previous [][]byte) bool {
+	if hmac.Equal([]byte(got), []byte(mac(current))) {
+		return true
+	}
+	for _, k := range previous {
+		if hmac.Equal([]byte(got), []byte(mac(k))) {
+			return true
+		}
+	}
+	return false
+}
+
 // Box returns a Box sealing under the current key's derivation for
 // purpose and opening under any key's.
 func (r *Keyring) Box(purpose string) *Box {

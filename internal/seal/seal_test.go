@@ -220,4 +220,14 @@ func TestMACKeys(t *testing.T) {
 	require.NoError(t, err)
 	_, previous = single.MACKeys("pay-csrf")
 	require.Empty(t, previous)
+
+	// A MAC under the current key or a previous one is valid; one under a
+	// key that left the ring, or a truncated one, is not.
+	current, previous = ring.MACKeys("pay-csrf")
+	mac := func(key []byte) string { return string(DeriveKey(key, "msg")) }
+	require.True(t, ValidMAC(mac(current), mac, current, previous))
+	require.True(t, ValidMAC(mac(previous[0]), mac, current, previous))
+	require.False(t, ValidMAC(mac(previous[0]), mac, current, nil), "the old key left the ring")
+	require.False(t, ValidMAC(mac(current)[:10], mac, current, previous))
+	require.False(t, ValidMAC("", mac, current, previous))
 }
