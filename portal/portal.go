@@ -81,7 +81,7 @@ func New(cfg Config) *Portal {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Portal{cfg: cfg, pages: newRenderer(cfg.Logger, cfg.Now)}
+	p := &Portal{cfg: cfg, pages: newRenderer(cfg.Logger)}
 	p.cop = htmlpage.CrossOriginProtection(p.message,
 		"This form was sent from another site, so nothing was done. Open your portal link and try again.")
 	return p

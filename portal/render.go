@@ -24,7 +24,7 @@ type renderer struct{ *htmlpage.Set }
 
 // newRenderer parses the templates. It panics if they do not parse: they
 // are compiled into the binary, so that is a build defect.
-func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
+func newRenderer(logger *slog.Logger) *renderer {
 	funcs := template.FuncMap{
 		"when": func(t any) string {
 			switch v := t.(type) {
@@ -39,9 +39,6 @@ func newRenderer(logger *slog.Logger, now func() time.Time) *renderer {
 			return ""
 		},
 		"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-		"until": func(t time.Time) string {
-			return t.Sub(now()).Round(time.Minute).String()
-		},
 		"hold": func(r delivery.HoldReason) string {
 			switch r {
 			case delivery.HoldEndpointPaused:

@@ -15,9 +15,6 @@ type helpRequest struct{ text string }
 
 func (h helpRequest) Error() string { return "help requested" }
 
-// Is makes a helpRequest a flag.ErrHelp.
-func (h helpRequest) Is(target error) bool { return target == flag.ErrHelp }
-
 // newFlagSet returns a subcommand's flag set, quiet: errors are reported
 // once, by run, and help by helpRequest.
 func newFlagSet(name string) *flag.FlagSet {

@@ -133,16 +133,6 @@ func (r *Keyring) IDs() []string {
 	return ids
 }
 
-// Has reports whether the ring holds a key with this id.
-func (r *Keyring) Has(id string) bool {
-	for _, k := range r.keys {
-		if k.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
 // With returns the ring with older appended after its own keys, skipping
 // one whose id the ring already has with the same secret. Errors: an id
 // the ring has with another secret.
