@@ -68,13 +68,11 @@ func (d *Dashboard) serveRiverUIChange(w http.ResponseWriter, r *http.Request, h
 	err = d.audited(r, &AuditEntry{Action: ActionRiverUI, Target: strings.TrimPrefix(r.URL.Path, RiverUIPrefix), Detail: detail},
 		func(ctx context.Context) (string, string, error) {
 			h.ServeHTTP(rec, r.WithContext(ctx))
-			if rec.Status == 0 {
-				rec.Status = http.StatusOK // nothing written: net/http answers 200
+			status := rec.StatusOrOK()
+			if status >= http.StatusBadRequest {
+				return "", "", fmt.Errorf("%w: HTTP %d", errRiverUIRefused, status)
 			}
-			if rec.Status >= http.StatusBadRequest {
-				return "", "", fmt.Errorf("%w: HTTP %d", errRiverUIRefused, rec.Status)
-			}
-			return "", fmt.Sprintf("HTTP %d", rec.Status), nil
+			return "", fmt.Sprintf("HTTP %d", status), nil
 		})
 	if err != nil && !errors.Is(err, errRiverUIRefused) {
 		// The audit entry could not be written: nothing was done.

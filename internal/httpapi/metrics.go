@@ -48,11 +48,7 @@ func (m *HTTPMetrics) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		status := rec.Status
-		if status == 0 {
-			// The handler wrote nothing: net/http answers 200.
-			status = http.StatusOK
-		}
+		status := rec.StatusOrOK()
 		route, method := routeLabel(r, status), methodLabel(r.Method)
 		m.requests.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())

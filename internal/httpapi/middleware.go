@@ -87,6 +87,15 @@ func (s *StatusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// StatusOrOK is the status the client got once the handler has returned:
+// Status, or 200 when the handler wrote nothing (net/http answers 200).
+func (s *StatusRecorder) StatusOrOK() int {
+	if s.Status == 0 {
+		return http.StatusOK
+	}
+	return s.Status
+}
+
 // AccessLog logs one line per request: method, path, status, duration and
 // request id. Never bodies, query strings or headers: they may carry card
 // data, keys or payloads.

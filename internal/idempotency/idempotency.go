@@ -145,7 +145,7 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				s.logger.WarnContext(ctx, "idempotency key taken over before the response was stored",
-					"request_id", httpapi.RequestID(ctx), "status", rec.statusOrOK())
+					"request_id", httpapi.RequestID(ctx), "status", rec.StatusOrOK())
 			case err != nil:
 				s.logger.ErrorContext(ctx, "store idempotent response", "request_id", httpapi.RequestID(ctx), "err", err)
 			}
@@ -341,7 +341,7 @@ func (s *Store) renew(ctx context.Context, c *claim) (bool, error) {
 // overwrites or frees the other's. It returns ErrLeaseLost when the claim
 // was gone.
 func (s *Store) finish(ctx context.Context, c *claim, rec *recorder, completed bool) error {
-	status := rec.statusOrOK()
+	status := rec.StatusOrOK()
 	if !completed || !replayable(status) {
 		_, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys
 			WHERE merchant_id = $1 AND key = $2 AND created_at = $3 AND response_status IS NULL`,
@@ -385,11 +385,4 @@ type recorder struct {
 func (r *recorder) Write(b []byte) (int, error) {
 	r.body.Write(b)
 	return r.StatusRecorder.Write(b)
-}
-
-func (r *recorder) statusOrOK() int {
-	if r.Status == 0 {
-		return http.StatusOK
-	}
-	return r.Status
 }
