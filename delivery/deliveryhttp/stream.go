@@ -199,10 +199,14 @@ func (s *Stream) parse(r *http.Request, merchantID string) ([]string, int64, err
 		from, err := s.feed.FeedHead(r.Context(), merchantID)
 		return types, from, err
 	}
+	noSuchEvent := &validation.Error{Param: "Last-Event-ID", Code: validation.CodeResourceMissing,
+		Message: fmt.Sprintf("no such event: %q; reconnect without Last-Event-ID to start from now.", last)}
+	if !id.HasPrefix(last, "evt") {
+		return nil, 0, noSuchEvent // not an event's id: nothing to look up
+	}
 	from, err := s.feed.FeedPosition(r.Context(), merchantID, last)
-	if errors.Is(err, delivery.ErrNotFound) || (err == nil && !id.HasPrefix(last, "evt")) {
-		return nil, 0, &validation.Error{Param: "Last-Event-ID", Code: validation.CodeResourceMissing,
-			Message: fmt.Sprintf("no such event: %q; reconnect without Last-Event-ID to start from now.", last)}
+	if errors.Is(err, delivery.ErrNotFound) {
+		return nil, 0, noSuchEvent
 	}
 	return types, from, err
 }

@@ -119,6 +119,7 @@ func TestEventStreamRefusals(t *testing.T) {
 	}
 	requireError(t, decode(b.openStream(t, b.acme, "", "Last-Event-ID", foreign)), http.StatusBadRequest, "resource_missing", "Last-Event-ID")
 	requireError(t, decode(b.openStream(t, b.acme, "?type=order.shipped")), http.StatusBadRequest, "parameter_invalid", "type")
+	requireError(t, decode(b.openStream(t, b.acme, "", "Last-Event-ID", "cs_"+foreign[4:])), http.StatusBadRequest, "resource_missing", "Last-Event-ID")
 
 	for range 3 {
 		require.Equal(t, http.StatusOK, b.openStream(t, b.acme, "").StatusCode)

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldpay/herald/delivery"
-	"github.com/heraldpay/herald/internal/validation"
 	"github.com/heraldpay/herald/webhook"
 )
 
@@ -80,8 +79,7 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.
 		var seq int64
 		err := s.pool.QueryRow(ctx, `SELECT created_at, seq FROM events WHERE id = $1 AND merchant_id = $2`, c.id, merchantID).Scan(&created, &seq)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, &validation.Error{Param: c.param, Code: validation.CodeResourceMissing,
-				Message: fmt.Sprintf("no such object: %q", c.id)}
+			return nil, false, cursorError(c.param, c.id)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("look up cursor: %w", err)

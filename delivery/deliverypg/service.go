@@ -82,10 +82,10 @@ func notFound(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// cursorError reports a starting_after that is not one of the merchant's
-// objects.
-func cursorError(id string) error {
-	return &validation.Error{Param: "starting_after", Code: validation.CodeResourceMissing,
+// cursorError reports a cursor, the value id of param, that is not one of
+// the merchant's objects.
+func cursorError(param, id string) error {
+	return &validation.Error{Param: param, Code: validation.CodeResourceMissing,
 		Message: fmt.Sprintf("no such object: %q", id)}
 }
 
@@ -113,7 +113,7 @@ func (s *Service) checkCursor(ctx context.Context, existsSQL, id, merchantID str
 		return fmt.Errorf("look up cursor: %w", err)
 	}
 	if !exists {
-		return cursorError(id)
+		return cursorError("starting_after", id)
 	}
 	return nil
 }
