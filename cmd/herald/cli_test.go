@@ -99,13 +99,18 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"secrets", "rotate", "-h"}, "Usage:\n  herald secrets generate",
 			[]flagWant{dbFlag, {"secrets", "HERALD_SECRETS", ""}, {"secret", "HERALD_SECRET", ""}, {"env", "HERALD_ENV", "production"}, {"batch", "", "500"}}},
 		{[]string{"healthcheck", "-h"}, "Usage: herald healthcheck [--url URL]", []flagWant{{"url", "", ""}}},
+		{[]string{"listen", "-h"}, "Usage: herald listen --api-key",
+			[]flagWant{{"api-key", "HERALD_API_KEY", ""}, {"api-url", "HERALD_API_URL", "http://127.0.0.1:8080"}, {"forward-to", "", ""}}},
+		{[]string{"trigger", "--help"}, "Usage: herald trigger EVENT",
+			[]flagWant{{"api-key", "HERALD_API_KEY", ""}, {"api-url", "HERALD_API_URL", "http://127.0.0.1:8080"}}},
 		{[]string{"version", "-h"}, "Usage: herald version", nil},
 		{[]string{"help"}, "Herald: hosted checkout", nil},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
 
-			res := runHerald(t, map[string]string{"DATABASE_URL": "postgres://herald:hunter2hunter2@db/herald"}, tt.args...)
+			res := runHerald(t, map[string]string{"DATABASE_URL": "postgres://herald:hunter2hunter2@db/herald",
+				"HERALD_API_KEY": "sk_test_hunter2hunter2", "HERALD_API_URL": "http://hunter2.test"}, tt.args...)
 			require.Equal(t, 0, res.code, res.stderr)
 			require.Empty(t, res.stderr)
 			require.True(t, strings.HasPrefix(res.stdout, tt.usage), res.stdout)

@@ -27,16 +27,27 @@ type apiFlags struct {
 	url string
 }
 
-func (a *apiFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	fs.StringVar(&a.key, "api-key", getenv("HERALD_API_KEY"), "the merchant's secret API key, sk_… (env HERALD_API_KEY)")
-	apiURL := getenv("HERALD_API_URL")
-	if apiURL == "" {
-		apiURL = defaultAPIURL
-	}
-	fs.StringVar(&a.url, "api-url", apiURL, "Herald's base URL (env HERALD_API_URL)")
+// apiEnv is what -h says apiFlags mirror.
+var apiEnv = map[string]string{"api-key": "HERALD_API_KEY", "api-url": "HERALD_API_URL"}
+
+// register adds the flags with their built-in defaults: the environment
+// is read once they are parsed (validate), so that -h never shows a key.
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.key, "api-key", "", "the merchant's secret API key, sk_…")
+	fs.StringVar(&a.url, "api-url", defaultAPIURL, "Herald's base URL")
 }
 
-func (a *apiFlags) validate() error {
+// validate fills what the flags left unset from the environment (a flag
+// wins over its variable) and checks the result.
+func (a *apiFlags) validate(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["api-key"] {
+		a.key = getenv("HERALD_API_KEY")
+	}
+	if v := getenv("HERALD_API_URL"); !set["api-url"] && v != "" {
+		a.url = v
+	}
 	if a.key == "" {
 		return errors.New("--api-key is required (or HERALD_API_KEY)")
 	}
@@ -96,20 +107,25 @@ type listener struct {
 	lastID string
 }
 
+const listenSynopsis = `Usage: herald listen --api-key sk_… --forward-to URL [flags]
+
+Streams the merchant's events from Herald and forwards each to a local URL,
+signed with a local secret (printed at start), so a receiver can be tried
+on a laptop; reconnects where it left off.`
+
 // runListen streams the merchant's events and forwards each to a local
 // URL, signed with a local secret, like `stripe listen`.
 func runListen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("herald listen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("herald listen")
 	l := &listener{out: stdout, errs: stderr}
-	l.api.register(fs, getenv)
+	l.api.register(fs)
 	fs.StringVar(&l.forwardTo, "forward-to", "", "local URL to POST each event to, e.g. http://localhost:3000/webhooks (required)")
 	events := fs.String("events", "", "comma-separated event types to forward (default: all)")
 	secret := fs.String("secret", "", "signing secret, whsec_… (default: a new one for this run)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := parseFlags(fs, args, listenSynopsis, apiEnv); err != nil {
+		return err
 	}
-	if err := l.api.validate(); err != nil {
+	if err := l.api.validate(fs, getenv); err != nil {
 		return usageError{err}
 	}
 	if u, err := url.Parse(l.forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

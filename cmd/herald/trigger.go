@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"html"
 	"io"
@@ -32,23 +31,29 @@ var triggers = map[string]string{
 	webhook.TypeCheckoutSessionExpired:   "creates a test session and expires it",
 }
 
+const triggerSynopsis = `Usage: herald trigger EVENT --api-key sk_… [flags]
+
+Makes a real event happen for the merchant: creates a test checkout session
+through the API and pays (or expires) it as a customer would. EVENT is
+checkout.session.completed, checkout.session.expired, charge.succeeded or
+charge.failed.`
+
 // runTrigger makes real events flow: it creates a checkout session through
 // the API and completes it the way a customer would, by posting the hosted
 // payment page's form (with its CSRF cookie and token) — no shortcut
 // around the product.
 func runTrigger(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("herald trigger", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("herald trigger")
 	var api apiFlags
-	api.register(fs, getenv)
+	api.register(fs)
 	// The event type comes first (herald trigger TYPE --api-key …), as
 	// with stripe trigger; flags before it work too.
 	var typ string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		typ, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := parseFlags(fs, args, triggerSynopsis, apiEnv); err != nil {
+		return err
 	}
 	if typ == "" && fs.NArg() > 0 {
 		typ = fs.Arg(0)
@@ -58,7 +63,7 @@ func runTrigger(ctx context.Context, args []string, getenv func(string) string, 
 			strings.Join([]string{webhook.TypeCheckoutSessionCompleted, webhook.TypeCheckoutSessionExpired,
 				webhook.TypeChargeSucceeded, webhook.TypeChargeFailed}, ", "))}
 	}
-	if err := api.validate(); err != nil {
+	if err := api.validate(fs, getenv); err != nil {
 		return usageError{err}
 	}
 	jar, _ := cookiejar.New(nil) // cannot fail without options
