@@ -25,9 +25,13 @@ func sessionFrom(ctx context.Context) *Session {
 
 // find returns the session of token, or renders why there is none.
 func (p *Portal) find(w http.ResponseWriter, r *http.Request, token string) (*Session, bool) {
-	s, err := p.cfg.Sessions.Find(r.Context(), token)
+	err := ErrSessionNotFound // no token: nothing to look up
+	var s *Session
+	if token != "" {
+		s, err = p.cfg.Sessions.Find(r.Context(), token)
+	}
 	switch {
-	case errors.Is(err, ErrSessionNotFound) || token == "":
+	case errors.Is(err, ErrSessionNotFound):
 		p.message(w, r, http.StatusNotFound, "This link is not valid",
 			"Check that the whole link was copied, or ask for a new one where you found it.")
 		return nil, false
