@@ -8,7 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"riverqueue.com/riverui"
 
-	"github.com/heraldpay/herald/account/accountpg"
+	"github.com/heraldpay/herald/account"
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/dashboard/dashboardpg"
 	"github.com/heraldpay/herald/internal/seal"
@@ -21,9 +21,10 @@ type operatorDashboard struct {
 	stop    context.CancelFunc
 }
 
-// mountDashboard mounts the operator dashboard with River UI on r, or, when
-// no operator password is set, the page saying how to turn it on.
-func (s *Server) mountDashboard(r chi.Router, ring *seal.Keyring) error {
+// mountDashboard mounts the operator dashboard with River UI on r (its keys
+// page on accounts), or, when no operator password is set, the page saying
+// how to turn it on.
+func (s *Server) mountDashboard(r chi.Router, ring *seal.Keyring, accounts account.KeyService) error {
 	if s.cfg.DashboardPassword == "" {
 		dashboard.RegisterDisabled(r, s.logger)
 		return nil
@@ -42,7 +43,7 @@ func (s *Server) mountDashboard(r chi.Router, ring *seal.Keyring) error {
 	dashboard.New(dashboard.Config{
 		Password: s.cfg.DashboardPassword, Key: key, PreviousKeys: previousKeys,
 		Sessions: store, Audit: store, Reads: store,
-		Deliveries: s.Delivery, Endpoints: s.Delivery, Payments: s.Checkout, Keys: accountpg.NewStore(s.pool),
+		Deliveries: s.Delivery, Endpoints: s.Delivery, Payments: s.Checkout, Keys: accounts,
 		RiverUI:       ui,
 		SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"),
 		Logger:        s.logger,

@@ -246,7 +246,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 			SecureCookies: strings.HasPrefix(s.cfg.PublicURL, "https://"), Logger: logger,
 		}).Register(r)
 		merchantPortal.Register(r)
-		if err := s.mountDashboard(r, ring); err != nil {
+		if err := s.mountDashboard(r, ring, accounts); err != nil {
 			return nil, err
 		}
 	}
