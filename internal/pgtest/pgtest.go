@@ -52,32 +52,37 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 // shared with another process), closed when t ends.
 func Open(t testing.TB, dbURL string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatalf("pgtest: open pool: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return open(t, dbURL, nil)
 }
 
 // newPool opens a pool on a new migrated database, with its connections'
 // tracer when tracer is not nil.
 func newPool(t testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
 	t.Helper()
-	dbURL := NewDatabase(t)
+	return open(t, NewDatabase(t), func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 20
+		if tracer != nil {
+			cfg.ConnConfig.Tracer = tracer
+		}
+	})
+}
+
+// open opens a pool on dbURL, its config changed by tune when tune is not
+// nil, and closes it when t ends (before a database made for t is
+// dropped: cleanups run last-in first-out).
+func open(t testing.TB, dbURL string, tune func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatalf("pgtest: parse url: %v", err)
 	}
-	cfg.MaxConns = 20
-	if tracer != nil {
-		cfg.ConnConfig.Tracer = tracer
+	if tune != nil {
+		tune(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: open pool: %v", err)
 	}
-	// Cleanups run last-in first-out: close the pool before the drop.
 	t.Cleanup(pool.Close)
 	return pool
 }
