@@ -42,18 +42,20 @@ func (s *Store) ListKeys(ctx context.Context, merchantID string, limit int, star
 	args := []any{merchantID, limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND merchant_id = $2)`,
-			startingAfter, merchantID).Scan(&exists)
-		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
+		// The cursor is read once: it must be the merchant's, and its
+		// position bounds the page.
+		var created time.Time
+		err := s.pool.QueryRow(ctx, `SELECT created_at FROM api_keys WHERE id = $1 AND merchant_id = $2`,
+			startingAfter, merchantID).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, &validation.Error{Param: "starting_after", Code: validation.CodeResourceMissing,
 				Message: fmt.Sprintf("no such object: %q", startingAfter)}
 		}
-		args = append(args, startingAfter)
-		cursor = `AND (created_at, id) < (SELECT created_at, id FROM api_keys WHERE id = $3) `
+		if err != nil {
+			return nil, false, fmt.Errorf("look up cursor: %w", err)
+		}
+		args = append(args, created, startingAfter)
+		cursor = `AND (created_at, id) < ($3::timestamptz, $4::text) `
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE merchant_id = $1 `+cursor+
 		`ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
