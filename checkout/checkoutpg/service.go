@@ -190,18 +190,20 @@ func (s *Service) ListSessions(ctx context.Context, merchantID string, limit int
 	args := []any{merchantID, limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		var exists bool
-		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM checkout_sessions WHERE id = $1 AND merchant_id = $2)`,
-			startingAfter, merchantID).Scan(&exists)
-		if err != nil {
-			return nil, false, fmt.Errorf("look up cursor: %w", err)
-		}
-		if !exists {
+		// The cursor is read once: it must be the merchant's, and its
+		// position bounds the page.
+		var created time.Time
+		err := s.pool.QueryRow(ctx, `SELECT created_at FROM checkout_sessions WHERE id = $1 AND merchant_id = $2`,
+			startingAfter, merchantID).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, &validation.Error{Param: "starting_after", Code: validation.CodeResourceMissing,
 				Message: fmt.Sprintf("no such checkout session: %q", startingAfter)}
 		}
-		args = append(args, startingAfter)
-		cursor = `AND (s.created_at, s.id) < (SELECT created_at, id FROM checkout_sessions WHERE id = $3) `
+		if err != nil {
+			return nil, false, fmt.Errorf("look up cursor: %w", err)
+		}
+		args = append(args, created, startingAfter)
+		cursor = `AND (s.created_at, s.id) < ($3::timestamptz, $4::text) `
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+sessionFrom+
 		`WHERE s.merchant_id = $1 `+cursor+`ORDER BY s.created_at DESC, s.id DESC LIMIT $2`, args...)
