@@ -72,15 +72,21 @@ func devSecret(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 // storedDevSecret returns the development secret, or "" when none was
 // generated.
 func storedDevSecret(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	var secret string
-	err := pool.QueryRow(ctx, `SELECT value FROM herald_settings WHERE name = 'dev_secret'`).Scan(&secret)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
+	secret, _, err := readSetting(ctx, pool, "dev_secret")
 	if err != nil {
 		return "", fmt.Errorf("read dev secret: %w", err)
 	}
 	return secret, nil
+}
+
+// readSetting returns the value of herald_settings' row name, and whether
+// there is one.
+func readSetting(ctx context.Context, pool *pgxpool.Pool, name string) (value string, found bool, err error) {
+	err = pool.QueryRow(ctx, `SELECT value FROM herald_settings WHERE name = $1`, name).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
 }
 
 // fingerprintKey returns the key card fingerprints are computed under.
@@ -102,8 +108,11 @@ func fingerprintKey(ctx context.Context, pool *pgxpool.Pool, ring *seal.Keyring)
 	if err != nil {
 		return nil, fmt.Errorf("store card fingerprint key (has `herald migrate` run?): %w", err)
 	}
-	var sealed string
-	if err := pool.QueryRow(ctx, `SELECT value FROM herald_settings WHERE name = $1`, fingerprintSetting).Scan(&sealed); err != nil {
+	sealed, found, err := readSetting(ctx, pool, fingerprintSetting)
+	if err == nil && !found {
+		err = errors.New("not stored") // it was inserted just above: only by hand
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read card fingerprint key: %w", err)
 	}
 	plain, err := box.Open(sealed, settingContext(fingerprintSetting))
@@ -128,13 +137,12 @@ func settingContext(name string) string { return "herald_settings\x00" + name }
 // current key (herald secrets rotate).
 func resealSettings(ctx context.Context, pool *pgxpool.Pool, box *seal.Box) (seal.Tally, error) {
 	var t seal.Tally
-	var sealed string
-	err := pool.QueryRow(ctx, `SELECT value FROM herald_settings WHERE name = $1`, fingerprintSetting).Scan(&sealed)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && box.IsCurrent(sealed)) {
-		return t, nil
-	}
+	sealed, found, err := readSetting(ctx, pool, fingerprintSetting)
 	if err != nil {
 		return t, fmt.Errorf("read card fingerprint key: %w", err)
+	}
+	if !found || box.IsCurrent(sealed) {
+		return t, nil
 	}
 	v, ok := t.Reseal(box, sealed, settingContext(fingerprintSetting))
 	if !ok {
