@@ -25,8 +25,8 @@ const benchTag = "/* herald bench */ "
 type costSnapshot struct {
 	lsn                         string
 	inserts, updates, hot, dels int64
-	statementMS                 float64
-	statements                  bool
+	// statementMS is read when b.statements: pg_stat_statements is there.
+	statementMS float64
 }
 
 // enableStatements makes pg_stat_statements available in the bench's
@@ -78,7 +78,6 @@ func (b *benchRun) readCounters(ctx context.Context) (costSnapshot, error) {
 		if err != nil {
 			return s, fmt.Errorf("read statement times: %w", err)
 		}
-		s.statements = true
 	}
 	return s, nil
 }
@@ -103,7 +102,7 @@ func (b *benchRun) cost(ctx context.Context, from costSnapshot, units int) (*ben
 	if updates > 0 {
 		c.HOTShare = float64(to.hot-from.hot) / float64(updates)
 	}
-	if to.statements {
+	if b.statements {
 		c.StatementMS = (to.statementMS - from.statementMS) / n
 	}
 	return c, nil
