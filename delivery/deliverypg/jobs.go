@@ -28,8 +28,10 @@ const QueueDelivery = "delivery"
 type DeliverArgs struct {
 	DeliveryID string `json:"delivery_id"`
 	// Seq is the delivery's job_seq when the job was enqueued; see the
-	// deliveries table.
-	Seq int `json:"seq"`
+	// deliveries table. Left out when 0, as it is for almost every job:
+	// River indexes args with GIN, and each key and value is an entry
+	// written again on each of the job's three writes.
+	Seq int `json:"seq,omitempty"`
 	// Redrive marks a job enqueued by a redrive, for the attempt log.
 	Redrive bool `json:"redrive,omitempty"`
 }
@@ -39,9 +41,9 @@ func (DeliverArgs) Kind() string { return "herald.deliver" }
 
 // hasLiveJob is an SQL condition on a delivery d: a job of its current
 // job_seq is still to run (or running). River's GIN index on args serves
-// the containment test.
+// the containment test; a job without seq has seq 0.
 var hasLiveJob = `EXISTS (SELECT 1 FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
-	AND j.args @> jsonb_build_object('delivery_id', d.id, 'seq', d.job_seq)
+	AND j.args @> jsonb_build_object('delivery_id', d.id) AND coalesce((j.args->>'seq')::int, 0) = d.job_seq
 	AND j.state IN (` + riverjob.LiveStateList() + `))`
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
