@@ -11,13 +11,11 @@ import (
 
 var _ delivery.EventFeed = (*Service)(nil)
 
-// FeedHead implements delivery.EventFeed. Any position at or past the
-// merchant's newest event will do, so it returns the newest of all: one
-// index entry, where the merchant's own would be a walk past other
-// merchants' events.
-func (s *Service) FeedHead(ctx context.Context, _ string) (int64, error) {
+// FeedHead implements delivery.EventFeed: the merchant's newest event, one
+// descent of events_merchant_seq.
+func (s *Service) FeedHead(ctx context.Context, merchantID string) (int64, error) {
 	var seq int64
-	err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&seq)
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM events WHERE merchant_id = $1`, merchantID).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("read feed head: %w", err)
 	}
