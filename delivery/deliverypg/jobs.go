@@ -40,10 +40,17 @@ type DeliverArgs struct {
 func (DeliverArgs) Kind() string { return "herald.deliver" }
 
 // hasLiveJob is an SQL condition on a delivery d: a job of its current
-// job_seq is still to run (or running). River's GIN index on args serves
-// the containment test; a job without seq has seq 0.
+// job_seq is still to run (or running); a job without seq has seq 0.
+//
+// The delivery id is matched twice, on purpose. The containment test lets
+// River's GIN index on args find one delivery's job (a lookup); the
+// equality lets the sweeper's search over every pending delivery read the
+// live jobs once and hash them. With the containment alone that search
+// probed the GIN index once per delivery, each probe reading the index's
+// whole pending list: 11 s for 5,700 pending deliveries, against 30 ms.
 var hasLiveJob = `EXISTS (SELECT 1 FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
-	AND j.args @> jsonb_build_object('delivery_id', d.id) AND coalesce((j.args->>'seq')::int, 0) = d.job_seq
+	AND j.args @> jsonb_build_object('delivery_id', d.id) AND j.args->>'delivery_id' = d.id
+	AND coalesce((j.args->>'seq')::int, 0) = d.job_seq
 	AND j.state IN (` + riverjob.LiveStateList() + `))`
 
 // InsertOpts implements river.JobArgsWithInsertOpts.

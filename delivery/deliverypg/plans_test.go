@@ -261,6 +261,54 @@ func TestDeliveryListIndexed(t *testing.T) {
 	}
 }
 
+// The orphan sweep reads the live jobs once for all pending deliveries,
+// never River's GIN index on args once per delivery (each probe reads the
+// index's whole pending list: seconds of database time during an outage,
+// when thousands of deliveries wait for their retries), and still finds
+// the one delivery whose job is gone.
+func TestSweepReadsJobsOnce(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	rec, pool, svc, m := newRecordedService(t)
+	e := createEndpoint(t, svc, m.ID, "https://hooks.example.com/a", "*")
+	for _, sql := range []string{
+		`INSERT INTO events (id, merchant_id, type, created_at, body)
+			SELECT 'evt_' || i, $1, 'charge.succeeded', now() - i * interval '1 second', '{}' FROM generate_series(1, 5000) i`,
+		`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, attempts, created_at)
+			SELECT 'dlv_' || i, $1, 'evt_' || i, $2, 'charge.succeeded', 'pending', 1, now() - i * interval '1 second'
+			FROM generate_series(1, 5000) i`,
+		// Every delivery but dlv_77 waits for its retry; half the jobs
+		// were enqueued again (seq 1) by a redrive.
+		`UPDATE deliveries SET job_seq = 1 WHERE id LIKE '%0' AND $1 <> ''`,
+		`INSERT INTO river_job (kind, args, queue, state, max_attempts, scheduled_at)
+			SELECT 'herald.deliver', CASE WHEN d.job_seq = 0 THEN jsonb_build_object('delivery_id', d.id)
+				ELSE jsonb_build_object('delivery_id', d.id, 'seq', d.job_seq) END,
+				'delivery', 'scheduled', 25, now() + interval '1 hour'
+			FROM deliveries d WHERE d.merchant_id = $1 AND d.id <> 'dlv_77'`,
+		`ANALYZE`,
+	} {
+		_, err := pool.Exec(ctx, sql, []any{m.ID, e.ID}[:strings.Count(sql, "$")]...)
+		require.NoError(t, err)
+	}
+	rec.Take()
+
+	n, err := Sweep(ctx, pool, svc.cfg.Inserter, 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "dlv_77, and only it")
+	var swept bool
+	for _, st := range rec.Take() {
+		if !strings.Contains(st.SQL, "UPDATE deliveries SET job_seq") {
+			continue
+		}
+		swept = true
+		plan := pgtest.ExplainGeneric(t, pool, st)
+		require.NotContains(t, plan, "river_job_args_index", "the sweep probes the args index per delivery:\n%s", plan)
+		require.Regexp(t, `(Hash|Merge) Cond: .*delivery_id`, plan, "the sweep does not match jobs to deliveries by id:\n%s", plan)
+	}
+	require.True(t, swept, "the sweep's statement was recorded")
+}
+
 // The live stream's reads are index reads too: its polls, many a second
 // per open stream, read only the merchant's newest events.
 func TestFeedIndexed(t *testing.T) {
