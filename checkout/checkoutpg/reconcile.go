@@ -180,11 +180,15 @@ const sweepBatch = 500
 // live reconcile job ($2 its kind, $3 the live states), at most $4.
 // 'processing' stays a literal: it is the predicate of the partial index
 // charges_one_processing_per_session, which the planner uses only when the
-// query repeats it (TestPartialIndexLiterals).
+// query repeats it (TestPartialIndexLiterals). The charge id is matched
+// twice, like deliverypg's hasLiveJob: by containment, which River's GIN
+// index on args serves for a few charges, and by equality, so that many
+// charges (a long acquirer outage) are matched to the live jobs read once
+// rather than by one GIN probe each.
 const sweepProcessingSQL = `SELECT c.id FROM charges c
 	WHERE c.status = 'processing' AND c.updated_at < $1
 	AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $2 AND j.args @> jsonb_build_object('charge_id', c.id)
-		AND j.state::text = ANY($3))
+		AND j.args->>'charge_id' = c.id AND j.state::text = ANY($3))
 	ORDER BY c.updated_at LIMIT $4`
 
 // SweepProcessing enqueues a reconcile job, due now, for each charge that
