@@ -109,10 +109,22 @@ func (b *benchRun) cost(ctx context.Context, from costSnapshot, units int) (*ben
 }
 
 // riverCost is the cost of River's own no-op job measured in this run, the
-// yardstick of the cost ratios; nil when that scenario did not run.
+// yardstick of the bulk scenarios' cost ratios; nil when that scenario did
+// not run.
 func (b *benchRun) riverCost() *bench.Cost {
 	if r := b.find("river no-op"); r != nil {
 		return r.Cost
 	}
 	return nil
+}
+
+// riverSteadyCost is the yardstick of a steady scenario's cost ratios:
+// River's no-op job inserted and worked at the same rate, one per
+// transaction as the events are, in this run. Without that row, the bulk
+// no-op job's.
+func (b *benchRun) riverSteadyCost(rate int) *bench.Cost {
+	if r := b.find(fmt.Sprintf("river steady %d/s", rate)); r != nil && r.Cost != nil {
+		return r.Cost
+	}
+	return b.riverCost()
 }
