@@ -43,6 +43,18 @@ type Cost struct {
 	// StatementMS is Postgres's execution time (pg_stat_statements); -1
 	// when the extension is not loaded.
 	StatementMS float64 `json:"statement_ms"`
+	// WALByTable splits WALBytes by what was written (pg_walinspect),
+	// largest first; empty when the extension is not there.
+	WALByTable []WALShare `json:"wal_by_table,omitempty"`
+}
+
+// WALShare is the WAL written for one table's rows or for its indexes, or
+// for records of no table (commits: the resource manager's name).
+type WALShare struct {
+	Table string `json:"table"`
+	// Part is "rows" (the heap), "indexes", or "" for no table.
+	Part  string  `json:"part,omitempty"`
+	Bytes float64 `json:"bytes"`
 }
 
 // Over returns c's figures divided by base's (HOTShare is left out).
@@ -119,10 +131,39 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if len(notes) > 0 {
-		_, err := fmt.Fprintln(w, "\n"+strings.Join(notes, "\n"))
-		return err
+		if _, err := fmt.Fprintln(w, "\n"+strings.Join(notes, "\n")); err != nil {
+			return err
+		}
 	}
-	return nil
+	return r.writeWALProfile(w)
+}
+
+// writeWALProfile prints, for each row that has one, where its WAL bytes
+// per unit went: the profile that says which writes to cut.
+func (r *Report) writeWALProfile(w io.Writer) error {
+	var lines []string
+	for _, row := range r.Rows {
+		if row.Cost == nil || len(row.Cost.WALByTable) == 0 {
+			continue
+		}
+		parts := make([]string, 0, len(row.Cost.WALByTable))
+		for _, sh := range row.Cost.WALByTable {
+			if sh.Bytes < 20 {
+				continue // noise: autovacuum, the bench's own reads
+			}
+			name := sh.Table
+			if sh.Part != "" {
+				name += " " + sh.Part
+			}
+			parts = append(parts, fmt.Sprintf("%s %.0f", name, sh.Bytes))
+		}
+		lines = append(lines, "  "+row.Scenario+": "+strings.Join(parts, " · "))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, "\nWAL bytes per unit, by table (pg_walinspect):\n"+strings.Join(lines, "\n"))
+	return err
 }
 
 // WriteJSON writes the report to path.

@@ -113,6 +113,9 @@ type benchRun struct {
 	// statements is set when pg_stat_statements is loaded: the cost rows
 	// then include Postgres's statement time.
 	statements bool
+	// walInspect is set when pg_walinspect is there: costs then split
+	// their WAL by table.
+	walInspect bool
 	report     bench.Report
 	padding    string
 }
@@ -155,6 +158,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		b.logf("pg_stat_statements is not loaded: costs leave out statement time (make bench loads it)")
 	}
 	b.report.Settings["pg_stat_statements"] = strconv.FormatBool(b.statements)
+	b.walInspect = b.enableWALInspect(ctx)
 
 	var noopP99 time.Duration
 	steps := []struct {

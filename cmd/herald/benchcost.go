@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldpay/herald/bench"
 )
 
@@ -105,7 +107,49 @@ func (b *benchRun) cost(ctx context.Context, from costSnapshot, units int) (*ben
 	if b.statements {
 		c.StatementMS = (to.statementMS - from.statementMS) / n
 	}
+	if b.walInspect {
+		if c.WALByTable, err = b.walByTable(ctx, from.lsn, to.lsn, n); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// enableWALInspect makes pg_walinspect available in the bench's database
+// (PostgreSQL 15 and later, a superuser: `make bench`), and reports
+// whether it is.
+func (b *benchRun) enableWALInspect(ctx context.Context) bool {
+	_, err := b.pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_walinspect`)
+	return err == nil
+}
+
+// walByTable splits the WAL written between two positions by the table
+// whose rows or indexes each record changed (its first block's), per
+// unit. Records of other databases are left out; records of no relation
+// (commits) go by their resource manager.
+func (b *benchRun) walByTable(ctx context.Context, from, to string, units float64) ([]bench.WALShare, error) {
+	rows, err := b.pool.Query(ctx, benchTag+`WITH r AS (
+			SELECT resource_manager, record_length + fpi_length AS bytes,
+				substring(block_ref FROM 'rel \d+/(\d+)/\d+')::oid AS db,
+				substring(block_ref FROM 'rel \d+/\d+/(\d+)')::oid AS node
+			FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn))
+		SELECT CASE WHEN r.node IS NULL THEN r.resource_manager ELSE COALESCE(t.relname, 'other') END,
+			CASE WHEN r.node IS NULL OR t.relname IS NULL THEN '' WHEN c.relkind = 'i' THEN 'indexes' ELSE 'rows' END,
+			sum(r.bytes)::float8 / $3
+		FROM r
+		LEFT JOIN pg_class c ON c.relfilenode = r.node AND r.node <> 0
+		LEFT JOIN pg_index i ON i.indexrelid = c.oid
+		LEFT JOIN pg_class t ON t.oid = COALESCE(i.indrelid, c.oid)
+		WHERE r.db IS NULL OR r.db = (SELECT oid FROM pg_database WHERE datname = current_database())
+		GROUP BY 1, 2 ORDER BY 3 DESC`, from, to, units)
+	if err != nil {
+		return nil, fmt.Errorf("read WAL records: %w", err)
+	}
+	shares, err := pgx.CollectRows(rows, pgx.RowToStructByPos[bench.WALShare])
+	if err != nil {
+		return nil, fmt.Errorf("read WAL records: %w", err)
+	}
+	return shares, nil
 }
 
 // riverCost is the cost of River's own no-op job measured in this run, the
