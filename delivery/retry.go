@@ -85,3 +85,19 @@ func (p RetryPolicy) RetryAfter(status int, header http.Header, now time.Time) (
 	}
 	return min(max(d, p.MinRetryAfter), p.MaxRetryAfter), true
 }
+
+// CapWait is how long a delivery waits when its endpoint or merchant is
+// at its in-flight cap, having already been put off putOff times without
+// an attempt (caps or an open breaker): half a second, doubling with each
+// put-off up to 8 s. An endpoint that is briefly busy costs half a second;
+// one that hangs (every slot held until the attempt timeout) no longer has
+// every waiting delivery fetched and put off twice a second, which loaded
+// Postgres enough to slow the other merchants' deliveries.
+func CapWait(putOff int) time.Duration {
+	return min(capWaitBase<<min(max(putOff, 0), 4), capWaitMax)
+}
+
+const (
+	capWaitBase = 500 * time.Millisecond
+	capWaitMax  = 8 * time.Second
+)

@@ -122,3 +122,13 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestCapWait(t *testing.T) {
+	t.Parallel()
+	for putOff, want := range map[int]time.Duration{
+		-1: 500 * time.Millisecond, 0: 500 * time.Millisecond, 1: time.Second, 2: 2 * time.Second,
+		3: 4 * time.Second, 4: 8 * time.Second, 5: 8 * time.Second, 1000: 8 * time.Second,
+	} {
+		require.Equal(t, want, CapWait(putOff), "put off %d times", putOff)
+	}
+}

@@ -41,6 +41,13 @@ func newOutcomeFixture(t *testing.T, handler sinktest.Handler) *outcomeFixture {
 // work runs one job of the delivery, with seq, through the real worker.
 func (f *outcomeFixture) work(t *testing.T, seq int) *rivertest.WorkResult {
 	t.Helper()
+	return f.workWith(t, seq, nil)
+}
+
+// workWith works the delivery's job inserted with opts (its metadata: how
+// often River already snoozed it).
+func (f *outcomeFixture) workWith(t *testing.T, seq int, opts *river.InsertOpts) *rivertest.WorkResult {
+	t.Helper()
 	ctx := context.Background()
 	w := rivertest.NewWorker(t, riverpgxv5.New(f.b.pool), &river.Config{
 		Test: river.TestConfig{DisableUniqueEnforcement: true}, // the delivery's own job is already in the table
@@ -48,7 +55,7 @@ func (f *outcomeFixture) work(t *testing.T, seq int) *rivertest.WorkResult {
 	tx, err := f.b.pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	res, err := w.Work(ctx, t, tx, DeliverArgs{DeliveryID: f.d.ID, Seq: seq}, nil)
+	res, err := w.Work(ctx, t, tx, DeliverArgs{DeliveryID: f.d.ID, Seq: seq}, opts)
 	require.NoError(t, err)
 	return res
 }
@@ -137,6 +144,21 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		res := f.work(t, 0)
 		requireSnoozed(t, res, 250*time.Millisecond, 750*time.Millisecond)
 		require.Zero(t, f.delivery(t).Attempts)
+		require.Empty(t, f.sink.Requests())
+	})
+
+	t.Run("a job put off again and again waits longer at a full cap", func(t *testing.T) {
+		t.Parallel()
+		f := newOutcomeFixture(t, nil)
+		for range delivery.DefaultInflightPerEndpoint {
+			require.Empty(t, f.b.worker.inflight.acquire(f.endpoint.ID, f.merchantID))
+		}
+		// Snoozed four times: once after its one failed attempt, three
+		// times without an attempt. 4 s, jittered by ±50 %.
+		f.exec(t, `UPDATE deliveries SET attempts = 1 WHERE id = $1`, f.d.ID)
+		res := f.workWith(t, 0, &river.InsertOpts{Metadata: []byte(`{"snoozes": 4}`)})
+		requireSnoozed(t, res, 2*time.Second, 6*time.Second)
+		require.Equal(t, 1, f.delivery(t).Attempts)
 		require.Empty(t, f.sink.Requests())
 	})
 

@@ -2,6 +2,7 @@ package deliverypg
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -178,7 +179,7 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 
 	if capped := w.inflight.acquire(t.EndpointID, t.MerchantID); capped != "" {
 		w.cfg.Metrics.snoozes.WithLabelValues(capped).Inc()
-		return delivery.SnoozeFor(jitter(500 * time.Millisecond)), nil
+		return delivery.SnoozeFor(jitter(delivery.CapWait(putOff(job, t)))), nil
 	}
 	defer w.inflight.release(t.EndpointID, t.MerchantID)
 	done, wait, ok := w.cfg.Breakers.Allow(t.EndpointID)
@@ -219,6 +220,21 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 	// a redrive of a skipped delivery, days later, says nothing about it.
 	w.cfg.Metrics.observe(res, t.Attempts == 0 && !redriven, start.Sub(t.Created))
 	return j.Step, nil
+}
+
+// putOff counts the times job was put off without an attempt: River counts
+// every snooze in the job's metadata, and each of the job's failed
+// attempts but the last was followed by one (its retry's wait). Attempts
+// made before this job (a redrive's, an orphan's) make it an undercount,
+// so a wait is never longer than intended.
+func putOff(job *river.Job[DeliverArgs], t *target) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	if json.Unmarshal(job.Metadata, &m) != nil {
+		return 0
+	}
+	return m.Snoozes - t.Attempts
 }
 
 // riverStep tells River a job's next step: the one place a delivery job's
