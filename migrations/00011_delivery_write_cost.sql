@@ -18,5 +18,7 @@ DROP INDEX CONCURRENTLY IF EXISTS deliveries_merchant_created;
 ALTER TABLE events DROP CONSTRAINT IF EXISTS events_seq_key;
 
 -- +goose Down
-ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE (seq);
+-- Built concurrently too, so going back never blocks payments either.
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS events_seq_key ON events (seq);
+ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE USING INDEX events_seq_key;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_merchant_created ON deliveries (merchant_id, created_at DESC, id DESC);
