@@ -223,10 +223,10 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 }
 
 // putOff counts the times job was put off without an attempt: River counts
-// every snooze in the job's metadata, and each of the job's failed
-// attempts but the last was followed by one (its retry's wait). Attempts
-// made before this job (a redrive's, an orphan's) make it an undercount,
-// so a wait is never longer than intended.
+// every snooze in the job's metadata, and each failed attempt the job made
+// was followed by one (its retry's wait). Attempts made before this job (a
+// redrive's, an orphan's) make it an undercount, so a wait is never longer
+// than intended.
 func putOff(job *river.Job[DeliverArgs], t *target) int {
 	var m struct {
 		Snoozes int `json:"snoozes"`
