@@ -161,25 +161,7 @@ func TestEventListIndexed(t *testing.T) {
 
 	ctx := context.Background()
 	rec, pool, svc, m := newRecordedService(t)
-	e := createEndpoint(t, svc, m.ID, "https://hooks.example.com/a", "*")
-	for range 20 {
-		other, _ := accounttest.NewMerchant(t, pool, "Other")
-		_, err := pool.Exec(ctx, `INSERT INTO events (id, merchant_id, type, created_at, body)
-			SELECT 'evt_' || $1 || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 1000) i`, other.ID)
-		require.NoError(t, err)
-	}
-	for _, sql := range []string{
-		`INSERT INTO events (id, merchant_id, type, created_at, body)
-			SELECT 'evt_' || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 20000) i`,
-		`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, created_at)
-			SELECT 'dlv_' || i, $1, 'evt_' || i, $2, 'charge.succeeded',
-				(ARRAY['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'skipped'])[1 + i % 9],
-				now() - i * interval '10 seconds' FROM generate_series(1, 20000) i`,
-		`ANALYZE`,
-	} {
-		_, err := pool.Exec(ctx, sql, []any{m.ID, e.ID}[:strings.Count(sql, "$")]...)
-		require.NoError(t, err)
-	}
+	seedHistory(t, pool, svc, m.ID)
 	rec.Take()
 
 	seqScan := regexp.MustCompile(`Seq Scan on (events|deliveries)\b`)
@@ -207,29 +189,7 @@ func TestDeliveryListIndexed(t *testing.T) {
 
 	ctx := context.Background()
 	rec, pool, svc, m := newRecordedService(t)
-	e := createEndpoint(t, svc, m.ID, "https://hooks.example.com/a", "*")
-	for range 20 {
-		other, _ := accounttest.NewMerchant(t, pool, "Other")
-		o := createEndpoint(t, svc, other.ID, "https://hooks.example.com/o", "*")
-		_, err := pool.Exec(ctx, `WITH ev AS (INSERT INTO events (id, merchant_id, type, created_at, body)
-				SELECT 'evt_' || $1 || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 1000) i
-				RETURNING id, created_at)
-			INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, created_at)
-			SELECT 'dlv_' || ev.id, $1, ev.id, $2, 'charge.succeeded', 'succeeded', ev.created_at FROM ev`, other.ID, o.ID)
-		require.NoError(t, err)
-	}
-	for _, sql := range []string{
-		`INSERT INTO events (id, merchant_id, type, created_at, body)
-			SELECT 'evt_' || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, 20000) i`,
-		`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, created_at)
-			SELECT 'dlv_' || i, $1, 'evt_' || i, $2, 'charge.succeeded',
-				(ARRAY['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'skipped'])[1 + i % 9],
-				now() - i * interval '10 seconds' FROM generate_series(1, 20000) i`,
-		`ANALYZE`,
-	} {
-		_, err := pool.Exec(ctx, sql, []any{m.ID, e.ID}[:strings.Count(sql, "$")]...)
-		require.NoError(t, err)
-	}
+	e := seedHistory(t, pool, svc, m.ID)
 	rec.Take()
 
 	seqScan := regexp.MustCompile(`Seq Scan on (deliveries|events)\b`)
@@ -307,6 +267,36 @@ func TestSweepReadsJobsOnce(t *testing.T) {
 		require.Regexp(t, `(Hash|Merge) Cond: .*delivery_id`, plan, "the sweep does not match jobs to deliveries by id:\n%s", plan)
 	}
 	require.True(t, swept, "the sweep's statement was recorded")
+}
+
+// seedHistory gives merchantID a long history, and returns the endpoint
+// it went to: 20,000 events ten seconds apart (evt_1 the newest), each
+// with a delivery (dlv_1…; mostly succeeded, some failed or skipped),
+// among 20 other merchants' 1,000 events and deliveries each, with the
+// tables analyzed. The plan tests stand on it.
+func seedHistory(t *testing.T, pool *pgxpool.Pool, svc *Service, merchantID string) *delivery.Endpoint {
+	t.Helper()
+	ctx := context.Background()
+	history := `WITH ev AS (
+			INSERT INTO events (id, merchant_id, type, created_at, body)
+			SELECT 'evt_' || $3 || i, $1, 'charge.succeeded', now() - i * interval '10 seconds', '{}' FROM generate_series(1, $4::int) i
+			RETURNING id, created_at)
+		INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, created_at)
+		SELECT 'dlv_' || substr(ev.id, 5), $1, ev.id, $2, 'charge.succeeded',
+			(ARRAY['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'skipped'])[1 + ev.n % 9],
+			ev.created_at FROM (SELECT id, created_at, row_number() OVER () AS n FROM ev) ev`
+	for range 20 {
+		other, _ := accounttest.NewMerchant(t, pool, "Other")
+		o := createEndpoint(t, svc, other.ID, "https://hooks.example.com/o", "*")
+		_, err := pool.Exec(ctx, history, other.ID, o.ID, other.ID, 1000)
+		require.NoError(t, err)
+	}
+	e := createEndpoint(t, svc, merchantID, "https://hooks.example.com/a", "*")
+	_, err := pool.Exec(ctx, history, merchantID, e.ID, "", 20000)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ANALYZE`)
+	require.NoError(t, err)
+	return e
 }
 
 // The live stream's reads are index reads too: its polls, many a second
