@@ -68,14 +68,23 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 		require.NoError(t, err)
 		return e.BreakerState == delivery.BreakerOpen
 	})
-	waitFor(t, 20*time.Second, "deliveries held by the breaker", func() bool {
-		for _, d := range b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: down.ID}) {
-			if d.Attempts == 0 && d.HeldReason == delivery.HoldBreakerOpen && d.NextAttemptAt != nil &&
-				d.NextAttemptAt.After(time.Now().Add(50*time.Minute)) {
-				return true // the breaker opens for an hour in this test
-			}
+	// An event published once the breaker is open: its delivery is never
+	// attempted. (The eight before may all have been tried at once, before
+	// the fifth failure opened it.)
+	late := b.publish(t, m, webhook.TypeCheckoutSessionExpired)
+	waitFor(t, 20*time.Second, "the late delivery held by the breaker", func() bool {
+		list := b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: down.ID, EventID: late})
+		if len(list) != 1 {
+			return false
 		}
-		return false
+		d := list[0]
+		return d.HeldReason == delivery.HoldBreakerOpen && d.NextAttemptAt != nil &&
+			d.NextAttemptAt.After(time.Now().Add(50*time.Minute)) // the breaker opens for an hour in this test
+	})
+	d := b.deliveries(t, m, delivery.DeliveryFilter{EndpointID: down.ID, EventID: late})[0]
+	require.Zero(t, d.Attempts, "no attempt spent while the breaker is open")
+	waitFor(t, 10*time.Second, "breaker snoozes", func() bool {
+		return b.metric(t, "herald_delivery_snoozes_total", "reason", "breaker_open") > 0
 	})
 }
 
