@@ -222,7 +222,10 @@ func TestListenAndTrigger(t *testing.T) {
 	waitFor(t, 20*time.Second, "both events at the receiver", func() bool { return allOnce(first) })
 	completed := first[0]
 	require.Regexp(t, `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  --> checkout\.session\.completed \[`+completed+`\]`, out.String())
-	require.Contains(t, out.String(), "<-- [200] POST "+site.srv.URL+"/webhooks ["+completed+"]")
+	// The answer's line is printed once the POST returns, just after the
+	// receiver counted the event.
+	answered := "<-- [200] POST " + site.srv.URL + "/webhooks [" + completed + "]"
+	waitFor(t, 5*time.Second, "listen to print the answer", func() bool { return strings.Contains(out.String(), answered) })
 
 	// Cut the stream; events happen while listen is away.
 	proxy.cut()
