@@ -67,13 +67,13 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string, limit in
 	args := []any{merchantID, limit + 1}
 	cursor := ""
 	if startingAfter != "" {
-		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
-			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL)`, startingAfter, merchantID)
+		created, err := s.cursorCreated(ctx, `SELECT created_at FROM webhook_endpoints
+			WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL`, startingAfter, merchantID)
 		if err != nil {
 			return nil, false, err
 		}
-		args = append(args, startingAfter)
-		cursor = `AND (created_at, id) < (SELECT created_at, id FROM webhook_endpoints WHERE id = $3) `
+		args = append(args, created, startingAfter)
+		cursor = `AND (created_at, id) < ($3::timestamptz, $4::text) `
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
 		WHERE merchant_id = $1 AND deleted_at IS NULL `+cursor+`ORDER BY created_at DESC, id DESC LIMIT $2`, args...)

@@ -190,12 +190,12 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 		conds += ` AND d.event_id = ` + q.add(f.EventID)
 	}
 	if startingAfter != "" {
-		err := s.checkCursor(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND merchant_id = $2)`,
+		created, err := s.cursorCreated(ctx, `SELECT created_at FROM deliveries WHERE id = $1 AND merchant_id = $2`,
 			startingAfter, merchantID)
 		if err != nil {
 			return nil, false, err
 		}
-		conds += ` AND (d.created_at, d.id) < (SELECT created_at, id FROM deliveries WHERE id = ` + q.add(startingAfter) + `)`
+		conds += ` AND (d.created_at, d.id) < (` + q.add(created) + `::timestamptz, ` + q.add(startingAfter) + `::text)`
 	}
 	page := q.add(limit + 1)
 	statuses := delivery.Statuses

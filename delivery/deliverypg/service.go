@@ -105,17 +105,19 @@ func inTx[T any](ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn
 	return out, nil
 }
 
-// checkCursor reports a starting_after that existsSQL, given the id and
-// merchantID, does not find among the merchant's objects.
-func (s *Service) checkCursor(ctx context.Context, existsSQL, id, merchantID string) error {
-	var exists bool
-	if err := s.pool.QueryRow(ctx, existsSQL, id, merchantID).Scan(&exists); err != nil {
-		return fmt.Errorf("look up cursor: %w", err)
+// cursorCreated reads the created time of a starting_after cursor, id,
+// with createdSQL (given the id and merchantID), once: the cursor must be
+// one of the merchant's objects, and its position bounds the page.
+func (s *Service) cursorCreated(ctx context.Context, createdSQL, id, merchantID string) (time.Time, error) {
+	var created time.Time
+	err := s.pool.QueryRow(ctx, createdSQL, id, merchantID).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return created, cursorError("starting_after", id)
 	}
-	if !exists {
-		return cursorError("starting_after", id)
+	if err != nil {
+		return created, fmt.Errorf("look up cursor: %w", err)
 	}
-	return nil
+	return created, nil
 }
 
 // collectPage reads a list fetched with limit+1 rows, each read by scan,
