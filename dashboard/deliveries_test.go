@@ -273,7 +273,7 @@ func TestDeliveryPageSaysWhyItWaits(t *testing.T) {
 	broken := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{BreakerState: delivery.BreakerOpen, NextProbeAt: &probe})
 	paused := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{Paused: true})
 	off := dashboardtest.Endpoint(t, b.pool, merchant, dashboardtest.EndpointOpts{Status: delivery.EndpointDisabled})
-	behindBreaker := dashboardtest.Delivery(t, b.pool, merchant, broken, dashboardtest.DeliveryOpts{})
+	behindBreaker := dashboardtest.Delivery(t, b.pool, merchant, broken, dashboardtest.DeliveryOpts{Orphaned: true})
 	held := dashboardtest.Delivery(t, b.pool, merchant, paused, dashboardtest.DeliveryOpts{Held: true})
 	skipped := dashboardtest.Delivery(t, b.pool, merchant, off, dashboardtest.DeliveryOpts{Status: delivery.StatusSkipped})
 	br := b.browser(t)
@@ -284,7 +284,7 @@ func TestDeliveryPageSaysWhyItWaits(t *testing.T) {
 	require.Contains(t, p, probe.UTC().Format("2006-01-02 15:04:05"))
 	require.Contains(t, p, "with the endpoint's breaker probe")
 	require.Contains(t, p, "its breaker is open; the delivery goes with its next probe")
-	require.Contains(t, p, `id="redrive"`, "no job behind it (seeded without one): a redrive puts it back on its way")
+	require.Contains(t, p, `id="redrive"`, "no job behind it (seeded orphaned): a redrive puts it back on its way")
 
 	p = br.get("/dashboard/deliveries/" + held).Body
 	require.Contains(t, p, `id="held">held: endpoint paused<`)

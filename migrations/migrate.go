@@ -38,7 +38,7 @@ type Result struct {
 	River []int
 }
 
-// Up applies every pending migration, Herald's then River's, holding a
+// Up applies every pending migration, River's then Herald's, holding a
 // Postgres advisory lock so that concurrent callers wait for each other
 // instead of racing. Running it on an up-to-date database is a no-op.
 func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
@@ -74,6 +74,20 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		}
 	}()
 
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrator: %w", err)
+	}
+	riverRes, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrations: %w", err)
+	}
+	for _, v := range riverRes.Versions {
+		res.River = append(res.River, v.Version)
+	}
+
+	// River's schema comes first: Herald's own migrations may refer to
+	// river_job (00012 puts a trigger on it).
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, files)
@@ -86,18 +100,6 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 	}
 	for _, r := range applied {
 		res.Herald = append(res.Herald, r.Source.Version)
-	}
-
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return res, fmt.Errorf("river migrator: %w", err)
-	}
-	riverRes, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return res, fmt.Errorf("river migrations: %w", err)
-	}
-	for _, v := range riverRes.Versions {
-		res.River = append(res.River, v.Version)
 	}
 	return res, nil
 }

@@ -201,7 +201,7 @@ func openPool(ctx context.Context, databaseURL string, getenv func(string) strin
 
 const migrateSynopsis = `Usage: herald migrate [up|status] [flags]
 
-up (the default) applies every pending migration, Herald's then River's,
+up (the default) applies every pending migration, River's then Herald's,
 under an advisory lock: several processes may run it at once. status lists
 Herald's and River's migrations, applied and pending, and changes nothing.
 herald serve also migrates at start unless HERALD_MIGRATE=false.`

@@ -8,16 +8,16 @@ import (
 
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliverypg"
 )
 
-// allStatuses are the branches of a list without a status filter.
-var allStatuses = delivery.Statuses
-
-// deliveriesQuery builds the list query. Each status is its own branch,
-// read in (created_at, id) order from the index that leads with the
-// merchant, the endpoint or nothing, then the status, and stopped after a
-// page; the branches are merged and cut to a page again. However many
-// deliveries there are, a page reads at most one page of index per status.
+// deliveriesQuery builds the list query. Each way of finding the status
+// asked for (deliverypg.StatusBranches: every delivery, one status, or for
+// pending the rare states and the queued ones) is its own branch, read in
+// (created_at, id) order from the index that leads with the merchant, the
+// endpoint or nothing, and stopped after a page; the branches are merged
+// and cut to a page again. However many deliveries there are, a page reads
+// about one page of index per branch.
 func deliveriesQuery(f dashboard.DeliveryFilter, p dashboard.PageRequest) (string, []any) {
 	a := args{}
 	var conds []string
@@ -38,13 +38,10 @@ func deliveriesQuery(f dashboard.DeliveryFilter, p dashboard.PageRequest) (strin
 	}
 	conds, orderBy := pageBounds("d", p, conds, &a)
 	limit := a.add(p.Limit + 1)
-	statuses := allStatuses
-	if f.Status != "" {
-		statuses = []delivery.Status{f.Status}
-	}
-	branches := make([]string, 0, len(statuses))
-	for _, st := range statuses {
-		where := append([]string{"d.status = " + a.add(string(st))}, conds...)
+	wheres := deliverypg.StatusBranches(f.Status)
+	branches := make([]string, 0, len(wheres))
+	for _, status := range wheres {
+		where := append([]string{status}, conds...)
 		branches = append(branches, "(SELECT "+deliveryColumns+" FROM deliveries d WHERE "+strings.Join(where, " AND ")+
 			" "+orderBy+" LIMIT "+limit+")")
 	}

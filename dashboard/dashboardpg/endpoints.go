@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldpay/herald/dashboard"
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliverypg"
 )
 
 // endpointStateCond returns the SQL condition of the endpoints list's state
@@ -37,23 +38,26 @@ const endpointColumns = `e.id, e.merchant_id, e.url, e.description, e.enabled_ev
 // recentSuccess counts an endpoint's (e.id) latest attempted deliveries and
 // those whose last attempt got a 2xx: succeeded, failed, and pending ones
 // already attempted (which are being retried after a failure), at most
-// dashboard.RecentSample. Each branch reads its own range of
-// deliveries_endpoint_status, so the cost is bounded whatever the
-// endpoint's volume.
+// dashboard.RecentSample. Each branch reads a bounded range of an index, so
+// the cost is bounded whatever the endpoint's volume: the failed and
+// pending ones from deliveries_endpoint_rare, the succeeded ones among the
+// endpoint's latest ten samples' worth of deliveries (deliveries_endpoint_created;
+// succeeded is in no status index, see deliverypg.StatusBranches).
 func recentSuccess(a *args) string {
 	n := a.add(dashboard.RecentSample)
 	return `CROSS JOIN LATERAL (
 	SELECT count(*) AS recent, count(*) FILTER (WHERE ok) AS recent_ok FROM (
 		SELECT ok FROM (
-			(SELECT created_at, true AS ok FROM deliveries WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusSucceeded) + `
+			(SELECT created_at, true AS ok FROM (SELECT created_at, status FROM deliveries
+				WHERE endpoint_id = e.id ORDER BY created_at DESC LIMIT ` + n + ` * 10) s
+				WHERE status = ` + a.add(delivery.StatusSucceeded) + ` ORDER BY created_at DESC LIMIT ` + n + `)
+			UNION ALL
+			(SELECT created_at, false FROM deliveries d WHERE d.endpoint_id = e.id AND ` + deliverypg.RareStatus(delivery.StatusFailed) + `
 				ORDER BY created_at DESC LIMIT ` + n + `)
 			UNION ALL
-			(SELECT created_at, false FROM deliveries WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusFailed) + `
-				ORDER BY created_at DESC LIMIT ` + n + `)
-			UNION ALL
-			(SELECT created_at, false FROM (SELECT created_at, attempts FROM deliveries
-				WHERE endpoint_id = e.id AND status = ` + a.add(delivery.StatusPending) + ` ORDER BY created_at DESC LIMIT ` + n + ` * 10) p
-				WHERE attempts > 0 LIMIT ` + n + `)
+			(SELECT created_at, false FROM (SELECT created_at, attempts FROM deliveries d
+				WHERE d.endpoint_id = e.id AND ` + deliverypg.RareStatus(delivery.StatusPending) + ` ORDER BY created_at DESC LIMIT ` + n + ` * 10) p
+				WHERE attempts > 0 ORDER BY created_at DESC LIMIT ` + n + `)
 		) u ORDER BY created_at DESC LIMIT ` + n + `) latest) r`
 }
 
@@ -87,8 +91,8 @@ func (s *Store) ListEndpoints(ctx context.Context, f dashboard.EndpointFilter, p
 	}
 	conds, orderBy := pageBounds("e", p, conds, &a)
 	// What each endpoint missed while disabled, counted up to a cap.
-	skipped := `(SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = e.id AND status = ` +
-		a.add(delivery.StatusSkipped) + ` LIMIT ` + skippedCap + `) s)`
+	skipped := `(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND ` +
+		deliverypg.RareStatus(delivery.StatusSkipped) + ` LIMIT ` + skippedCap + `) s)`
 	sql := `SELECT ` + endpointColumns + `, r.recent, r.recent_ok, ` + skipped + ` FROM (
 		SELECT * FROM webhook_endpoints e WHERE ` + strings.Join(conds, " AND ") + ` ` + orderBy + ` LIMIT ` + a.add(p.Limit+1) + `) e
 		JOIN merchants m ON m.id = e.merchant_id ` + recent + ` ` + orderBy

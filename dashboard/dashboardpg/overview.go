@@ -29,12 +29,12 @@ const (
 		count(*) FILTER (WHERE started_at >= $2 AND ok)
 		FROM (SELECT started_at, error_class = '' AND response_status BETWEEN 200 AND 299 AS ok
 			FROM delivery_attempts WHERE started_at >= $1) a`
-	// deliveriesSQL reads deliveries_status_created, one range per status
-	// ($3, every status; $4 failed, $5 skipped).
-	deliveriesSQL = `SELECT count(*), count(*) FILTER (WHERE status = $4), count(*) FILTER (WHERE status = $5),
-		count(*) FILTER (WHERE created_at >= $2), count(*) FILTER (WHERE created_at >= $2 AND status = $4),
-		count(*) FILTER (WHERE created_at >= $2 AND status = $5)
-		FROM deliveries WHERE status = ANY($3) AND created_at >= $1`
+	// deliveriesSQL reads the day's range of deliveries_created ($3
+	// failed, $4 skipped).
+	deliveriesSQL = `SELECT count(*), count(*) FILTER (WHERE status = $3), count(*) FILTER (WHERE status = $4),
+		count(*) FILTER (WHERE created_at >= $2), count(*) FILTER (WHERE created_at >= $2 AND status = $3),
+		count(*) FILTER (WHERE created_at >= $2 AND status = $4)
+		FROM deliveries WHERE created_at >= $1`
 	// lagSQL: commit to first attempt, over the first attempts of the hour
 	// ($1 here), each looking its delivery up by primary key (a subquery,
 	// so the cost follows the window, never the deliveries table).
@@ -81,7 +81,7 @@ func (s *Store) Overview(ctx context.Context, now time.Time) (*dashboard.Overvie
 			&o.Day.Attempts, &o.Day.Succeeded, &o.Hour.Attempts, &o.Hour.Succeeded); err != nil {
 			return fmt.Errorf("count attempts: %w", err)
 		}
-		if err := tx.QueryRow(ctx, deliveriesSQL, o.Day.Since, o.Hour.Since, delivery.Statuses, delivery.StatusFailed,
+		if err := tx.QueryRow(ctx, deliveriesSQL, o.Day.Since, o.Hour.Since, delivery.StatusFailed,
 			delivery.StatusSkipped).Scan(
 			&o.Day.Deliveries, &o.Day.Failed, &o.Day.Skipped, &o.Hour.Deliveries, &o.Hour.Failed, &o.Hour.Skipped); err != nil {
 			return fmt.Errorf("count deliveries: %w", err)

@@ -205,13 +205,16 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 	})
 }
 
-// cancelPendingTx cancels an endpoint's pending deliveries in tx. Their
-// jobs, if any, find them cancelled and stop without an attempt.
+// cancelPendingTx cancels an endpoint's pending deliveries in tx, one
+// statement for each way of finding them (StatusBranches). Their jobs, if
+// any, find them cancelled and stop without an attempt.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE deliveries SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2
-		WHERE endpoint_id = $1 AND status = $4`, endpointID, now, delivery.StatusCanceled, delivery.StatusPending)
-	if err != nil {
-		return fmt.Errorf("cancel pending deliveries: %w", err)
+	for _, where := range StatusBranches(delivery.StatusPending) {
+		_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2
+			WHERE d.endpoint_id = $1 AND `+where, endpointID, now, delivery.StatusCanceled)
+		if err != nil {
+			return fmt.Errorf("cancel pending deliveries: %w", err)
+		}
 	}
 	return nil
 }
@@ -221,8 +224,8 @@ func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time
 // has not yet recorded it cancelled), and a job with the same unique key
 // would be skipped as its duplicate.
 func (s *Service) releaseHeldTx(ctx context.Context, tx pgx.Tx, endpointID string) error {
-	rows, err := tx.Query(ctx, `UPDATE deliveries SET held = false, job_seq = job_seq + 1
-		WHERE endpoint_id = $1 AND status = $2 AND held RETURNING id, job_seq`, endpointID, delivery.StatusPending)
+	rows, err := tx.Query(ctx, `UPDATE deliveries d SET held = false, job_seq = job_seq + 1
+		WHERE d.endpoint_id = $1 AND `+RareStatus(delivery.StatusPending)+` AND d.held RETURNING id, job_seq`, endpointID)
 	if err != nil {
 		return fmt.Errorf("release held deliveries: %w", err)
 	}

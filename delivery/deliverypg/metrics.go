@@ -250,10 +250,12 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 		return nil, err
 	}
 	// Succeeded and canceled deliveries only grow (until retention): they
-	// are left out so that the count stays an index range per status.
+	// are left out so that the count reads the rare states' index and the
+	// live jobs, never the history (see StatusBranches).
 	watched := []delivery.Status{delivery.StatusPending, delivery.StatusFailed, delivery.StatusSkipped}
 	deliveries, err := c.counts(ctx, deliveriesDesc, series(watched),
-		`SELECT status, count(*) FROM deliveries WHERE status = ANY($1) GROUP BY status`, watched)
+		`SELECT status, count(*) FROM (SELECT d.status FROM deliveries d WHERE d.rare_status = ANY($1)
+			UNION ALL SELECT d.status FROM deliveries d WHERE `+Queued+`) d GROUP BY status`, watched)
 	if err != nil {
 		return nil, err
 	}

@@ -218,24 +218,27 @@ func (p *Pruner) batch(ctx context.Context, cur *pruneCursor, cutoff time.Time) 
 }
 
 // deliveriesBatch reads the next page of deliveries of one finished status
-// created before the cutoff, through deliveries_status_created, and locks
-// those that may go: finished before the cutoff too (a redrive finishes a
-// delivery again) and with no pending sibling. Locked rows are skipped.
+// created before the cutoff, and locks those that may go: finished before
+// the cutoff too (a redrive finishes a delivery again) and with no pending
+// sibling. Locked rows are skipped. The succeeded ones are read from
+// deliveries_created, where nearly every old delivery is one; the others
+// from deliveries_rare_created (see StatusBranches).
 func (p *Pruner) deliveriesBatch(ctx context.Context, tx pgx.Tx, cur *pruneCursor, cutoff time.Time) (PruneCounts, error) {
 	status := delivery.FinishedStatuses[cur.step]
+	where := StatusBranches(status)[0]
 	doomed, err := p.page(ctx, tx, cur, `
 		WITH page AS (
-			SELECT id, created_at FROM deliveries
-			WHERE status = $1 AND created_at < $2 AND (created_at, id) > ($3, $4)
-			ORDER BY created_at, id LIMIT $5),
+			SELECT id, created_at FROM deliveries d
+			WHERE `+where+` AND created_at < $1 AND (created_at, id) > ($2, $3)
+			ORDER BY created_at, id LIMIT $4),
 		doomed AS (
 			SELECT d.id FROM deliveries d JOIN page USING (id)
-			WHERE d.status = $1 AND coalesce(d.completed_at, d.created_at) < $2
-				AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = d.event_id AND s.status = $6)
+			WHERE `+where+` AND coalesce(d.completed_at, d.created_at) < $1
+				AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = d.event_id AND s.status = $5)
 			FOR UPDATE OF d SKIP LOCKED)
 		SELECT page.id, page.created_at, doomed.id IS NOT NULL FROM page LEFT JOIN doomed USING (id)
 		ORDER BY page.created_at, page.id`,
-		status, cutoff, cur.afterAt, cur.afterID, p.cfg.BatchSize, delivery.StatusPending)
+		cutoff, cur.afterAt, cur.afterID, p.cfg.BatchSize, delivery.StatusPending)
 	if err != nil || len(doomed) == 0 {
 		return PruneCounts{}, err
 	}

@@ -174,12 +174,11 @@ func (s *Service) FindDelivery(ctx context.Context, merchantID, deliveryID strin
 }
 
 // ListDeliveries implements delivery.DeliveryService, newest first. Each
-// status is its own branch, read from the index that leads with the
-// merchant or the endpoint and then the status, in (created_at, id) order,
-// and stopped after a page; the branches are merged and cut to a page
-// again. However long the merchant's history, a page reads at most a page
-// of index per status, with no index of its own to keep up on every
-// delivery's writes (migration 00011).
+// way of finding the status asked for (StatusBranches: one, or two for
+// pending) is its own branch, read in (created_at, id) order and stopped
+// after a page; the branches are merged and cut to a page again. However
+// long the merchant's history, a page reads about a page of index per
+// branch, and the queued deliveries cost what the backlog is.
 func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f delivery.DeliveryFilter, limit int, startingAfter string) ([]*delivery.Delivery, bool, error) {
 	q := sqlArgs{merchantID}
 	conds := `d.merchant_id = $1`
@@ -198,13 +197,10 @@ func (s *Service) ListDeliveries(ctx context.Context, merchantID string, f deliv
 		conds += ` AND (d.created_at, d.id) < (` + q.add(created) + `::timestamptz, ` + q.add(startingAfter) + `::text)`
 	}
 	page := q.add(limit + 1)
-	statuses := delivery.Statuses
-	if f.Status != "" {
-		statuses = []delivery.Status{f.Status}
-	}
-	branches := make([]string, len(statuses))
-	for i, st := range statuses {
-		branches[i] = `(SELECT d.* FROM deliveries d WHERE d.status = ` + q.add(st) + ` AND ` + conds +
+	wheres := StatusBranches(f.Status)
+	branches := make([]string, len(wheres))
+	for i, where := range wheres {
+		branches[i] = `(SELECT d.* FROM deliveries d WHERE ` + where + ` AND ` + conds +
 			` ORDER BY d.created_at DESC, d.id DESC LIMIT ` + page + `)`
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM (`+strings.Join(branches, ` UNION ALL `)+`) d

@@ -64,16 +64,20 @@ func redriveTx(ctx context.Context, tx pgx.Tx, deliveryID string, now time.Time)
 	return job, true, nil
 }
 
-// redriveMatch selects a redrive's deliveries: those of enabled endpoints
-// matching the filter; its parameters are $1 merchant, $2 status, $3
-// endpoint (” any), $4 event type (” any), $5 since, $6 until (NULL
-// open), $7 cutoff, $8 the enabled status. The dry run counts with it and
-// the job walks with it, so both see the same deliveries.
-const redriveMatch = `FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+// redriveMatch selects a redrive's deliveries of status st: those of
+// enabled endpoints matching the filter; its parameters are $1 merchant,
+// $2 status, $3 endpoint (” any), $4 event type (” any), $5 since, $6
+// until (NULL open), $7 cutoff, $8 the enabled status. The status is
+// written out too, as StatusBranches finds it, so that a failed, canceled or
+// skipped one is read from the rare states' index. The dry run counts with
+// it and the job walks with it, so both see the same deliveries.
+func redriveMatch(st delivery.Status) string {
+	return `FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 	AND e.status = $8 AND e.deleted_at IS NULL
-	WHERE d.merchant_id = $1 AND d.status = $2 AND ($3 = '' OR d.endpoint_id = $3)
+	WHERE d.merchant_id = $1 AND d.status = $2 AND ` + StatusBranches(st)[0] + ` AND ($3 = '' OR d.endpoint_id = $3)
 	AND ($4 = '' OR d.event_type = $4) AND ($5::timestamptz IS NULL OR d.created_at >= $5)
 	AND ($6::timestamptz IS NULL OR d.created_at < $6) AND d.created_at <= $7`
+}
 
 func redriveArgs(merchantID string, p delivery.RedriveParams, cutoff time.Time) []any {
 	var since, until *time.Time
@@ -95,7 +99,7 @@ func (s *Service) CreateRedrive(ctx context.Context, merchantID string, p delive
 	}
 	r := &delivery.Redrive{MerchantID: merchantID, Filter: p, Status: delivery.RedriveQueued, Created: s.cfg.Now()}
 	return inTx(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) (*delivery.Redrive, error) {
-		if err := tx.QueryRow(ctx, `SELECT count(*) `+redriveMatch,
+		if err := tx.QueryRow(ctx, `SELECT count(*) `+redriveMatch(p.Status),
 			redriveArgs(merchantID, p, r.Created)...).Scan(&r.Matched); err != nil {
 			return nil, fmt.Errorf("count deliveries: %w", err)
 		}
@@ -224,7 +228,7 @@ func (w *RedriveWorker) batch(ctx context.Context, inserter JobInserter, redrive
 		if err := json.Unmarshal(filter, &p); err != nil {
 			return fmt.Errorf("decode redrive filter: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT d.id `+redriveMatch+` AND d.id > $9 ORDER BY d.id LIMIT $10 FOR UPDATE OF d`,
+		rows, err := tx.Query(ctx, `SELECT d.id `+redriveMatch(p.Status)+` AND d.id > $9 ORDER BY d.id LIMIT $10 FOR UPDATE OF d`,
 			append(redriveArgs(merchantID, p, cutoff), cursor, w.batchSize)...)
 		if err != nil {
 			return fmt.Errorf("select deliveries: %w", err)

@@ -80,10 +80,14 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 func Sweep(ctx context.Context, pool *pgxpool.Pool, inserter JobInserter, limit int) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Only a pending delivery off the hot path can be orphaned: one
+		// waiting for its first attempt has a live job, and leaves the hot
+		// path when that job goes without an attempt (migration 00012's
+		// trigger on river_job), so deliveries_rare_created finds them all.
 		rows, err := tx.Query(ctx, `UPDATE deliveries SET job_seq = job_seq + 1
-			WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = $1 AND NOT d.held AND NOT `+hasLiveJob+`
-				ORDER BY d.created_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)
-			RETURNING id, job_seq, next_attempt_at`, delivery.StatusPending, limit)
+			WHERE id IN (SELECT d.id FROM deliveries d WHERE `+RareStatus(delivery.StatusPending)+` AND NOT d.held
+				AND NOT `+hasLiveJob+` ORDER BY d.created_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
+			RETURNING id, job_seq, next_attempt_at`, limit)
 		if err != nil {
 			return fmt.Errorf("find orphaned deliveries: %w", err)
 		}

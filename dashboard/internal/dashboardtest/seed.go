@@ -17,6 +17,7 @@ import (
 	"github.com/heraldpay/herald/account/accounttest"
 	"github.com/heraldpay/herald/checkout"
 	"github.com/heraldpay/herald/delivery"
+	"github.com/heraldpay/herald/delivery/deliverypg"
 	"github.com/heraldpay/herald/internal/id"
 	"github.com/heraldpay/herald/webhook"
 )
@@ -70,6 +71,9 @@ type DeliveryOpts struct {
 	EventType string
 	Created   time.Time
 	Held      bool
+	// Orphaned leaves a pending delivery without a job, as when its job
+	// was deleted: then its job_seq was bumped (migration 00012).
+	Orphaned bool
 	// Attempts are recorded in order, numbered from 1.
 	Attempts []AttemptOpts
 }
@@ -113,11 +117,23 @@ func Delivery(t testing.TB, pool *pgxpool.Pool, merchantID, endpointID string, o
 			completed = lastAttempt
 		}
 	}
+	jobSeq := 0
+	if o.Orphaned {
+		jobSeq = 1
+	}
 	exec(t, pool, `INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, event_type, status, held, attempts,
-		last_attempt_at, last_status_code, last_error_class, created_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), $11, $12, $13)`,
+		last_attempt_at, last_status_code, last_error_class, created_at, completed_at, job_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), $11, $12, $13, $14)`,
 		deliveryID, merchantID, ev.ID, endpointID, o.EventType, o.Status, o.Held, len(o.Attempts), lastAttempt,
-		lastStatus, lastClass, o.Created, completed)
+		lastStatus, lastClass, o.Created, completed, jobSeq)
+	if o.Status == delivery.StatusPending && !o.Held && !o.Orphaned && len(o.Attempts) == 0 {
+		// Waiting for its first attempt: its job is enqueued with it, as
+		// the publisher does (the lists find such a delivery through its
+		// job). Scheduled far ahead: no worker runs here.
+		exec(t, pool, `INSERT INTO river_job (kind, args, queue, state, max_attempts, scheduled_at)
+			VALUES ($1, jsonb_build_object('delivery_id', $2::text), $3, 'scheduled', 25, now() + interval '1 year')`,
+			deliverypg.DeliverArgs{}.Kind(), deliveryID, deliverypg.QueueDelivery)
+	}
 	for i, a := range o.Attempts {
 		trigger := delivery.TriggerInitial
 		if i > 0 {
