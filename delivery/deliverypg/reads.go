@@ -36,9 +36,10 @@ func (s *Service) FindEvent(ctx context.Context, merchantID, eventID string) (*w
 // ListEvents implements delivery.EventService. Events are listed by
 // created time, newest first, ties (one transaction's events) by seq; the
 // time window and the cursors are ranges of events_merchant_created, or of
-// events_merchant_type_created with a type; delivery_success looks up the
-// events' deliveries by event id or the merchant's unsettled deliveries by
-// status (deliveries_merchant_status).
+// events_merchant_type_created with a type. delivery_success=true looks
+// each event's deliveries up by event id; false reads the merchant's
+// deliveries that did not succeed first (see StatusBranches) and their
+// events by primary key.
 func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.EventFilter) ([]*webhook.Event, bool, error) {
 	if err := f.Validate(); err != nil {
 		return nil, false, err
@@ -54,20 +55,18 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.
 	if f.CreatedLT != nil {
 		where += ` AND e.created_at < ` + q.add(*f.CreatedLT)
 	}
-	if f.DeliverySuccess != nil {
-		unsettled := make([]string, 0, len(delivery.Statuses))
-		for _, st := range delivery.Statuses {
-			if st != delivery.StatusSucceeded {
-				unsettled = append(unsettled, string(st))
-			}
-		}
-		notSucceeded := `EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.merchant_id = $1
-			AND d.status = ANY (` + q.add(unsettled) + `::text[]))`
-		if *f.DeliverySuccess {
-			where += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) AND NOT ` + notSucceeded
-		} else {
-			where += ` AND ` + notSucceeded
-		}
+	switch {
+	case f.DeliverySuccess == nil:
+	case *f.DeliverySuccess:
+		// Most events: walk them, each looking its deliveries up.
+		where += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status <> ` + q.add(delivery.StatusSucceeded) + `)`
+	default:
+		// Few events: start from the merchant's deliveries that did not
+		// succeed (the rare states' index, and the queued ones through
+		// their jobs), so that a long history without any costs nothing.
+		where += ` AND e.id = ANY (ARRAY(SELECT d.event_id FROM deliveries d WHERE d.merchant_id = $1 AND d.rare_status IS NOT NULL
+			UNION ALL SELECT d.event_id FROM deliveries d WHERE d.merchant_id = $1 AND ` + Queued + `))`
 	}
 	order := `DESC`
 	for _, c := range []struct {
