@@ -41,8 +41,9 @@ const endpointColumns = `e.id, e.merchant_id, e.url, e.description, e.enabled_ev
 // dashboard.RecentSample. Each branch reads a bounded range of an index, so
 // the cost is bounded whatever the endpoint's volume: the failed and
 // pending ones from deliveries_endpoint_rare, the succeeded ones among the
-// endpoint's latest ten samples' worth of deliveries (deliveries_endpoint_created;
-// succeeded is in no status index, see deliverypg.StatusBranches).
+// endpoint's latest ten samples' worth of deliveries, from
+// deliveries_endpoint_created (succeeded is in no status index, see
+// deliverypg.StatusBranches).
 func recentSuccess(a *args) string {
 	n := a.add(dashboard.RecentSample)
 	return `CROSS JOIN LATERAL (
