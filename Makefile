@@ -15,7 +15,7 @@ run: ## start PostgreSQL (or use DATABASE_URL), Herald and a demo merchant; prin
 test: ## the whole suite of every module (unit, Postgres, headless Chromium) against a throwaway PostgreSQL
 	@scripts/test
 
-fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+fuzz: ## run each fuzz target for FUZZTIME (default 60000x: 60,000 inputs)
 	@scripts/fuzz
 
 mutants: ## mutation testing: every mutation in scripts/mutants.txt must make its tests fail (about 10 minutes)
