@@ -15,8 +15,8 @@
 --   every delivery), the overview's window and the pruner;
 -- * rare_status, set by a trigger: the status of a delivery in one of the
 --   rare states the lists filter on (failed, canceled, skipped, and pending
---   after an attempt, a hold or a redrive), and NULL in the two states of
---   the hot path, waiting for its first attempt and succeeded. Its three
+--   after an attempt, a hold, a redrive or a put-off), and NULL in the two
+--   states of the hot path, waiting for its first attempt and succeeded. Its three
 --   indexes are partial: a delivery on the hot path is never in them, and
 --   going from one state of the hot path to the other changes no index.
 --
@@ -34,6 +34,10 @@
 -- dropped concurrently.
 
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS rare_status text;
+-- Put off before its first attempt (breaker open, cap reached): set once by
+-- the worker, so that an outage's backlog is found in the rare states'
+-- index rather than through thousands of jobs.
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS deferred boolean NOT NULL DEFAULT false;
 -- Room on each page for a row's next version, so that the update stays on
 -- the page (a HOT update needs that too); for pages written from now on.
 ALTER TABLE deliveries SET (fillfactor = 80);
@@ -43,7 +47,7 @@ CREATE OR REPLACE FUNCTION deliveries_set_rare_status() RETURNS trigger LANGUAGE
 BEGIN
     NEW.rare_status := CASE
         WHEN NEW.status = 'succeeded' THEN NULL
-        WHEN NEW.status = 'pending' AND NEW.attempts = 0 AND NOT NEW.held AND NEW.job_seq = 0 THEN NULL
+        WHEN NEW.status = 'pending' AND NEW.attempts = 0 AND NOT NEW.held AND NEW.job_seq = 0 AND NOT NEW.deferred THEN NULL
         ELSE NEW.status END;
     RETURN NEW;
 END $$;
@@ -107,3 +111,4 @@ DROP TRIGGER IF EXISTS deliveries_rare_status ON deliveries;
 DROP FUNCTION IF EXISTS deliveries_set_rare_status();
 ALTER TABLE deliveries RESET (fillfactor);
 ALTER TABLE deliveries DROP COLUMN IF EXISTS rare_status;
+ALTER TABLE deliveries DROP COLUMN IF EXISTS deferred;

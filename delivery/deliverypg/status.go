@@ -15,11 +15,12 @@ import (
 //
 //   - succeeded: status = 'succeeded', read in created_at order from the
 //     full indexes (nearly every delivery is one);
-//   - failed, canceled, skipped, and pending after an attempt, a hold or a
-//     redrive: rare_status, from its partial indexes;
-//   - pending and waiting for its first attempt ("queued"): through its
-//     live River job, one primary-key lookup per live delivery job, so the
-//     cost follows the backlog, never the history.
+//   - failed, canceled, skipped, and pending after an attempt, a hold, a
+//     redrive or a put-off (breaker open, cap reached: an outage's backlog):
+//     rare_status, from its partial indexes;
+//   - pending and waiting for its first attempt, never put off ("queued"):
+//     through its live River job, one primary-key lookup per live delivery
+//     job, so the cost follows the fresh backlog, never the history.
 
 // Queued is an SQL condition on a delivery d: pending, waiting for its
 // first attempt, found through the live delivery jobs.

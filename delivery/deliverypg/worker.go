@@ -138,8 +138,11 @@ func (w *DeliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 // target is everything one attempt needs, read in one query.
 type target struct {
 	delivery.Delivery
-	Seq             int
-	RedriveBase     int
+	Seq         int
+	RedriveBase int
+	// Queued: waiting for its first attempt and never put off, on the hot
+	// path (see StatusBranches).
+	Queued          bool
 	URL             string
 	EndpointStatus  delivery.EndpointStatus
 	Paused          bool
@@ -179,12 +182,14 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 
 	if capped := w.inflight.acquire(t.EndpointID, t.MerchantID); capped != "" {
 		w.cfg.Metrics.snoozes.WithLabelValues(capped).Inc()
+		w.deferQueued(ctx, t)
 		return delivery.SnoozeFor(jitter(delivery.CapWait(putOff(job, t)))), nil
 	}
 	defer w.inflight.release(t.EndpointID, t.MerchantID)
 	done, wait, ok := w.cfg.Breakers.Allow(t.EndpointID)
 	if !ok {
 		w.cfg.Metrics.snoozes.WithLabelValues(snoozeBreakerOpen).Inc()
+		w.deferQueued(ctx, t)
 		return delivery.SnoozeFor(wait + jitter(200*time.Millisecond)), nil
 	}
 
@@ -220,6 +225,21 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 	// a redrive of a skipped delivery, days later, says nothing about it.
 	w.cfg.Metrics.observe(res, t.Attempts == 0 && !redriven, start.Sub(t.Created))
 	return j.Step, nil
+}
+
+// deferQueued takes a delivery put off before its first attempt (its
+// endpoint's breaker is open, or a cap is reached) off the hot path, once:
+// during an outage such deliveries pile up, and the lists and the pending
+// gauge then find them in the rare states' index instead of one lookup
+// per live job (see StatusBranches). It is only that: the delivery is
+// listed through its job either way, so a failure is logged, not returned.
+func (w *DeliverWorker) deferQueued(ctx context.Context, t *target) {
+	if !t.Queued {
+		return
+	}
+	if _, err := w.pool.Exec(ctx, `UPDATE deliveries SET deferred = true WHERE id = $1 AND NOT deferred`, t.ID); err != nil {
+		w.cfg.Logger.Warn("mark delivery put off", "delivery", t.ID, "err", err)
+	}
 }
 
 // putOff counts the times job was put off without an attempt: River counts
@@ -264,7 +284,7 @@ func (w *DeliverWorker) load(ctx context.Context, deliveryID string) (*target, e
 // delivery yields nil.
 func (w *DeliverWorker) loadBatch(ctx context.Context, ids []string) ([]*target, error) {
 	rows, err := w.pool.Query(ctx, `SELECT d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held,
-		d.attempts, d.redrive_base, d.job_seq, d.last_attempt_at, d.created_at,
+		d.attempts, d.redrive_base, d.job_seq, d.last_attempt_at, d.created_at, d.status = 'pending' AND d.rare_status IS NULL,
 		e.url, e.status, e.paused, e.deleted_at IS NOT NULL, e.failing_since, e.secret_sealed, e.previous_secret_sealed,
 		e.previous_secret_expires_at, ev.body::text
 		FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
@@ -276,7 +296,7 @@ func (w *DeliverWorker) loadBatch(ctx context.Context, ids []string) ([]*target,
 	for rows.Next() {
 		var t target
 		if err := rows.Scan(&t.ID, &t.MerchantID, &t.EventID, &t.EventType, &t.EndpointID, &t.Status,
-			&t.Held, &t.Attempts, &t.RedriveBase, &t.Seq, &t.LastAttemptAt, &t.Created, &t.URL, &t.EndpointStatus,
+			&t.Held, &t.Attempts, &t.RedriveBase, &t.Seq, &t.LastAttemptAt, &t.Created, &t.Queued, &t.URL, &t.EndpointStatus,
 			&t.Paused, &t.Deleted, &t.FailingSince, &t.Secret, &t.PreviousSecret, &t.PreviousExpires, &t.Body); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}

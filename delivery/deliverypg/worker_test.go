@@ -86,6 +86,14 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 	waitFor(t, 10*time.Second, "breaker snoozes", func() bool {
 		return b.metric(t, "herald_delivery_snoozes_total", "reason", "breaker_open") > 0
 	})
+	// Put off before its first attempt, it has left the hot path: an
+	// outage's backlog is in the rare states' index, and listed once.
+	waitFor(t, 10*time.Second, "the late delivery marked put off", func() bool {
+		var rare *string
+		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT rare_status FROM deliveries WHERE id = $1`, d.ID).Scan(&rare))
+		return rare != nil && *rare == string(delivery.StatusPending)
+	})
+	require.Len(t, b.deliveries(t, m, delivery.DeliveryFilter{Status: delivery.StatusPending, EventID: late}), 1)
 }
 
 // closedURL is a loopback URL where nothing listens: connections are
