@@ -255,7 +255,7 @@ func (c *dbCollector) read() ([]prometheus.Metric, error) {
 	watched := []delivery.Status{delivery.StatusPending, delivery.StatusFailed, delivery.StatusSkipped}
 	deliveries, err := c.counts(ctx, deliveriesDesc, series(watched),
 		`SELECT status, count(*) FROM (SELECT d.status FROM deliveries d WHERE d.rare_status = ANY($1)
-			UNION ALL SELECT d.status FROM deliveries d WHERE `+Queued+`) d GROUP BY status`, watched)
+			UNION ALL SELECT d.status FROM deliveries d WHERE `+queued+`) d GROUP BY status`, watched)
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,7 @@ func TestDeliveryListIndexed(t *testing.T) {
 			switch {
 			case f.EventID != "":
 				want = append(want, `deliveries_event_id_endpoint_id_key`) // an event's few deliveries
-			case where == Queued:
+			case where == queued:
 				want = append(want, `deliveries_pkey`) // one lookup per live job
 			case strings.Contains(where, "rare_status"):
 				want = append(want, `deliveries_(merchant|endpoint)_rare`)

@@ -66,7 +66,7 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f delivery.
 		// succeed (the rare states' index, and the queued ones through
 		// their jobs), so that a long history without any costs nothing.
 		where += ` AND e.id = ANY (ARRAY(SELECT d.event_id FROM deliveries d WHERE d.merchant_id = $1 AND d.rare_status IS NOT NULL
-			UNION ALL SELECT d.event_id FROM deliveries d WHERE d.merchant_id = $1 AND ` + Queued + `))`
+			UNION ALL SELECT d.event_id FROM deliveries d WHERE d.merchant_id = $1 AND ` + queued + `))`
 	}
 	order := `DESC`
 	for _, c := range []struct {

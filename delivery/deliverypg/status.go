@@ -22,9 +22,9 @@ import (
 //     through its live River job, one primary-key lookup per live delivery
 //     job, so the cost follows the fresh backlog, never the history.
 
-// Queued is an SQL condition on a delivery d: pending, waiting for its
+// queued is an SQL condition on a delivery d: pending, waiting for its
 // first attempt, found through the live delivery jobs.
-var Queued = `d.status = '` + string(delivery.StatusPending) + `' AND d.rare_status IS NULL
+var queued = `d.status = '` + string(delivery.StatusPending) + `' AND d.rare_status IS NULL
 	AND d.id = ANY (ARRAY(SELECT j.args->>'delivery_id' FROM river_job j WHERE j.kind = '` + DeliverArgs{}.Kind() + `'
 		AND j.state IN (` + riverjob.LiveStateList() + `)))`
 
@@ -40,7 +40,7 @@ func StatusBranches(st delivery.Status) []string {
 	case st == delivery.StatusSucceeded:
 		return []string{`d.status = '` + string(st) + `'`}
 	case st == delivery.StatusPending:
-		return []string{RareStatus(st), Queued}
+		return []string{RareStatus(st), queued}
 	case slices.Contains(delivery.Statuses, st):
 		return []string{RareStatus(st)}
 	default:

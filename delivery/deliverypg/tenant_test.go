@@ -73,9 +73,12 @@ func TestTenantScope(t *testing.T) {
 	endpoints, _, err := b.svc.ListEndpoints(ctx, mb, 100, "")
 	require.NoError(t, err)
 	require.Empty(t, endpoints, "ListEndpoints")
-	events, _, err := b.svc.ListEvents(ctx, mb, delivery.EventFilter{Limit: 100})
-	require.NoError(t, err)
-	require.Empty(t, events, "ListEvents")
+	// Without a type and with A's type (the list reads one branch per type).
+	for _, typ := range []string{"", webhook.TypeChargeSucceeded} {
+		events, _, err := b.svc.ListEvents(ctx, mb, delivery.EventFilter{Limit: 100, Type: typ})
+		require.NoError(t, err)
+		require.Empty(t, events, "ListEvents type %q", typ)
+	}
 	deliveries, _, err := b.svc.ListDeliveries(ctx, mb, delivery.DeliveryFilter{}, 100, "")
 	require.NoError(t, err)
 	require.Empty(t, deliveries, "ListDeliveries")
