@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/delivery"
@@ -66,17 +67,11 @@ func TestQueuedDeliveriesFoundThroughTheirJobs(t *testing.T) {
 		}
 		return ids
 	}
-	rareStatus := func(id string) *string {
-		t.Helper()
-		var st *string
-		require.NoError(t, pool.QueryRow(ctx, `SELECT rare_status FROM deliveries WHERE id = $1`, id).Scan(&st))
-		return st
-	}
 	all := list("")
 	require.Len(t, all, 3)
 	require.Equal(t, all, list(delivery.StatusPending), "found through their jobs")
 	for _, id := range all {
-		require.Nil(t, rareStatus(id), "on the hot path")
+		require.Nil(t, rareStatus(t, pool, id), "on the hot path")
 	}
 
 	deleted, discarded, kept := all[0], all[1], all[2]
@@ -85,9 +80,9 @@ func TestQueuedDeliveriesFoundThroughTheirJobs(t *testing.T) {
 	_, err = pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE args->>'delivery_id' = $1`, discarded)
 	require.NoError(t, err)
 	for _, id := range []string{deleted, discarded} {
-		require.Equal(t, ptr(string(delivery.StatusPending)), rareStatus(id), "off the hot path once its job is gone")
+		require.Equal(t, ptr(string(delivery.StatusPending)), rareStatus(t, pool, id), "off the hot path once its job is gone")
 	}
-	require.Nil(t, rareStatus(kept))
+	require.Nil(t, rareStatus(t, pool, kept))
 	require.Equal(t, all, list(delivery.StatusPending), "still listed")
 
 	n, err := Sweep(ctx, pool, svc.cfg.Inserter, 100)
@@ -100,4 +95,12 @@ func TestQueuedDeliveriesFoundThroughTheirJobs(t *testing.T) {
 	require.NoError(t, svc.DeleteEndpoint(ctx, m.ID, e.ID))
 	require.Empty(t, list(delivery.StatusPending))
 	require.Equal(t, all, list(delivery.StatusCanceled), "both kinds cancelled")
+}
+
+// rareStatus reads a delivery's rare_status: nil on the hot path.
+func rareStatus(t *testing.T, pool *pgxpool.Pool, deliveryID string) *string {
+	t.Helper()
+	var st *string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT rare_status FROM deliveries WHERE id = $1`, deliveryID).Scan(&st))
+	return st
 }

@@ -89,8 +89,7 @@ func TestPoisonMessagesDoNotStallAnEndpoint(t *testing.T) {
 	// Put off before its first attempt, it has left the hot path: an
 	// outage's backlog is in the rare states' index, and listed once.
 	waitFor(t, 10*time.Second, "the late delivery marked put off", func() bool {
-		var rare *string
-		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT rare_status FROM deliveries WHERE id = $1`, d.ID).Scan(&rare))
+		rare := rareStatus(t, b.pool, d.ID)
 		return rare != nil && *rare == string(delivery.StatusPending)
 	})
 	require.Len(t, b.deliveries(t, m, delivery.DeliveryFilter{Status: delivery.StatusPending, EventID: late}), 1)
