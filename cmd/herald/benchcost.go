@@ -74,7 +74,7 @@ func (b *benchRun) readCounters(ctx context.Context) (costSnapshot, error) {
 		return s, fmt.Errorf("read table statistics: %w", err)
 	}
 	if b.statements {
-		err := b.pool.QueryRow(ctx, benchTag+`SELECT COALESCE(sum(total_exec_time), 0) FROM pg_stat_statements
+		err := b.pool.QueryRow(ctx, benchTag+`SELECT COALESCE(sum(total_exec_time + total_plan_time), 0) FROM pg_stat_statements
 			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 			AND query NOT LIKE '%`+benchTag+`%'`).Scan(&s.statementMS)
 		if err != nil {
