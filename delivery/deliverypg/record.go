@@ -136,6 +136,7 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 	b := &pgx.Batch{}
 	if !terminal {
 		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+		b.Queue(genericPlan)
 	}
 	// Locks are taken in one order everywhere: endpoints (by id) before
 	// deliveries. A transaction that disables an endpoint holds it FOR

@@ -280,15 +280,36 @@ func (w *DeliverWorker) load(ctx context.Context, deliveryID string) (*target, e
 	return t, nil
 }
 
+// genericPlan, queued before the worker's hot statements in the same
+// implicit transaction (a batch is one), makes Postgres run their cached
+// generic plans; both settings end with that transaction. The statements
+// take their ids as arrays, and Postgres prices a generic plan for a hundred
+// ids against a custom plan for the one or few at hand: left to choose, it
+// plans every execution afresh, which cost more Postgres time than the
+// statements ran for (make bench, README "Benchmarks"). A generic plan is
+// made once per connection, so sequential scans are off for it: one made
+// while the tables are nearly empty (a new installation) would otherwise
+// scan whole tables until the next ANALYZE. Their plans are primary-key
+// lookups, one per id.
+const genericPlan = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+
 // loadBatch reads the targets of many deliveries in one query; a missing
 // delivery yields nil.
 func (w *DeliverWorker) loadBatch(ctx context.Context, ids []string) ([]*target, error) {
-	rows, err := w.pool.Query(ctx, `SELECT d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held,
+	b := &pgx.Batch{}
+	b.Queue(genericPlan)
+	b.Queue(`SELECT d.id, d.merchant_id, d.event_id, d.event_type, d.endpoint_id, d.status, d.held,
 		d.attempts, d.redrive_base, d.job_seq, d.last_attempt_at, d.created_at, d.status = 'pending' AND d.rare_status IS NULL,
 		e.url, e.status, e.paused, e.deleted_at IS NOT NULL, e.failing_since, e.secret_sealed, e.previous_secret_sealed,
 		e.previous_secret_expires_at, ev.body::text
 		FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN events ev ON ev.id = d.event_id
 		WHERE d.id = ANY($1)`, ids)
+	br := w.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
 	}
