@@ -117,7 +117,9 @@ type Config struct {
 	// DeliveryWorkers is the delivery queue's River MaxWorkers per process
 	// (HERALD_DELIVERY_WORKERS). Default 1000: attempts mostly wait on the
 	// network, and River's throughput is capped near MaxWorkers per
-	// FetchCooldown.
+	// FetchCooldown. It also bounds the kept-alive connections to
+	// endpoints, per host and in all: every attempt that can run at once
+	// may be to one host.
 	DeliveryWorkers int
 	// FetchCooldown and FetchPollInterval tune how often River fetches jobs
 	// (HERALD_FETCH_COOLDOWN, HERALD_FETCH_POLL_INTERVAL). Defaults 10ms and
@@ -373,7 +375,7 @@ func serveSettings(cfg *Config, getenv func(string) string) *settings {
 	s.add("sweep-interval", "HERALD_SWEEP_INTERVAL", "1m", "how often orphaned deliveries are looked for", parseDuration(&cfg.SweepInterval, 100*time.Millisecond))
 	s.add("breaker-open-for", "HERALD_BREAKER_OPEN_FOR", delivery.DefaultBreakerOpenFor.String(), "open breaker wait before a probe", parseDuration(&cfg.BreakerOpenFor, 10*time.Millisecond))
 	s.add("disable-endpoint-after", "HERALD_DISABLE_ENDPOINT_AFTER", delivery.DefaultDisableAfter.String(), "disable endpoints failing this long", parseDuration(&cfg.DisableEndpointAfter, time.Minute))
-	s.add("delivery-workers", "HERALD_DELIVERY_WORKERS", "1000", "River MaxWorkers of the delivery queue", parseInt(&cfg.DeliveryWorkers, 1))
+	s.add("delivery-workers", "HERALD_DELIVERY_WORKERS", "1000", "River MaxWorkers of the delivery queue (and kept-alive connections to endpoints)", parseInt(&cfg.DeliveryWorkers, 1))
 	s.add("fetch-cooldown", "HERALD_FETCH_COOLDOWN", "10ms", "River FetchCooldown", parseDuration(&cfg.FetchCooldown, time.Millisecond))
 	s.add("fetch-poll-interval", "HERALD_FETCH_POLL_INTERVAL", "50ms", "River FetchPollInterval", parseDuration(&cfg.FetchPollInterval, time.Millisecond))
 	s.add("dashboard-password", "HERALD_DASHBOARD_PASSWORD", "", "operator dashboard password (empty: dashboard off)", str(&cfg.DashboardPassword))

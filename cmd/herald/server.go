@@ -189,8 +189,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server,
 		Timeout: cfg.DeliveryTimeout,
 		Guard:   deliverynet.NewGuard(cfg.AllowPrivateEndpoints),
 		// Many merchants' endpoints share a host (a platform's webhook
-		// gateway): keep enough warm connections for the workers.
-		MaxIdleConnsPerHost: 256,
+		// gateway), so every attempt that can run at once may be to one
+		// host: keep a warm connection for each, and no more in all. With
+		// fewer, the attempts beyond them dial a connection and drop it
+		// after one request (a third of a bulk drain's, with 256).
+		MaxIdleConnsPerHost: cfg.DeliveryWorkers,
+		MaxIdleConns:        cfg.DeliveryWorkers,
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			return instrumentTransport(reg, rt)
 		},

@@ -61,8 +61,13 @@ type Config struct {
 	// http.DefaultTransport and bypass both. Default: no wrapping.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// MaxIdleConnsPerHost bounds the kept-alive connections per endpoint
-	// host. Default DefaultMaxIdleConnsPerHost (16).
+	// host. Default DefaultMaxIdleConnsPerHost (16). An attempt that finds
+	// none idle dials a new one, and its connection is closed after the
+	// answer when the host already has this many idle.
 	MaxIdleConnsPerHost int
+	// MaxIdleConns bounds the kept-alive connections across all hosts.
+	// Default 0: bounded only per host and by the idle timeout.
+	MaxIdleConns int
 	// DialTimeout bounds one TCP connect. Default DefaultDialTimeout (5 s).
 	DialTimeout time.Duration
 	// TLSConfig, if set, is cloned and used for HTTPS endpoints, e.g. so
@@ -113,6 +118,7 @@ func newTransport(cfg Config) *http.Transport {
 		TLSClientConfig:        tlsConfig(cfg.TLSConfig),
 		Protocols:              &protocols,
 		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+		MaxIdleConns:           cfg.MaxIdleConns,
 		IdleConnTimeout:        idleConnTimeout,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		// Without compression the request on the wire carries exactly the

@@ -14,12 +14,14 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldpay/herald/delivery"
@@ -813,4 +815,66 @@ func TestTransportCannotBeRoutedAround(t *testing.T) {
 	require.NotNil(t, s.transport.DialContext)
 	require.Nil(t, s.transport.DialTLSContext, "TLS connections are dialed through the guarded dialer too")
 	require.NotNil(t, s.client.CheckRedirect)
+}
+
+// Attempts that run at once to one host each keep their connection for the
+// next ones, up to MaxIdleConnsPerHost and MaxIdleConns: many merchants'
+// endpoints may sit on one host (a platform's webhook gateway), and an
+// attempt that finds no idle connection pays a new TCP (and TLS) handshake.
+func TestSendReusesConnectionsPerHost(t *testing.T) {
+	t.Parallel()
+	const n, rounds = 40, 3 // n is above DefaultMaxIdleConnsPerHost
+	for _, c := range []struct {
+		name      string
+		cfg       Config
+		wantConns int32
+	}{
+		{"one per attempt at once", Config{MaxIdleConnsPerHost: n, MaxIdleConns: n}, n},
+		// Half the connections are dropped after each round, and dialed
+		// again in the next.
+		{"fewer in all", Config{MaxIdleConnsPerHost: n, MaxIdleConns: n / 2}, n + (rounds-1)*n/2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			arrived, release := 0, make(chan struct{})
+			// Each round's n requests are all held until the last one
+			// arrives, so n connections are in use at once.
+			h := func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				arrived++
+				wait := release
+				if arrived == n {
+					close(release)
+					arrived, release = 0, make(chan struct{})
+				}
+				mu.Unlock()
+				<-wait
+			}
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(h))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+
+			s := newTestSender(t, c.cfg)
+			for range rounds {
+				var wg sync.WaitGroup
+				for range n {
+					wg.Go(func() {
+						res := s.Send(context.Background(), newTestRequest(srv.URL))
+						assert.Nil(t, res.Err)
+						assert.Equal(t, http.StatusOK, res.StatusCode)
+					})
+				}
+				wg.Wait()
+			}
+			require.Equal(t, c.wantConns, conns.Load(), "connections opened for %d rounds of %d attempts at once", rounds, n)
+		})
+	}
 }
