@@ -137,6 +137,14 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 	if !terminal {
 		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 		b.Queue(genericPlan)
+	} else {
+		// The transaction goes on with statements of its own (an endpoint's
+		// disabling, River's inserts), so it keeps Postgres's usual plans.
+		// Custom ones only, though: after five, Postgres would make a
+		// generic plan of the statements shared with the path above to
+		// compare, under the usual settings, and that path would then run
+		// it (see genericPlan).
+		b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`)
 	}
 	// Locks are taken in one order everywhere: endpoints (by id) before
 	// deliveries. A transaction that disables an endpoint holds it FOR
