@@ -44,6 +44,14 @@ func TestWorkerStatementsPlannedOnce(t *testing.T) {
 		"record": "UPDATE deliveries d SET status = u.status",
 	}
 	found := preparedStatements(t, b.pool, statements)
+	for _, p := range append(found["load"], found["record"]...) {
+		// The settings ended with the batch's transaction: the
+		// connection's other statements (the API's, River's) plan as usual.
+		var mode, seqscan string
+		require.NoError(t, p.conn.QueryRow(ctx, `SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')`).
+			Scan(&mode, &seqscan))
+		require.Equal(t, []string{"auto", "on"}, []string{mode, seqscan})
+	}
 	for what := range statements {
 		var generic, custom int64
 		for _, p := range found[what] {
