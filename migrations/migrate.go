@@ -38,6 +38,21 @@ type Result struct {
 	River []int
 }
 
+// MinServerVersion is the oldest PostgreSQL Herald runs on, as
+// server_version_num: migration 00012 uses CREATE OR REPLACE TRIGGER (14).
+const MinServerVersion = 140000
+
+// checkServer refuses a server older than MinServerVersion, before any
+// migration runs: on an older one, a migration would fail halfway with a
+// syntax error, and one that runs outside a transaction would leave part of
+// itself applied.
+func checkServer(versionNum int, version string) error {
+	if versionNum < MinServerVersion {
+		return fmt.Errorf("herald needs PostgreSQL %d or later; this server is %s", MinServerVersion/10000, version)
+	}
+	return nil
+}
+
 // Up applies every pending migration, River's then Herald's, holding a
 // Postgres advisory lock so that concurrent callers wait for each other
 // instead of racing. Running it on an up-to-date database is a no-op.
@@ -48,6 +63,15 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		return res, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
+	var versionNum int
+	var version string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_setting('server_version')`).
+		Scan(&versionNum, &version); err != nil {
+		return res, fmt.Errorf("read server version: %w", err)
+	}
+	if err := checkServer(versionNum, version); err != nil {
+		return res, err
+	}
 	// Waiters poll rather than block in pg_advisory_lock: a blocked
 	// statement holds a snapshot, and CREATE INDEX CONCURRENTLY waits for
 	// every older snapshot in the database — it would wait for the waiters
