@@ -7,6 +7,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,17 +40,28 @@ type Result struct {
 	River []int
 }
 
-// MinServerVersion is the oldest PostgreSQL Herald runs on, as
-// server_version_num: migration 00012 uses CREATE OR REPLACE TRIGGER (14).
-const MinServerVersion = 140000
+// MinServerMajor is the oldest PostgreSQL Herald runs on: migration 00012
+// uses CREATE OR REPLACE TRIGGER (14).
+const MinServerMajor = 14
 
-// checkServer refuses a server older than MinServerVersion, before any
+// ServerMajor returns the major version in a server_version such as
+// "15.18 (Debian 15.18-0+deb12u1)", or 0.
+func ServerMajor(version string) int {
+	end := strings.IndexFunc(version, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(version)
+	}
+	n, _ := strconv.Atoi(version[:end])
+	return n
+}
+
+// checkServer refuses a server older than MinServerMajor, before any
 // migration runs: on an older one, a migration would fail halfway with a
 // syntax error, and one that runs outside a transaction would leave part of
 // itself applied.
-func checkServer(versionNum int, version string) error {
-	if versionNum < MinServerVersion {
-		return fmt.Errorf("herald needs PostgreSQL %d or later; this server is %s", MinServerVersion/10000, version)
+func checkServer(version string) error {
+	if ServerMajor(version) < MinServerMajor {
+		return fmt.Errorf("herald needs PostgreSQL %d or later; this server is %s", MinServerMajor, version)
 	}
 	return nil
 }
@@ -63,13 +76,8 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 		return res, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
-	var versionNum int
-	var version string
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_setting('server_version')`).
-		Scan(&versionNum, &version); err != nil {
-		return res, fmt.Errorf("read server version: %w", err)
-	}
-	if err := checkServer(versionNum, version); err != nil {
+	// The server reports its version when the connection starts.
+	if err := checkServer(conn.Conn().PgConn().ParameterStatus("server_version")); err != nil {
 		return res, err
 	}
 	// Waiters poll rather than block in pg_advisory_lock: a blocked

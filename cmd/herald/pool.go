@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldpay/herald/migrations"
 )
 
 // clientCheckInterval is how often Postgres checks, while a statement of
@@ -34,7 +34,7 @@ func abortStatementsOfLostClients(cfg *pgxpool.Config) {
 				return err
 			}
 		}
-		if serverMajor(conn.PgConn().ParameterStatus("server_version")) < 14 {
+		if migrations.ServerMajor(conn.PgConn().ParameterStatus("server_version")) < 14 {
 			return nil
 		}
 		if _, err := conn.Exec(ctx, "SET client_connection_check_interval = '"+clientCheckInterval+"'"); err != nil {
@@ -42,15 +42,4 @@ func abortStatementsOfLostClients(cfg *pgxpool.Config) {
 		}
 		return nil
 	}
-}
-
-// serverMajor returns the major version in a server_version such as
-// "15.18 (Debian 15.18-0+deb12u1)", or 0.
-func serverMajor(version string) int {
-	end := strings.IndexFunc(version, func(r rune) bool { return r < '0' || r > '9' })
-	if end < 0 {
-		end = len(version)
-	}
-	n, _ := strconv.Atoi(version[:end])
-	return n
 }

@@ -45,18 +45,3 @@ func TestAbortStatementsOfLostClients(t *testing.T) {
 		})
 	}
 }
-
-func TestServerMajor(t *testing.T) {
-	t.Parallel()
-
-	for version, want := range map[string]int{
-		"15.18 (Debian 15.18-0+deb12u1)": 15,
-		"14.0":                           14,
-		"13.4":                           13,
-		"17beta1":                        17,
-		"":                               0,
-		"unknown":                        0,
-	} {
-		require.Equal(t, want, serverMajor(version), version)
-	}
-}
