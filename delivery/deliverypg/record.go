@@ -135,8 +135,7 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 
 	b := &pgx.Batch{}
 	if !terminal {
-		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
-		b.Queue(genericPlan)
+		b.Queue(`SELECT set_config('synchronous_commit', 'off', true), ` + genericPlanSettings)
 	} else {
 		// The transaction goes on with statements of its own (an endpoint's
 		// disabling, River's inserts), so it keeps Postgres's usual plans.

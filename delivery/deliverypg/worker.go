@@ -291,7 +291,11 @@ func (w *DeliverWorker) load(ctx context.Context, deliveryID string) (*target, e
 // while the tables are nearly empty (a new installation) would otherwise
 // scan whole tables until the next ANALYZE. Their plans are primary-key
 // lookups, one per id.
-const genericPlan = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+const genericPlan = `SELECT ` + genericPlanSettings
+
+// genericPlanSettings are genericPlan's settings, for a batch that sets
+// others too in the same statement.
+const genericPlanSettings = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
 
 // loadBatch reads the targets of many deliveries in one query; a missing
 // delivery yields nil.
