@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +30,35 @@ type Row struct {
 	Cost      *Cost  `json:"cost,omitempty"`
 	CostRatio *Cost  `json:"cost_ratio,omitempty"`
 	Note      string `json:"note,omitempty"`
+	// Trials are every run of a repeated scenario, in the order they ran;
+	// the row's own figures are those of the run MedianTrial chose.
+	Trials []Trial `json:"trials,omitempty"`
+}
+
+// Trial is one run of a repeated scenario.
+type Trial struct {
+	PerSecond float64 `json:"per_second"`
+	P50       Millis  `json:"p50_ms"`
+	P95       Millis  `json:"p95_ms"`
+	P99       Millis  `json:"p99_ms"`
+}
+
+// MedianTrial returns the run whose p99 is the median of runs' (the lower
+// middle one of an even number), with every run in Trials. A noisy
+// machine's slow minutes then land in one run, not in the verdict, and the
+// row stays one real run: its rate, latencies and cost measured together.
+func MedianTrial(runs []Row) Row {
+	if len(runs) == 0 {
+		return Row{}
+	}
+	byP99 := slices.Clone(runs)
+	slices.SortStableFunc(byP99, func(a, b Row) int { return cmp.Compare(a.P99, b.P99) })
+	median := byP99[(len(byP99)-1)/2]
+	median.Trials = make([]Trial, len(runs))
+	for i, r := range runs {
+		median.Trials[i] = Trial{PerSecond: r.PerSecond, P50: r.P50, P95: r.P95, P99: r.P99}
+	}
+	return median
 }
 
 // Cost is what Postgres spent per unit of work: independent of the
@@ -135,7 +166,32 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
+	if err := r.writeTrials(w); err != nil {
+		return err
+	}
 	return r.writeWALProfile(w)
+}
+
+// writeTrials prints every run of each repeated scenario, so the spread
+// the row's median hides is in the report too.
+func (r *Report) writeTrials(w io.Writer) error {
+	var lines []string
+	for _, row := range r.Rows {
+		if len(row.Trials) < 2 {
+			continue
+		}
+		p99s, rates := make([]string, len(row.Trials)), make([]string, len(row.Trials))
+		for i, t := range row.Trials {
+			p99s[i], rates[i] = t.P99.String(), fmt.Sprintf("%.0f", t.PerSecond)
+		}
+		lines = append(lines, fmt.Sprintf("  %s: p99 %s ms; per second %s", row.Scenario,
+			strings.Join(p99s, " · "), strings.Join(rates, " · ")))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, "\nTrials, in the order they ran (each row above is the one with the median p99):\n"+strings.Join(lines, "\n"))
+	return err
 }
 
 // writeWALProfile prints, for each row that has one, where its WAL bytes

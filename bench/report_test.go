@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -27,4 +28,37 @@ func TestWriteTableWALProfile(t *testing.T) {
 		"  steady 500/s: deliveries indexes 1726 · Transaction 43\n")
 	require.NotContains(t, out.String(), "fairness 200/s: ")
 	require.NotContains(t, out.String(), "pg_statistic")
+}
+
+// A repeated scenario's row is the run with the median p99, whole (its
+// rate and cost with it), and keeps every run in the order they ran; the
+// table lists them under the rows.
+func TestMedianTrial(t *testing.T) {
+	t.Parallel()
+
+	ms := func(n int) Millis { return Millis(time.Duration(n) * time.Millisecond) }
+	runs := []Row{
+		{Scenario: "steady 1000/s", PerSecond: 990, P50: ms(7), P99: ms(45), Cost: &Cost{WALBytes: 7100}},
+		{Scenario: "steady 1000/s", PerSecond: 1000, P50: ms(6), P99: ms(12), Cost: &Cost{WALBytes: 7200}},
+		{Scenario: "steady 1000/s", PerSecond: 998, P50: ms(8), P99: ms(19), Cost: &Cost{WALBytes: 7150}},
+	}
+	got := MedianTrial(runs)
+	require.Equal(t, 998.0, got.PerSecond)
+	require.Equal(t, ms(8), got.P50)
+	require.Equal(t, ms(19), got.P99)
+	require.Equal(t, 7150.0, got.Cost.WALBytes)
+	require.Equal(t, []Trial{{PerSecond: 990, P50: ms(7), P99: ms(45)}, {PerSecond: 1000, P50: ms(6), P99: ms(12)},
+		{PerSecond: 998, P50: ms(8), P99: ms(19)}}, got.Trials)
+	require.Nil(t, runs[2].Trials, "the runs passed in are left as they were")
+
+	// Of an even number, the lower middle one: a slow run never decides.
+	require.Equal(t, ms(19), MedianTrial(append(runs, Row{P99: ms(80)})).P99)
+	require.Equal(t, ms(12), MedianTrial(runs[:2]).P99)
+	require.Equal(t, ms(45), MedianTrial(runs[:1]).P99)
+
+	var out bytes.Buffer
+	require.NoError(t, (&Report{Rows: []Row{got, {Scenario: "bulk drain", PerSecond: 5000, Trials: got.Trials[:1]}}}).WriteTable(&out))
+	require.Contains(t, out.String(), "\nTrials, in the order they ran (each row above is the one with the median p99):\n"+
+		"  steady 1000/s: p99 45.0 · 12.0 · 19.0 ms; per second 990 · 1000 · 998\n")
+	require.NotContains(t, out.String(), "bulk drain: p99")
 }

@@ -40,6 +40,7 @@ type benchConfig struct {
 	Events            int
 	Rates             []int
 	Duration          time.Duration
+	Trials            int
 	Endpoints         int
 	Out               string
 	Only              map[string]bool
@@ -63,6 +64,7 @@ func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, e
 	fs.IntVar(&c.Events, "events", 20000, "events per bulk scenario")
 	fs.StringVar(&rates, "rates", "500,1000", "events per second of the steady scenarios")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each steady scenario")
+	fs.IntVar(&c.Trials, "trials", 3, "runs of each steady scenario, River's and Herald's in turn; each row is the run with the median p99")
 	fs.IntVar(&c.Endpoints, "endpoints", 20, "merchants, one endpoint each")
 	fs.StringVar(&c.Out, "out", "bench-results.json", "where to write the JSON report")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (river,bulk,steady,fairness,scaleout,prune); default all")
@@ -86,8 +88,8 @@ func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, e
 		}
 		c.Rates = append(c.Rates, n)
 	}
-	if c.Events < 1 || c.Endpoints < 1 || c.Duration < time.Second {
-		return c, errors.New("--events and --endpoints must be positive, --duration at least 1s")
+	if c.Events < 1 || c.Endpoints < 1 || c.Trials < 1 || c.Duration < time.Second {
+		return c, errors.New("--events, --endpoints and --trials must be positive, --duration at least 1s")
 	}
 	if only != "" {
 		c.Only = map[string]bool{}
@@ -160,7 +162,6 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	b.report.Settings["pg_stat_statements"] = strconv.FormatBool(b.statements)
 	b.walInspect = b.enableWALInspect(ctx)
 
-	var noopP99 time.Duration
 	steps := []struct {
 		name string
 		run  func(context.Context) error
@@ -169,12 +170,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		{"bulk", func(ctx context.Context) error { return b.bulkDrain(ctx) }},
 		{"steady", func(ctx context.Context) error {
 			for _, rate := range cfg.Rates {
-				p99, err := b.riverSteady(ctx, rate)
-				if err != nil {
-					return err
-				}
-				noopP99 = p99
-				if err := b.heraldSteady(ctx, rate, noopP99); err != nil {
+				if err := b.steady(ctx, rate); err != nil {
 					return err
 				}
 			}
@@ -441,20 +437,50 @@ func (b *benchRun) find(scenario string) *bench.Row {
 
 // heraldSteady publishes one event per transaction at rate for the
 // configured duration with workers running, and measures commit → arrival.
-func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Duration) error {
-	if err := b.reset(ctx); err != nil {
-		return err
+// steady measures rate events a second: River's no-op jobs (the
+// yardstick), then Herald's deliveries, in turn, cfg.Trials times, and
+// reports each one's median run. This machine has slow minutes that come
+// and go; taking turns puts both in the same minutes, and the median keeps
+// one slow run from deciding the ratio.
+func (b *benchRun) steady(ctx context.Context, rate int) error {
+	var rivers, heralds []bench.Row
+	for trial := 1; trial <= b.cfg.Trials; trial++ {
+		r, err := b.riverSteady(ctx, rate, trial)
+		if err != nil {
+			return err
+		}
+		h, err := b.heraldSteady(ctx, rate, trial)
+		if err != nil {
+			return err
+		}
+		rivers, heralds = append(rivers, r), append(heralds, h)
 	}
-	b.logf("steady: Herald at %d events/s for %s", rate, b.cfg.Duration)
+	river, herald := bench.MedianTrial(rivers), bench.MedianTrial(heralds)
+	herald.Ceiling = river.Scenario
+	herald.CostRatio = herald.Cost.Over(river.Cost)
+	if river.P99 > 0 {
+		herald.Ratio = float64(herald.P99) / float64(river.P99)
+	}
+	b.report.Rows = append(b.report.Rows, river, herald)
+	return nil
+}
+
+// heraldSteady is one run of Herald's steady scenario: one event per
+// transaction at rate with the workers running, commit → first request.
+func (b *benchRun) heraldSteady(ctx context.Context, rate, trial int) (bench.Row, error) {
+	if err := b.reset(ctx); err != nil {
+		return bench.Row{}, err
+	}
+	b.logf("steady: Herald at %d events/s for %s (run %d of %d)", rate, b.cfg.Duration, trial, b.cfg.Trials)
 	srv, err := b.server(ctx, []string{roleAPI, roleWorker}, nil)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	defer srv.Shutdown(context.Background()) //nolint:errcheck // a bench helper
 	merchants := b.healthy()
 	from, err := b.snapshot(ctx)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	commits, achieved, err := b.paced(ctx, rate, func(i int) (string, error) {
 		ev := b.newEvent(time.Now())
@@ -464,30 +490,24 @@ func (b *benchRun) heraldSteady(ctx context.Context, rate int, riverP99 time.Dur
 		return ev.ID, err
 	})
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	if !b.sink.WaitArrivals(len(commits), time.Now().Add(time.Minute)) {
-		return fmt.Errorf("steady %d/s: only %d of %d arrived", rate, b.sink.Arrivals(), len(commits))
+		return bench.Row{}, fmt.Errorf("steady %d/s: only %d of %d arrived", rate, b.sink.Arrivals(), len(commits))
 	}
 	// The warm-up's events count in the cost: every published event.
 	published := len(commits) + rate
 	if err := b.waitDelivered(ctx, fmt.Sprintf("steady %d/s", rate), published, time.Minute); err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	cost, err := b.cost(ctx, from, published)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	lags := b.lags(commits)
-	row := bench.Row{Scenario: fmt.Sprintf("steady %d/s", rate), Events: len(commits), PerSecond: achieved,
+	return bench.Row{Scenario: fmt.Sprintf("steady %d/s", rate), Events: len(commits), PerSecond: achieved,
 		P50: bench.Millis(lags.Percentile(50)), P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)),
-		Ceiling: fmt.Sprintf("river steady %d/s", rate), Cost: cost, CostRatio: cost.Over(b.riverSteadyCost(rate)),
-		Note: "commit of the event's transaction → first request at the endpoint; ratio is p99 over River's p99"}
-	if riverP99 > 0 {
-		row.Ratio = float64(lags.Percentile(99)) / float64(riverP99)
-	}
-	b.report.Rows = append(b.report.Rows, row)
-	return nil
+		Cost: cost, Note: "commit of the event's transaction → first request at the endpoint; ratio is p99 over River's p99"}, nil
 }
 
 func (b *benchRun) lags(commits map[string]time.Time) bench.Latencies {
@@ -794,27 +814,28 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 	return nil
 }
 
-// riverSteady inserts no-op jobs one per transaction at rate and measures
-// commit → start of work: River's own latency floor for the steady rows.
-func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, error) {
+// riverSteady is one run of River's steady scenario: no-op jobs inserted
+// one per transaction at rate, commit → start of work. River's own latency
+// floor and cost for the steady rows.
+func (b *benchRun) riverSteady(ctx context.Context, rate, trial int) (bench.Row, error) {
 	if err := b.reset(ctx); err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
-	b.logf("steady: River no-op jobs at %d/s for %s", rate, b.cfg.Duration)
+	b.logf("steady: River no-op jobs at %d/s for %s (run %d of %d)", rate, b.cfg.Duration, trial, b.cfg.Trials)
 	workers := river.NewWorkers()
 	noop := &benchNoopWorker{started: map[int64]time.Time{}}
 	river.AddWorker(workers, noop)
 	client, err := b.riverClient(workers)
 	if err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
 	if err := client.Start(ctx); err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
 	defer client.Stop(context.Background()) //nolint:errcheck // a bench helper
 	from, err := b.snapshot(ctx)
 	if err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
 	commits, achieved, err := b.paced(ctx, rate, func(int) (string, error) {
 		res, err := client.Insert(ctx, benchNoopArgs{}, nil)
@@ -824,7 +845,7 @@ func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, er
 		return strconv.FormatInt(res.Job.ID, 10), nil
 	})
 	if err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
 	deadline := time.Now().Add(time.Minute)
 	for noop.done.Load() < int64(len(commits)) && time.Now().Before(deadline) {
@@ -833,7 +854,7 @@ func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, er
 	// The warm-up's jobs count in the cost: every inserted job.
 	cost, err := b.cost(ctx, from, len(commits)+rate)
 	if err != nil {
-		return 0, err
+		return bench.Row{}, err
 	}
 	noop.mu.Lock()
 	lags := make(bench.Latencies, 0, len(commits))
@@ -844,11 +865,10 @@ func (b *benchRun) riverSteady(ctx context.Context, rate int) (time.Duration, er
 		}
 	}
 	noop.mu.Unlock()
-	b.report.Rows = append(b.report.Rows, bench.Row{Scenario: fmt.Sprintf("river steady %d/s", rate), Events: len(commits),
+	return bench.Row{Scenario: fmt.Sprintf("river steady %d/s", rate), Events: len(commits),
 		PerSecond: achieved, P50: bench.Millis(lags.Percentile(50)),
 		P95: bench.Millis(lags.Percentile(95)), P99: bench.Millis(lags.Percentile(99)), Cost: cost,
-		Note: "no-op job, one per transaction: insert commit → work starts; its cost is the yardstick of the steady rows"})
-	return lags.Percentile(99), nil
+		Note: "no-op job, one per transaction: insert commit → work starts; its cost is the yardstick of the steady rows"}, nil
 }
 
 // pruneBacklog is how many old succeeded deliveries, each with its attempt

@@ -161,14 +161,3 @@ func (b *benchRun) riverCost() *bench.Cost {
 	}
 	return nil
 }
-
-// riverSteadyCost is the yardstick of a steady scenario's cost ratios:
-// River's no-op job inserted and worked at the same rate, one per
-// transaction as the events are, in this run. Without that row, the bulk
-// no-op job's.
-func (b *benchRun) riverSteadyCost(rate int) *bench.Cost {
-	if r := b.find(fmt.Sprintf("river steady %d/s", rate)); r != nil && r.Cost != nil {
-		return r.Cost
-	}
-	return b.riverCost()
-}
