@@ -127,6 +127,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageError{err}
 	}
+	tuneGC(getenv)
 	// The bench's own pool plays the API processes committing payments:
 	// enough connections that the publishers are never what limits a rate.
 	poolCfg, err := poolConfig(cfg.DatabaseURL)

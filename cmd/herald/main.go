@@ -143,6 +143,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv)
 	logger := newLogger(cfg, stderr)
 	srv, err := NewServer(ctx, cfg, logger)
 	if err != nil {
