@@ -436,8 +436,6 @@ func (b *benchRun) find(scenario string) *bench.Row {
 	return nil
 }
 
-// heraldSteady publishes one event per transaction at rate for the
-// configured duration with workers running, and measures commit → arrival.
 // steady measures rate events a second: River's no-op jobs (the
 // yardstick), then Herald's deliveries, in turn, cfg.Trials times, and
 // reports each one's median run. This machine has slow minutes that come
