@@ -43,23 +43,29 @@ type Trial struct {
 	P99       Millis  `json:"p99_ms"`
 }
 
-// MedianTrial returns the run whose p99 is the median of runs' (the lower
+// MedianTrial returns the run whose key is the median of runs' (the lower
 // middle one of an even number), with every run in Trials. A noisy
 // machine's slow minutes then land in one run, not in the verdict, and the
 // row stays one real run: its rate, latencies and cost measured together.
-func MedianTrial(runs []Row) Row {
+func MedianTrial(runs []Row, key func(Row) float64) Row {
 	if len(runs) == 0 {
 		return Row{}
 	}
-	byP99 := slices.Clone(runs)
-	slices.SortStableFunc(byP99, func(a, b Row) int { return cmp.Compare(a.P99, b.P99) })
-	median := byP99[(len(byP99)-1)/2]
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b Row) int { return cmp.Compare(key(a), key(b)) })
+	median := sorted[(len(sorted)-1)/2]
 	median.Trials = make([]Trial, len(runs))
 	for i, r := range runs {
 		median.Trials[i] = Trial{PerSecond: r.PerSecond, P50: r.P50, P95: r.P95, P99: r.P99}
 	}
 	return median
 }
+
+// ByP99 keys latency runs for MedianTrial: the steady scenarios.
+func ByP99(r Row) float64 { return float64(r.P99) }
+
+// ByRate keys throughput runs for MedianTrial: the ceilings and drains.
+func ByRate(r Row) float64 { return r.PerSecond }
 
 // Cost is what Postgres spent per unit of work: independent of the
 // machine's speed, unlike rates and latencies.
@@ -184,13 +190,17 @@ func (r *Report) writeTrials(w io.Writer) error {
 		for i, t := range row.Trials {
 			p99s[i], rates[i] = t.P99.String(), fmt.Sprintf("%.0f", t.PerSecond)
 		}
-		lines = append(lines, fmt.Sprintf("  %s: p99 %s ms; per second %s", row.Scenario,
-			strings.Join(p99s, " · "), strings.Join(rates, " · ")))
+		line := "  " + row.Scenario + ": "
+		if row.P99 != 0 {
+			line += "p99 " + strings.Join(p99s, " · ") + " ms; "
+		}
+		lines = append(lines, line+"per second "+strings.Join(rates, " · "))
 	}
 	if len(lines) == 0 {
 		return nil
 	}
-	_, err := fmt.Fprintln(w, "\nTrials, in the order they ran (each row above is the one with the median p99):\n"+strings.Join(lines, "\n"))
+	_, err := fmt.Fprintln(w, "\nTrials, in the order they ran (each row above is the median one: by p99 where there is a p99, else by rate):\n"+
+		strings.Join(lines, "\n"))
 	return err
 }
 

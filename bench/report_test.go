@@ -30,9 +30,9 @@ func TestWriteTableWALProfile(t *testing.T) {
 	require.NotContains(t, out.String(), "pg_statistic")
 }
 
-// A repeated scenario's row is the run with the median p99, whole (its
-// rate and cost with it), and keeps every run in the order they ran; the
-// table lists them under the rows.
+// A repeated scenario's row is its median run, whole (its rate and cost
+// with it): by p99 for latency, by rate for throughput. It keeps every run
+// in the order they ran, and the table lists them under the rows.
 func TestMedianTrial(t *testing.T) {
 	t.Parallel()
 
@@ -42,7 +42,7 @@ func TestMedianTrial(t *testing.T) {
 		{Scenario: "steady 1000/s", PerSecond: 1000, P50: ms(6), P99: ms(12), Cost: &Cost{WALBytes: 7200}},
 		{Scenario: "steady 1000/s", PerSecond: 998, P50: ms(8), P99: ms(19), Cost: &Cost{WALBytes: 7150}},
 	}
-	got := MedianTrial(runs)
+	got := MedianTrial(runs, ByP99)
 	require.Equal(t, 998.0, got.PerSecond)
 	require.Equal(t, ms(8), got.P50)
 	require.Equal(t, ms(19), got.P99)
@@ -52,13 +52,21 @@ func TestMedianTrial(t *testing.T) {
 	require.Nil(t, runs[2].Trials, "the runs passed in are left as they were")
 
 	// Of an even number, the lower middle one: a slow run never decides.
-	require.Equal(t, ms(19), MedianTrial(append(runs, Row{P99: ms(80)})).P99)
-	require.Equal(t, ms(12), MedianTrial(runs[:2]).P99)
-	require.Equal(t, ms(45), MedianTrial(runs[:1]).P99)
+	require.Equal(t, ms(19), MedianTrial(append(runs, Row{P99: ms(80)}), ByP99).P99)
+	require.Equal(t, ms(12), MedianTrial(runs[:2], ByP99).P99)
+	require.Equal(t, ms(45), MedianTrial(runs[:1], ByP99).P99)
+
+	// Throughput runs have no p99: the median is by rate.
+	drains := []Row{{Scenario: "bulk drain", PerSecond: 5200}, {Scenario: "bulk drain", PerSecond: 4100},
+		{Scenario: "bulk drain", PerSecond: 6300}}
+	drain := MedianTrial(drains, ByRate)
+	require.Equal(t, 5200.0, drain.PerSecond)
 
 	var out bytes.Buffer
-	require.NoError(t, (&Report{Rows: []Row{got, {Scenario: "bulk drain", PerSecond: 5000, Trials: got.Trials[:1]}}}).WriteTable(&out))
-	require.Contains(t, out.String(), "\nTrials, in the order they ran (each row above is the one with the median p99):\n"+
-		"  steady 1000/s: p99 45.0 · 12.0 · 19.0 ms; per second 990 · 1000 · 998\n")
-	require.NotContains(t, out.String(), "bulk drain: p99")
+	require.NoError(t, (&Report{Rows: []Row{got, drain,
+		{Scenario: "river no-op", PerSecond: 20000, Trials: drain.Trials[:1]}}}).WriteTable(&out))
+	require.Contains(t, out.String(), "\nTrials, in the order they ran (each row above is the median one: by p99 where there is a p99, else by rate):\n"+
+		"  steady 1000/s: p99 45.0 · 12.0 · 19.0 ms; per second 990 · 1000 · 998\n"+
+		"  bulk drain: per second 5200 · 4100 · 6300\n")
+	require.NotContains(t, out.String(), "river no-op: per second", "a single run lists no trials")
 }

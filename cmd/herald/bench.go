@@ -64,7 +64,7 @@ func parseBenchConfig(args []string, getenv func(string) string) (benchConfig, e
 	fs.IntVar(&c.Events, "events", 20000, "events per bulk scenario")
 	fs.StringVar(&rates, "rates", "500,1000", "events per second of the steady scenarios")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each steady scenario")
-	fs.IntVar(&c.Trials, "trials", 3, "runs of each steady scenario, River's and Herald's in turn; each row is the run with the median p99")
+	fs.IntVar(&c.Trials, "trials", 3, "runs of River's ceilings with the bulk drain, and of each steady scenario with River's, in turn; each row is the median run (by p99, or by rate)")
 	fs.IntVar(&c.Endpoints, "endpoints", 20, "merchants, one endpoint each")
 	fs.StringVar(&c.Out, "out", "bench-results.json", "where to write the JSON report")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (river,bulk,steady,fairness,scaleout,prune); default all")
@@ -165,11 +165,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 	steps := []struct {
 		name string
+		on   bool
 		run  func(context.Context) error
 	}{
-		{"river", func(ctx context.Context) error { return b.riverCeilings(ctx) }},
-		{"bulk", func(ctx context.Context) error { return b.bulkDrain(ctx) }},
-		{"steady", func(ctx context.Context) error {
+		{"river and bulk", cfg.runs("river") || cfg.runs("bulk"), func(ctx context.Context) error { return b.ceilingsAndDrain(ctx) }},
+		{"steady", cfg.runs("steady"), func(ctx context.Context) error {
 			for _, rate := range cfg.Rates {
 				if err := b.steady(ctx, rate); err != nil {
 					return err
@@ -177,12 +177,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return nil
 		}},
-		{"fairness", func(ctx context.Context) error { return b.fairness(ctx) }},
-		{"scaleout", func(ctx context.Context) error { return b.scaleOut(ctx) }},
-		{"prune", func(ctx context.Context) error { return b.pruneSteady(ctx) }},
+		{"fairness", cfg.runs("fairness"), func(ctx context.Context) error { return b.fairness(ctx) }},
+		{"scaleout", cfg.runs("scaleout"), func(ctx context.Context) error { return b.scaleOut(ctx) }},
+		{"prune", cfg.runs("prune"), func(ctx context.Context) error { return b.pruneSteady(ctx) }},
 	}
 	for _, s := range steps {
-		if !cfg.runs(s.name) {
+		if !s.on {
 			continue
 		}
 		b.logf("%s…", s.name)
@@ -371,60 +371,94 @@ func (b *benchRun) waitDelivered(ctx context.Context, what string, n int, timeou
 	}
 }
 
-// bulkDrain: events already committed, then the workers start; measures
-// deliveries per second until every attempt row is recorded.
-func (b *benchRun) bulkDrain(ctx context.Context) error {
+// ceilingsAndDrain measures River's ceilings and Herald's bulk drain (each
+// when asked for), in turn, cfg.Trials times, and reports each one's median
+// run by rate: like the steady scenarios (see steady), the drain and the
+// ceiling it is compared with then see the same minutes of the machine.
+func (b *benchRun) ceilingsAndDrain(ctx context.Context) error {
+	var noops, posts, drains []bench.Row
+	for trial := 1; trial <= b.cfg.Trials; trial++ {
+		if b.cfg.runs("river") {
+			noop, post, err := b.riverCeilings(ctx)
+			if err != nil {
+				return err
+			}
+			noops, posts = append(noops, noop), append(posts, post)
+		}
+		if b.cfg.runs("bulk") {
+			drain, err := b.bulkDrain(ctx, trial == 1)
+			if err != nil {
+				return err
+			}
+			drains = append(drains, drain)
+		}
+	}
+	for _, runs := range [][]bench.Row{noops, posts} {
+		if len(runs) > 0 {
+			b.report.Rows = append(b.report.Rows, bench.MedianTrial(runs, bench.ByRate))
+		}
+	}
+	if len(drains) > 0 {
+		drain := bench.MedianTrial(drains, bench.ByRate)
+		drain.CostRatio = drain.Cost.Over(b.riverCost())
+		if c := b.find("river http post"); c != nil {
+			drain.Ratio = drain.PerSecond / c.PerSecond
+		}
+		b.report.Rows = append(b.report.Rows, drain)
+	}
+	return nil
+}
+
+// bulkDrain is one run of the bulk drain: events already committed, then
+// the workers start; deliveries per second until every attempt row is
+// recorded. The first run is the one --cpuprofile profiles.
+func (b *benchRun) bulkDrain(ctx context.Context, profile bool) (bench.Row, error) {
 	if err := b.reset(ctx); err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	pub, err := b.server(ctx, []string{roleAPI}, nil)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	from, err := b.snapshot(ctx)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	b.logf("bulk: committing %d events", b.cfg.Events)
 	err = b.publishBulk(ctx, pub, b.cfg.Events, b.healthy())
 	_ = pub.Shutdown(context.Background())
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
-	if b.cfg.CPUProfile != "" {
+	if profile && b.cfg.CPUProfile != "" {
 		f, err := os.Create(b.cfg.CPUProfile)
 		if err != nil {
-			return err
+			return bench.Row{}, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return bench.Row{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	srv, err := b.server(ctx, []string{roleWorker}, nil)
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	err = b.waitDelivered(ctx, "bulk", b.cfg.Events, 3*time.Minute)
 	elapsed := time.Since(start)
 	_ = srv.Shutdown(context.Background())
 	if err != nil {
-		return err
+		return bench.Row{}, err
 	}
 	row := bench.Row{Scenario: "bulk drain", Events: b.cfg.Events, PerSecond: float64(b.cfg.Events) / elapsed.Seconds(), Ceiling: "river http post"}
 	if row.Cost, err = b.cost(ctx, from, b.cfg.Events); err != nil {
-		return err
-	}
-	row.CostRatio = row.Cost.Over(b.riverCost())
-	if c := b.find("river http post"); c != nil {
-		row.Ratio = row.PerSecond / c.PerSecond
+		return bench.Row{}, err
 	}
 	total, dups, overlapped := b.sink.Counts()
 	row.Note = fmt.Sprintf("%d requests, %d ids received twice, %d concurrent duplicates; attempts recorded in Postgres", total, dups, overlapped)
-	b.report.Rows = append(b.report.Rows, row)
-	return nil
+	return row, nil
 }
 
 func (b *benchRun) find(scenario string) *bench.Row {
@@ -454,7 +488,7 @@ func (b *benchRun) steady(ctx context.Context, rate int) error {
 		}
 		rivers, heralds = append(rivers, r), append(heralds, h)
 	}
-	river, herald := bench.MedianTrial(rivers), bench.MedianTrial(heralds)
+	river, herald := bench.MedianTrial(rivers, bench.ByP99), bench.MedianTrial(heralds, bench.ByP99)
 	herald.Ceiling = river.Scenario
 	herald.CostRatio = herald.Cost.Over(river.Cost)
 	if river.P99 > 0 {
@@ -758,10 +792,10 @@ func (b *benchRun) riverClient(workers *river.Workers) (*river.Client[pgx.Tx], e
 
 // riverCeilings measures (A) no-op jobs and (B) jobs doing a bare HTTP POST
 // to the sink, both already inserted when the client starts.
-func (b *benchRun) riverCeilings(ctx context.Context) error {
+func (b *benchRun) riverCeilings(ctx context.Context) (noopRow, postRow bench.Row, _ error) {
 	for _, kind := range []string{"river no-op", "river http post"} {
 		if err := b.reset(ctx); err != nil {
-			return err
+			return noopRow, postRow, err
 		}
 		workers := river.NewWorkers()
 		noop := &benchNoopWorker{}
@@ -771,7 +805,7 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 		river.AddWorker(workers, post)
 		client, err := b.riverClient(workers)
 		if err != nil {
-			return err
+			return noopRow, postRow, err
 		}
 		params := make([]river.InsertManyParams, b.cfg.Events)
 		for i := range params {
@@ -783,14 +817,14 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 		}
 		from, err := b.snapshot(ctx)
 		if err != nil {
-			return err
+			return noopRow, postRow, err
 		}
 		if _, err := client.InsertManyFast(ctx, params); err != nil {
-			return err
+			return noopRow, postRow, err
 		}
 		start := time.Now()
 		if err := client.Start(ctx); err != nil {
-			return err
+			return noopRow, postRow, err
 		}
 		deadline := time.Now().Add(3 * time.Minute)
 		for noop.done.Load()+post.done.Load() < int64(b.cfg.Events) && time.Now().Before(deadline) {
@@ -801,16 +835,21 @@ func (b *benchRun) riverCeilings(ctx context.Context) error {
 		post.client.CloseIdleConnections()
 		done := noop.done.Load() + post.done.Load()
 		if done < int64(b.cfg.Events) {
-			return fmt.Errorf("%s: only %d of %d jobs worked", kind, done, b.cfg.Events)
+			return noopRow, postRow, fmt.Errorf("%s: only %d of %d jobs worked", kind, done, b.cfg.Events)
 		}
 		cost, err := b.cost(ctx, from, int(done))
 		if err != nil {
-			return err
+			return noopRow, postRow, err
 		}
-		b.report.Rows = append(b.report.Rows, bench.Row{Scenario: kind, Events: b.cfg.Events, PerSecond: float64(done) / elapsed.Seconds(), Cost: cost})
-		b.logf("%s: %.0f jobs/s", kind, float64(done)/elapsed.Seconds())
+		row := bench.Row{Scenario: kind, Events: b.cfg.Events, PerSecond: float64(done) / elapsed.Seconds(), Cost: cost}
+		if kind == "river no-op" {
+			noopRow = row
+		} else {
+			postRow = row
+		}
+		b.logf("%s: %.0f jobs/s", kind, row.PerSecond)
 	}
-	return nil
+	return noopRow, postRow, nil
 }
 
 // riverSteady is one run of River's steady scenario: no-op jobs inserted
