@@ -210,7 +210,8 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 // any, find them cancelled and stop without an attempt.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
 	for _, where := range StatusBranches(delivery.StatusPending) {
-		_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2
+		_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2,
+			`+setRareStatus(map[string]string{"status": "$3", "held": "false"})+`
 			WHERE d.endpoint_id = $1 AND `+where, endpointID, now, delivery.StatusCanceled)
 		if err != nil {
 			return fmt.Errorf("cancel pending deliveries: %w", err)
@@ -224,7 +225,8 @@ func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time
 // has not yet recorded it cancelled), and a job with the same unique key
 // would be skipped as its duplicate.
 func (s *Service) releaseHeldTx(ctx context.Context, tx pgx.Tx, endpointID string) error {
-	rows, err := tx.Query(ctx, `UPDATE deliveries d SET held = false, job_seq = job_seq + 1
+	rows, err := tx.Query(ctx, `UPDATE deliveries d SET held = false, job_seq = job_seq + 1,
+		`+setRareStatus(map[string]string{"held": "false", "job_seq": "d.job_seq + 1"})+`
 		WHERE d.endpoint_id = $1 AND `+RareStatus(delivery.StatusPending)+` AND d.held RETURNING id, job_seq`, endpointID)
 	if err != nil {
 		return fmt.Errorf("release held deliveries: %w", err)

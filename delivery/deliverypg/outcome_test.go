@@ -147,7 +147,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 
 		// Snoozed four times: once after its one failed attempt, three
 		// times without an attempt. 4 s, jittered by ±50 %.
-		f.exec(t, `UPDATE deliveries SET attempts = 1 WHERE id = $1`, f.d.ID)
+		f.exec(t, `UPDATE deliveries d SET attempts = 1, `+setRareStatus(map[string]string{"attempts": "1"})+` WHERE id = $1`, f.d.ID)
 		res = f.workWith(t, 0, &river.InsertOpts{Metadata: []byte(`{"snoozes": 4}`)})
 		requireSnoozed(t, res, 2*time.Second, 6*time.Second)
 		require.Equal(t, 1, f.delivery(t).Attempts)
@@ -168,7 +168,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 	t.Run("exhausted cancels and fails", func(t *testing.T) {
 		t.Parallel()
 		f := newOutcomeFixture(t, answer(http.StatusInternalServerError))
-		f.exec(t, `UPDATE deliveries SET attempts = 1 WHERE id = $1`, f.d.ID) // the fixture's schedule allows two
+		f.exec(t, `UPDATE deliveries d SET attempts = 1, `+setRareStatus(map[string]string{"attempts": "1"})+` WHERE id = $1`, f.d.ID) // the fixture's schedule allows two
 		requireCancelled(t, f.work(t, 0), "failed after 2 attempts")
 		d := f.delivery(t)
 		require.Equal(t, delivery.StatusFailed, d.Status)
@@ -200,7 +200,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 	t.Run("a stale job completes without an attempt", func(t *testing.T) {
 		t.Parallel()
 		f := newOutcomeFixture(t, nil)
-		f.exec(t, `UPDATE deliveries SET job_seq = 1 WHERE id = $1`, f.d.ID) // a redrive or resume enqueued a newer job
+		f.exec(t, `UPDATE deliveries d SET job_seq = 1, `+setRareStatus(map[string]string{"job_seq": "1"})+` WHERE id = $1`, f.d.ID) // a redrive or resume enqueued a newer job
 		res := f.work(t, 0)
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 		require.Equal(t, delivery.StatusPending, f.delivery(t).Status)

@@ -293,7 +293,7 @@ func TestSweepReadsJobsOnce(t *testing.T) {
 	require.Equal(t, 1, n, "dlv_77, and only it")
 	var swept bool
 	for _, st := range rec.Take() {
-		if !strings.Contains(st.SQL, "UPDATE deliveries SET job_seq") {
+		if !strings.Contains(st.SQL, "UPDATE deliveries d SET job_seq") {
 			continue
 		}
 		swept = true

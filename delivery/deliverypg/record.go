@@ -199,7 +199,7 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 	// not come back as pending.
 	b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
 			last_attempt_at = u.last_attempt_at, last_status_code = u.code, last_error_class = u.class,
-			completed_at = u.completed_at
+			completed_at = u.completed_at, `+setRareStatus(map[string]string{"status": "u.status", "attempts": "u.attempts"})+`
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::text[],
 			$8::timestamptz[], $9::int[]) AS u(id, status, attempts, next_attempt_at, last_attempt_at, code, class, completed_at, seq)
 		WHERE d.id = u.id AND d.status = $10 AND d.job_seq = u.seq`,

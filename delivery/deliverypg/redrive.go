@@ -51,7 +51,8 @@ func (s *Service) RedriveDelivery(ctx context.Context, merchantID, deliveryID st
 func redriveTx(ctx context.Context, tx pgx.Tx, deliveryID string, now time.Time) (DeliverArgs, bool, error) {
 	var job DeliverArgs
 	err := tx.QueryRow(ctx, `UPDATE deliveries d SET status = $3, redrive_base = attempts, job_seq = job_seq + 1,
-		next_attempt_at = $2, completed_at = NULL
+		next_attempt_at = $2, completed_at = NULL,
+		`+setRareStatus(map[string]string{"status": "$3", "job_seq": "d.job_seq + 1"})+`
 		WHERE id = $1 AND (status <> $3 OR (NOT held AND NOT `+hasLiveJob+`))
 		RETURNING id, job_seq`, deliveryID, now, delivery.StatusPending).Scan(&job.DeliveryID, &job.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {

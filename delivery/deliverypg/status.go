@@ -2,6 +2,7 @@ package deliverypg
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/heraldpay/herald/delivery"
 	"github.com/heraldpay/herald/internal/riverjob"
@@ -57,4 +58,23 @@ func RareStatus(st delivery.Status) string {
 		return "false"
 	}
 	return `d.rare_status = '` + string(st) + `'`
+}
+
+// setRareStatus is the SET item that keeps rare_status in step with an
+// UPDATE of deliveries d (migration 00014; no trigger does it, because a
+// BEFORE UPDATE trigger would lock every row it updates). assigned maps
+// each column rare_status is computed from that the UPDATE sets (status,
+// attempts, held, job_seq, deferred) to the expression it sets it to; the
+// others keep their values. An UPDATE without it is repaired by a second
+// one, and the tests fail on the repair's NOTICE.
+func setRareStatus(assigned map[string]string) string {
+	args := []string{"status", "attempts", "held", "job_seq", "deferred"}
+	for i, col := range args {
+		if e, ok := assigned[col]; ok {
+			args[i] = e
+		} else {
+			args[i] = "d." + col
+		}
+	}
+	return "rare_status = delivery_rare_status(" + strings.Join(args, ", ") + ")"
 }

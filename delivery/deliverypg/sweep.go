@@ -84,7 +84,8 @@ func Sweep(ctx context.Context, pool *pgxpool.Pool, inserter JobInserter, limit 
 		// waiting for its first attempt has a live job, and leaves the hot
 		// path when that job goes without an attempt (migration 00012's
 		// trigger on river_job), so deliveries_rare_created finds them all.
-		rows, err := tx.Query(ctx, `UPDATE deliveries SET job_seq = job_seq + 1
+		rows, err := tx.Query(ctx, `UPDATE deliveries d SET job_seq = job_seq + 1,
+				`+setRareStatus(map[string]string{"job_seq": "d.job_seq + 1"})+`
 			WHERE id IN (SELECT d.id FROM deliveries d WHERE `+RareStatus(delivery.StatusPending)+` AND NOT d.held
 				AND NOT `+hasLiveJob+` ORDER BY d.created_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
 			RETURNING id, job_seq, next_attempt_at`, limit)

@@ -32,7 +32,8 @@ func TestTenantScope(t *testing.T) {
 	// in A's name would send it again.
 	_, err := b.pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'delivery_id' = $1`, d.ID)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, completed_at = now()
+	_, err = b.pool.Exec(ctx, `UPDATE deliveries d SET status = 'failed', next_attempt_at = NULL, completed_at = now(),
+		`+setRareStatus(map[string]string{"status": "'failed'"})+`
 		WHERE id = $1`, d.ID)
 	require.NoError(t, err)
 	r, err := b.svc.CreateRedrive(ctx, ma, delivery.RedriveParams{Status: delivery.StatusFailed})

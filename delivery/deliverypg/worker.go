@@ -244,7 +244,8 @@ func (w *DeliverWorker) deferQueued(ctx context.Context, t *target) {
 	if !t.Queued {
 		return
 	}
-	if _, err := w.pool.Exec(ctx, `UPDATE deliveries SET deferred = true WHERE id = $1 AND NOT deferred`, t.ID); err != nil {
+	if _, err := w.pool.Exec(ctx, `UPDATE deliveries d SET deferred = true, `+
+		setRareStatus(map[string]string{"deferred": "true"})+` WHERE id = $1 AND NOT deferred`, t.ID); err != nil {
 		w.cfg.Logger.Warn("mark delivery put off", "delivery", t.ID, "err", err)
 	}
 }
@@ -368,7 +369,8 @@ func (w *DeliverWorker) secrets(t *target) ([][]byte, error) {
 
 // cancel marks a delivery to a disabled or deleted endpoint cancelled.
 func (w *DeliverWorker) cancel(ctx context.Context, t *target) error {
-	_, err := w.pool.Exec(ctx, `UPDATE deliveries SET status = $3, next_attempt_at = NULL, completed_at = $2
+	_, err := w.pool.Exec(ctx, `UPDATE deliveries d SET status = $3, next_attempt_at = NULL, completed_at = $2,
+		`+setRareStatus(map[string]string{"status": "$3"})+`
 		WHERE id = $1 AND status = $4`, t.ID, w.cfg.Now(), delivery.StatusCanceled, delivery.StatusPending)
 	if err != nil {
 		return fmt.Errorf("cancel delivery: %w", err)
@@ -391,7 +393,8 @@ func (w *DeliverWorker) hold(ctx context.Context, t *target) (delivery.Step, err
 			return nil
 		}
 		held = true
-		_, err := tx.Exec(ctx, `UPDATE deliveries SET held = true, next_attempt_at = NULL WHERE id = $1`, t.ID)
+		_, err := tx.Exec(ctx, `UPDATE deliveries d SET held = true, next_attempt_at = NULL, `+
+			setRareStatus(map[string]string{"held": "true"})+` WHERE id = $1`, t.ID)
 		return err
 	})
 	if err != nil {
