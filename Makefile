@@ -21,7 +21,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 60000x: 60,000 inputs)
 mutants: ## mutation testing: every mutation in scripts/mutants.txt must make its tests fail (about 10 minutes)
 	@scripts/mutants
 
-bench: ## the delivery benchmark (about 3 minutes); table on stdout, bench-results.json
+bench: ## the delivery benchmark (about 9 minutes); table on stdout, bench-results.json
 	@scripts/bench
 
 build: ## build bin/herald
