@@ -41,6 +41,8 @@ type Trial struct {
 	P50       Millis  `json:"p50_ms"`
 	P95       Millis  `json:"p95_ms"`
 	P99       Millis  `json:"p99_ms"`
+	// HostSteal is the run's Cost.HostSteal.
+	HostSteal float64 `json:"host_steal,omitempty"`
 }
 
 // MedianTrial returns the run whose key is the median of runs' (the lower
@@ -57,6 +59,9 @@ func MedianTrial(runs []Row, key func(Row) float64) Row {
 	median.Trials = make([]Trial, len(runs))
 	for i, r := range runs {
 		median.Trials[i] = Trial{PerSecond: r.PerSecond, P50: r.P50, P95: r.P95, P99: r.P99}
+		if r.Cost != nil {
+			median.Trials[i].HostSteal = r.Cost.HostSteal
+		}
 	}
 	return median
 }
@@ -83,6 +88,11 @@ type Cost struct {
 	// WALByTable splits WALBytes by what was written (pg_walinspect),
 	// largest first; empty when the extension is not there.
 	WALByTable []WALShare `json:"wal_by_table,omitempty"`
+	// HostSteal is not Postgres's: the share of this machine's CPU time
+	// that its hypervisor gave to other guests meanwhile (steal, from
+	// /proc/stat; 0 off Linux), measured with the cost so that a slow run
+	// on a shared virtual machine says so.
+	HostSteal float64 `json:"host_steal,omitempty"`
 }
 
 // WALShare is the WAL written for one table's rows or for its indexes, or
@@ -186,15 +196,21 @@ func (r *Report) writeTrials(w io.Writer) error {
 		if len(row.Trials) < 2 {
 			continue
 		}
-		p99s, rates := make([]string, len(row.Trials)), make([]string, len(row.Trials))
+		p99s, rates, steals := make([]string, len(row.Trials)), make([]string, len(row.Trials)), make([]string, len(row.Trials))
+		stolen := false
 		for i, t := range row.Trials {
-			p99s[i], rates[i] = t.P99.String(), fmt.Sprintf("%.0f", t.PerSecond)
+			p99s[i], rates[i], steals[i] = t.P99.String(), fmt.Sprintf("%.0f", t.PerSecond), fmt.Sprintf("%.0f", 100*t.HostSteal)
+			stolen = stolen || t.HostSteal > 0
 		}
 		line := "  " + row.Scenario + ": "
 		if row.P99 != 0 {
 			line += "p99 " + strings.Join(p99s, " · ") + " ms; "
 		}
-		lines = append(lines, line+"per second "+strings.Join(rates, " · "))
+		line += "per second " + strings.Join(rates, " · ")
+		if stolen {
+			line += "; host CPU steal " + strings.Join(steals, " · ") + " %"
+		}
+		lines = append(lines, line)
 	}
 	if len(lines) == 0 {
 		return nil

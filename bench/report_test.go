@@ -38,17 +38,17 @@ func TestMedianTrial(t *testing.T) {
 
 	ms := func(n int) Millis { return Millis(time.Duration(n) * time.Millisecond) }
 	runs := []Row{
-		{Scenario: "steady 1000/s", PerSecond: 990, P50: ms(7), P99: ms(45), Cost: &Cost{WALBytes: 7100}},
+		{Scenario: "steady 1000/s", PerSecond: 990, P50: ms(7), P99: ms(45), Cost: &Cost{WALBytes: 7100, HostSteal: 0.17}},
 		{Scenario: "steady 1000/s", PerSecond: 1000, P50: ms(6), P99: ms(12), Cost: &Cost{WALBytes: 7200}},
-		{Scenario: "steady 1000/s", PerSecond: 998, P50: ms(8), P99: ms(19), Cost: &Cost{WALBytes: 7150}},
+		{Scenario: "steady 1000/s", PerSecond: 998, P50: ms(8), P99: ms(19), Cost: &Cost{WALBytes: 7150, HostSteal: 0.024}},
 	}
 	got := MedianTrial(runs, ByP99)
 	require.Equal(t, 998.0, got.PerSecond)
 	require.Equal(t, ms(8), got.P50)
 	require.Equal(t, ms(19), got.P99)
 	require.Equal(t, 7150.0, got.Cost.WALBytes)
-	require.Equal(t, []Trial{{PerSecond: 990, P50: ms(7), P99: ms(45)}, {PerSecond: 1000, P50: ms(6), P99: ms(12)},
-		{PerSecond: 998, P50: ms(8), P99: ms(19)}}, got.Trials)
+	require.Equal(t, []Trial{{PerSecond: 990, P50: ms(7), P99: ms(45), HostSteal: 0.17}, {PerSecond: 1000, P50: ms(6), P99: ms(12)},
+		{PerSecond: 998, P50: ms(8), P99: ms(19), HostSteal: 0.024}}, got.Trials)
 	require.Nil(t, runs[2].Trials, "the runs passed in are left as they were")
 
 	// Of an even number, the lower middle one: a slow run never decides.
@@ -66,7 +66,7 @@ func TestMedianTrial(t *testing.T) {
 	require.NoError(t, (&Report{Rows: []Row{got, drain,
 		{Scenario: "river no-op", PerSecond: 20000, Trials: drain.Trials[:1]}}}).WriteTable(&out))
 	require.Contains(t, out.String(), "\nTrials, in the order they ran (each row above is the median one: by p99 where there is a p99, else by rate):\n"+
-		"  steady 1000/s: p99 45.0 · 12.0 · 19.0 ms; per second 990 · 1000 · 998\n"+
-		"  bulk drain: per second 5200 · 4100 · 6300\n")
+		"  steady 1000/s: p99 45.0 · 12.0 · 19.0 ms; per second 990 · 1000 · 998; host CPU steal 17 · 0 · 2 %\n"+
+		"  bulk drain: per second 5200 · 4100 · 6300\n", "the host's steal is listed where a run measured some")
 	require.NotContains(t, out.String(), "river no-op: per second", "a single run lists no trials")
 }

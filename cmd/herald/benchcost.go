@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,8 @@ type costSnapshot struct {
 	inserts, updates, hot, dels int64
 	// statementMS is read when b.statements: pg_stat_statements is there.
 	statementMS float64
+	// cpu is this machine's CPU counters (Linux), for the host's steal.
+	cpu bench.CPUTimes
 }
 
 // enableStatements makes pg_stat_statements available in the bench's
@@ -55,6 +58,11 @@ func (b *benchRun) snapshot(ctx context.Context) (costSnapshot, error) {
 			return s, err
 		}
 		if i > 0 && s.inserts == prev.inserts && s.updates == prev.updates && s.dels == prev.dels {
+			// The bench and `make bench`'s Postgres share this machine; a
+			// DATABASE_URL elsewhere makes the steal this machine's only.
+			if stat, err := os.ReadFile("/proc/stat"); err == nil {
+				s.cpu, _ = bench.ParseCPUTimes(stat)
+			}
 			return s, nil
 		}
 		if i == 40 {
@@ -104,6 +112,7 @@ func (b *benchRun) cost(ctx context.Context, from costSnapshot, units int) (*ben
 	if updates > 0 {
 		c.HOTShare = float64(to.hot-from.hot) / float64(updates)
 	}
+	c.HostSteal = to.cpu.StealShare(from.cpu)
 	if b.statements {
 		c.StatementMS = (to.statementMS - from.statementMS) / n
 	}
