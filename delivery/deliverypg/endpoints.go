@@ -209,7 +209,14 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 // statement for each way of finding them (StatusBranches). Their jobs, if
 // any, find them cancelled and stop without an attempt.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
-	for _, where := range StatusBranches(delivery.StatusPending) {
+	// The queued branch goes first. A pending delivery only ever moves from
+	// it to the rare one (put off at a cap or an open breaker, held, tried
+	// and failed), never back, and each statement sees what was committed
+	// before it began, re-checking a row another transaction was changing.
+	// So a delivery that moves while the first statement runs is left to
+	// the second, which finds it; in the other order it escaped both and
+	// stayed pending until its job woke to an endpoint disabled.
+	for _, where := range []string{queued, RareStatus(delivery.StatusPending)} {
 		_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = $3, held = false, next_attempt_at = NULL, completed_at = $2,
 			`+setRareStatus(map[string]string{"status": "$3", "held": "false"})+`
 			WHERE d.endpoint_id = $1 AND `+where, endpointID, now, delivery.StatusCanceled)

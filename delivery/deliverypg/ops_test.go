@@ -267,3 +267,47 @@ func TestSendTestEvent(t *testing.T) {
 	_, err = b.svc.SendTestEvent(ctx, other, watcherEP.ID)
 	require.ErrorIs(t, err, delivery.ErrNotFound, "another merchant's endpoint")
 }
+
+// Disabling an endpoint cancels a pending delivery that another
+// transaction is putting off at that very moment (a worker over a cap
+// marks it deferred, which moves it from the queued way of finding pending
+// deliveries to the rare one): the disabling waits for that row, sees it
+// moved, and still finds it. It used to stay pending until its job woke.
+func TestDisableCancelsADeliveryPutOffMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, func(c *testConfig) { c.noClient = true })
+	m := b.merchant(t, "Acme")
+	ep := b.endpoint(t, m, "https://example.com/hooks", "*")
+	b.publish(t, m, webhook.TypeChargeSucceeded)
+	d := b.deliveries(t, m, delivery.DeliveryFilter{})[0]
+
+	// The worker's put-off, not yet committed: it holds the delivery's row.
+	putOff, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer putOff.Rollback(ctx) //nolint:errcheck // committed below
+	_, err = putOff.Exec(ctx, `UPDATE deliveries d SET deferred = true, `+
+		setRareStatus(map[string]string{"deferred": "true"})+` WHERE id = $1`, d.ID)
+	require.NoError(t, err)
+
+	disabling, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer disabling.Rollback(ctx) //nolint:errcheck // committed below
+	var pid int
+	require.NoError(t, disabling.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	done := make(chan error, 1)
+	go func() { done <- cancelPendingTx(ctx, disabling, ep.ID, time.Now()) }()
+
+	// Once the cancelling waits for the row, the put-off commits.
+	waitFor(t, 10*time.Second, "the cancelling to wait for the delivery's row", func() bool {
+		var waiting bool
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting))
+		return waiting
+	})
+	require.NoError(t, putOff.Commit(ctx))
+	require.NoError(t, <-done)
+	require.NoError(t, disabling.Commit(ctx))
+
+	got := b.deliveries(t, m, delivery.DeliveryFilter{})[0]
+	require.Equal(t, delivery.StatusCanceled, got.Status)
+}
