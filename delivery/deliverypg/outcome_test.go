@@ -139,7 +139,7 @@ func TestDeliverJobOutcomes(t *testing.T) {
 		t.Parallel()
 		f := newOutcomeFixture(t, nil)
 		for range delivery.DefaultInflightPerEndpoint {
-			require.Empty(t, f.b.worker.inflight.acquire(f.endpoint.ID, f.merchantID))
+			require.Empty(t, f.b.worker.inflight.acquire(f.endpoint.ID, f.merchantID, time.Now()))
 		}
 		res := f.work(t, 0)
 		requireSnoozed(t, res, 250*time.Millisecond, 750*time.Millisecond)
@@ -157,12 +157,16 @@ func TestDeliverJobOutcomes(t *testing.T) {
 	t.Run("410 cancels and disables", func(t *testing.T) {
 		t.Parallel()
 		f := newOutcomeFixture(t, answer(http.StatusGone))
+		readBefore := time.Now()
 		requireCancelled(t, f.work(t, 0), "410 Gone")
 		require.Equal(t, delivery.StatusFailed, f.delivery(t).Status)
 		e, err := f.b.svc.FindEndpoint(context.Background(), f.merchantID, f.endpoint.ID)
 		require.NoError(t, err)
 		require.Equal(t, delivery.EndpointDisabled, e.Status)
 		require.Equal(t, delivery.DisabledReasonGone, e.DisabledReason)
+		// A job of this process that read the endpoint before that is told
+		// to read it again rather than take the slot this one gave up.
+		require.Equal(t, staleTarget, f.b.worker.inflight.acquire(f.endpoint.ID, f.merchantID, readBefore))
 	})
 
 	t.Run("exhausted cancels and fails", func(t *testing.T) {

@@ -246,6 +246,11 @@ func (w *DeliverWorker) writeRecords(ctx context.Context, recs []attemptRecord) 
 	if err != nil {
 		return fmt.Errorf("record attempts: %w", err)
 	}
+	// Before the jobs that disabled them give up their slots (see inflight).
+	committed := time.Now()
+	for endpointID := range disable {
+		w.inflight.endpointDisabled(endpointID, committed)
+	}
 	for _, report := range ops {
 		report()
 	}

@@ -173,6 +173,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 }
 
 func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (delivery.Step, error) {
+	read := time.Now()
 	t, err := w.load(ctx, job.Args.DeliveryID)
 	switch {
 	case errors.Is(err, delivery.ErrNotFound):
@@ -187,7 +188,11 @@ func (w *DeliverWorker) work(ctx context.Context, job *river.Job[DeliverArgs]) (
 		return w.hold(ctx, t)
 	}
 
-	if capped := w.inflight.acquire(t.EndpointID, t.MerchantID); capped != "" {
+	switch capped := w.inflight.acquire(t.EndpointID, t.MerchantID, read); capped {
+	case "":
+	case staleTarget:
+		return w.work(ctx, job) // read again: once, as the disabling is now older than the read
+	default:
 		w.cfg.Metrics.snoozes.WithLabelValues(capped).Inc()
 		w.deferQueued(ctx, t)
 		return delivery.SnoozeFor(jitter(delivery.CapWait(putOff(job, t)))), nil
@@ -415,24 +420,60 @@ func jitter(d time.Duration) time.Duration {
 // inflight caps concurrent attempts per endpoint and per merchant in this
 // process. Open-source River has no per-key concurrency limit, so a job
 // over a cap snoozes.
+//
+// It also remembers the endpoints this process's worker disabled (a 410,
+// or failing for too long) in the last minute. A job reads its delivery
+// and endpoint before it takes a slot: one that read them just before
+// another job's 410 disabled the endpoint, and takes the slot that job
+// gave up, must not send to an endpoint that said Gone (acquire says
+// staleTarget; the disabling cancelled the delivery, which a fresh read
+// shows). Another process's job may still send once in that moment; what
+// every process sees is the endpoint's row.
 type inflight struct {
 	perEndpoint, perMerchant int
 
 	mu        sync.Mutex
 	endpoints map[string]int
 	merchants map[string]int
+	disabled  map[string]time.Time
 }
+
+// staleTarget is acquire's answer to a job whose delivery and endpoint
+// were read before this process disabled the endpoint: read them again.
+const staleTarget = "stale_target"
+
+// disabledMemory is how long inflight remembers a disabling: far longer
+// than any job takes from reading its delivery to asking for a slot.
+const disabledMemory = time.Minute
 
 func newInflight(perEndpoint, perMerchant int) *inflight {
-	return &inflight{perEndpoint: perEndpoint, perMerchant: perMerchant, endpoints: map[string]int{}, merchants: map[string]int{}}
+	return &inflight{perEndpoint: perEndpoint, perMerchant: perMerchant, endpoints: map[string]int{}, merchants: map[string]int{},
+		disabled: map[string]time.Time{}}
 }
 
-// acquire takes a slot for an attempt to endpointID of merchantID. When a
-// cap is reached it takes nothing and returns the cap's snooze reason.
-func (f *inflight) acquire(endpointID, merchantID string) string {
+// endpointDisabled records that endpointID was disabled, committed, at
+// at (before the job that disabled it gives up its slot).
+func (f *inflight) endpointDisabled(endpointID string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, when := range f.disabled {
+		if at.Sub(when) > disabledMemory {
+			delete(f.disabled, id)
+		}
+	}
+	f.disabled[endpointID] = at
+}
+
+// acquire takes a slot for an attempt to endpointID of merchantID, for a
+// job that read its delivery at read. When a cap is reached it takes
+// nothing and returns the cap's snooze reason; when the endpoint was
+// disabled here after read, nothing and staleTarget.
+func (f *inflight) acquire(endpointID, merchantID string, read time.Time) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
+	case !f.disabled[endpointID].Before(read):
+		return staleTarget
 	case f.endpoints[endpointID] >= f.perEndpoint:
 		return snoozeInflightCap
 	case f.merchants[merchantID] >= f.perMerchant:

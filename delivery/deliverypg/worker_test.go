@@ -162,3 +162,26 @@ func TestMerchantInflightCap(t *testing.T) {
 	b.waitDeliveries(t, noisy, delivery.DeliveryFilter{Status: delivery.StatusSucceeded}, 30)
 	require.Equal(t, int32(perMerchant), peak.Load())
 }
+
+// A job that read its delivery before this process disabled the endpoint
+// gets no slot and is told to read again, however free the endpoint is; a
+// read after the disabling gets its slot, and other endpoints are not
+// concerned. A disabling is forgotten a minute later, so the memory does
+// not grow.
+func TestInflightAfterADisabling(t *testing.T) {
+	t.Parallel()
+	f := newInflight(1, 10)
+	at := time.Now()
+	f.endpointDisabled("we_gone", at)
+
+	require.Equal(t, staleTarget, f.acquire("we_gone", "acct_a", at.Add(-time.Millisecond)))
+	require.Equal(t, staleTarget, f.acquire("we_gone", "acct_a", at))
+	require.Empty(t, f.acquire("we_other", "acct_a", at.Add(-time.Millisecond)))
+	require.Empty(t, f.acquire("we_gone", "acct_a", at.Add(time.Millisecond)), "a read after the disabling")
+	require.Equal(t, snoozeInflightCap, f.acquire("we_gone", "acct_a", at.Add(time.Millisecond)),
+		"the stale reads took no slot: the endpoint's one went to the fresh read")
+
+	f.endpointDisabled("we_later", at.Add(2*disabledMemory))
+	require.NotContains(t, f.disabled, "we_gone")
+	require.Contains(t, f.disabled, "we_later")
+}
