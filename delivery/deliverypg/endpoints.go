@@ -206,8 +206,9 @@ func (s *Service) RollSecret(ctx context.Context, merchantID, endpointID string,
 }
 
 // cancelPendingTx cancels an endpoint's pending deliveries in tx, one
-// statement for each way of finding them (StatusBranches). Their jobs, if
-// any, find them cancelled and stop without an attempt.
+// statement for each of the two ways StatusBranches finds them, in the
+// order below (not StatusBranches' own). Their jobs, if any, find them
+// cancelled and stop without an attempt.
 func cancelPendingTx(ctx context.Context, tx pgx.Tx, endpointID string, now time.Time) error {
 	// The queued branch goes first. A pending delivery only ever moves from
 	// it to the rare one (put off at a cap or an open breaker, held, tried
